@@ -1,0 +1,36 @@
+# Two commands for a fresh machine: `make run` (API on the embedded database) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format schema bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[embedded,dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/cashcc serve
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: $(STAMP)
+	$(BIN)/python -c "from graph.schema import export_sdl; open('schema.graphql','w').write(export_sdl())"
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""`cashcc`: the command-line entry point."""

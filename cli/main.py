@@ -1,0 +1,142 @@
+"""`cashcc` commands: serve, create-org, embedded-db."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from config import Settings, get_settings
+from models.db import connect, disconnect
+from models.embedded import running_server, start_server, stop_server
+
+log = logging.getLogger("cashcc")
+
+
+async def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+    from graph.app import database_uri
+
+    await connect(
+        database_uri(settings), settings.mongodb_db, retention_days=settings.retention_days
+    )
+    try:
+        return await work()
+    finally:
+        await disconnect()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Start the API with uvicorn; on the embedded database unless MONGODB_URI is set."""
+    import uvicorn
+
+    from resolvers.identity import ensure_demo_organization
+
+    handle = None
+    if not settings.mongodb_uri:
+        handle = start_server(settings.embedded_db_dir, settings.var_dir)
+        # Workers are separate processes: they read the address from the environment.
+        os.environ["MONGODB_URI"] = handle.uri
+        settings = Settings(mongodb_uri=handle.uri)
+        print(f"embedded database at {handle.uri} (data in {settings.embedded_db_dir})")
+    try:
+        demo = asyncio.run(_with_database(settings, lambda: ensure_demo_organization(settings)))
+        if demo:
+            print(f"demo organization created; log in with {demo[0]} / {demo[1]}")
+        mode = "production" if settings.is_production else "development (GraphiQL on)"
+        print(
+            f"serving http://{args.host or settings.host}:{args.port or settings.port}/graphql"
+            f" in {mode} mode"
+        )
+        uvicorn.run(
+            "graph.app:create_app",
+            factory=True,
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            workers=args.workers or settings.workers,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+        )
+    finally:
+        if handle is not None and handle.started_here:
+            stop_server(handle)
+    return 0
+
+
+def cmd_create_org(args: argparse.Namespace, settings: Settings) -> int:
+    """Create an organization and its first ORG_ADMIN."""
+    from resolvers.identity import create_organization
+
+    result = asyncio.run(
+        _with_database(
+            settings,
+            lambda: create_organization(
+                name=args.name,
+                currency=args.currency,
+                timezone=args.timezone,
+                admin_email=args.admin_email,
+                admin_password=args.admin_password,
+            ),
+        )
+    )
+    if isinstance(result, list):
+        for error in result:
+            print(f"error: {error.field}: {error.message}", file=sys.stderr)
+        return 1
+    org, admin = result
+    print(f"organization {org.name} created: id {org.id}; admin {admin.email}")
+    return 0
+
+
+def cmd_embedded_db(args: argparse.Namespace, settings: Settings) -> int:
+    """Status, start or stop of the embedded database under VAR_DIR."""
+    handle = running_server(settings.var_dir)
+    if args.action == "status":
+        print(f"running at {handle.uri} (pid {handle.pid})" if handle else "not running")
+    elif args.action == "start":
+        handle = handle or start_server(settings.embedded_db_dir, settings.var_dir)
+        print(f"running at {handle.uri} (pid {handle.pid})")
+    elif handle is not None:
+        stop_server(handle)
+        print("stopped")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cashcc", description="Cash Command Center")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the GraphQL API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.set_defaults(handler=cmd_serve)
+
+    org = sub.add_parser("create-org", help="create an organization and its first admin")
+    org.add_argument("--name", required=True)
+    org.add_argument("--admin-email", required=True)
+    org.add_argument("--admin-password", required=True)
+    org.add_argument("--currency", default="EUR")
+    org.add_argument("--timezone", default="Europe/Berlin")
+    org.set_defaults(handler=cmd_create_org)
+
+    emb = sub.add_parser("embedded-db", help="manage the embedded development database")
+    emb.add_argument("action", choices=["status", "start", "stop"])
+    emb.set_defaults(handler=cmd_embedded_db)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return args.handler(args, settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

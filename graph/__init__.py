@@ -1,0 +1,1 @@
+"""The GraphQL shell: ASGI app, schema, context, loaders and types."""

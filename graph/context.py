@@ -1,0 +1,59 @@
+"""The per-request context: settings, the authenticated principal, loaders, request id."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from auth.errors import AuthenticationError, PublicError
+from auth.principal import Principal, authenticate_api_key, authenticate_bearer
+from config import Settings
+from graph.loaders import Loaders
+
+
+@dataclass
+class Context:
+    """`principal` is None for anonymous callers; `auth_error` keeps why credentials that were
+    sent did not authenticate, so the authorization check can report it."""
+
+    settings: Settings
+    request: Request | WebSocket
+    response: Any
+    request_id: str
+    principal: Principal | None = None
+    auth_error: PublicError | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self)
+
+    def require_principal(self) -> Principal:
+        if self.principal is None:
+            raise self.auth_error or AuthenticationError("authentication required")
+        return self.principal
+
+
+Info = StrawberryInfo[Context, None]
+
+
+async def build_context(
+    request: Request | WebSocket, response: Any, *, settings: Settings
+) -> Context:
+    """Resolve the caller once: a Bearer access token or an `X-API-Key` header."""
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    ctx = Context(settings=settings, request=request, response=response, request_id=request_id)
+    authorization = request.headers.get("authorization", "")
+    api_key = request.headers.get("x-api-key")
+    try:
+        if authorization.lower().startswith("bearer "):
+            ctx.principal = await authenticate_bearer(authorization[7:].strip(), settings=settings)
+        elif api_key:
+            ctx.principal = await authenticate_api_key(api_key, settings=settings)
+    except PublicError as exc:
+        ctx.auth_error = exc
+    return ctx

@@ -1,0 +1,74 @@
+"""Error policy: public errors keep their message and get a code; everything else is logged
+with context and masked, so no stack trace or internal detail reaches a client."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql.error import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from auth.errors import PublicError
+
+log = logging.getLogger("cashcc.graphql")
+INTERNAL_MESSAGE = "Internal server error. Quote the requestId when reporting it."
+
+
+def _request_id(context: Any) -> str | None:
+    return getattr(context, "request_id", None)
+
+
+def shape_error(
+    error: GraphQLError, *, request_id: str | None, operation: str | None
+) -> GraphQLError:
+    """The client-facing version of `error`, with `extensions.code` and `requestId`."""
+    original = error.original_error
+    extensions: dict[str, Any] = {"requestId": request_id}
+    if isinstance(original, PublicError):
+        extensions["code"] = original.code
+        extensions["retryable"] = original.retryable
+        if original.retry_after is not None:
+            extensions["retryAfter"] = original.retry_after
+        message = original.message
+    elif original is None:
+        extensions["code"] = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
+        message = error.message
+    elif isinstance(original, GraphQLError | ValueError | TypeError) and error.path is None:
+        extensions["code"] = "BAD_USER_INPUT"
+        message = error.message
+    else:
+        log.error(
+            "unhandled error in %s (request %s) at %s",
+            operation,
+            request_id,
+            error.path,
+            exc_info=original,
+        )
+        extensions["code"] = "INTERNAL_SERVER_ERROR"
+        message = INTERNAL_MESSAGE
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+class ErrorPolicy(SchemaExtension):
+    """Applies `shape_error` to every error of every operation."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not getattr(result, "errors", None):
+            return
+        request_id = _request_id(self.execution_context.context)
+        operation = self.execution_context.operation_name
+        result.errors = [
+            shape_error(e, request_id=request_id, operation=operation) for e in result.errors
+        ]

@@ -1,0 +1,1 @@
+"""Strawberry types per domain: thin translations of resolver results."""

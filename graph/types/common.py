@@ -1,0 +1,43 @@
+"""Types shared by every domain: user errors and page info."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from resolvers.errors import ErrorCode, UserError
+
+UserErrorCode = strawberry.enum(
+    Enum("UserErrorCode", {c.name: c.value for c in ErrorCode}),  # type: ignore[misc]
+    description="Why a mutation could not do what was asked.",
+)
+
+
+@strawberry.type(name="UserError", description="A problem the caller can fix, as data.")
+class UserErrorType:
+    field: str | None = strawberry.field(description="Input path, e.g. `input.machineId`.")
+    code: UserErrorCode  # type: ignore[valid-type]
+    message: str
+    retryable: bool = strawberry.field(
+        description="True when the same request may succeed if retried later."
+    )
+
+    @classmethod
+    def from_error(cls, error: UserError) -> UserErrorType:
+        return cls(
+            field=error.field,
+            code=UserErrorCode(error.code.value),  # type: ignore[operator]
+            message=error.message,
+            retryable=error.retryable,
+        )
+
+
+def user_errors(errors: list[UserError]) -> list[UserErrorType]:
+    return [UserErrorType.from_error(e) for e in errors]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None

@@ -1,0 +1,102 @@
+"""Idempotency records of ingest requests (`ingest_batches`), scope-taking."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from models.ledger import BatchStatus, IngestBatch
+from models.scope import Scope
+
+
+def _batches() -> AsyncCollection:
+    return IngestBatch.get_pymongo_collection()
+
+
+def _key_filter(scope: Scope, machine_id: ObjectId, key: str) -> dict[str, Any]:
+    return {"org_id": scope.org_id, "machine_id": machine_id, "idempotency_key": key}
+
+
+async def claim_batch(
+    *,
+    scope: Scope,
+    machine_id: ObjectId,
+    key: str,
+    fingerprint: str,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    expires_at: datetime,
+) -> dict[str, Any] | None:
+    """Claim the key for this request. Returns None when claimed, else the existing record.
+
+    An existing IN_PROGRESS record whose lease has ended (its worker died) with the same
+    fingerprint is taken over atomically; the caller then owns it and None is returned.
+    """
+    doc = {
+        **_key_filter(scope, machine_id, key),
+        "fingerprint": fingerprint,
+        "status": BatchStatus.IN_PROGRESS.value,
+        "owner": owner,
+        "lease_until": lease_until,
+        "response": None,
+        "created_at": now,
+        "expires_at": expires_at,
+    }
+    try:
+        await _batches().insert_one(doc)
+        return None
+    except DuplicateKeyError:
+        pass
+    taken = await _batches().find_one_and_update(
+        {
+            **_key_filter(scope, machine_id, key),
+            "fingerprint": fingerprint,
+            "status": BatchStatus.IN_PROGRESS.value,
+            "lease_until": {"$lt": now},
+        },
+        {"$set": {"owner": owner, "lease_until": lease_until}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if taken is not None:
+        return None
+    return await _batches().find_one(_key_filter(scope, machine_id, key))
+
+
+async def complete_batch(
+    *,
+    scope: Scope,
+    machine_id: ObjectId,
+    key: str,
+    owner: str,
+    response: dict[str, Any],
+    session: AsyncClientSession,
+) -> bool:
+    """Store the response, in the ingest transaction; False if the claim was lost."""
+    result = await _batches().update_one(
+        {
+            **_key_filter(scope, machine_id, key),
+            "owner": owner,
+            "status": BatchStatus.IN_PROGRESS.value,
+        },
+        {"$set": {"status": BatchStatus.COMPLETED.value, "response": response}},
+        session=session,
+    )
+    return result.modified_count == 1
+
+
+async def release_batch(*, scope: Scope, machine_id: ObjectId, key: str, owner: str) -> None:
+    """Drop an unfinished claim so the client's retry can start over at once."""
+    await _batches().delete_one(
+        {
+            **_key_filter(scope, machine_id, key),
+            "owner": owner,
+            "status": BatchStatus.IN_PROGRESS.value,
+        }
+    )

@@ -1,0 +1,69 @@
+"""The currency catalog: denominations in circulation per ISO 4217 currency, in minor units.
+
+Loaded once from `models/data/currencies.json`. A cash slot is identified by kind and face
+value (`N500` is the 5 euro note, `C100` the 1 euro coin) because some currencies have a note
+and a coin of the same value (the US dollar).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+CATALOG_PATH = Path(__file__).parent / "data" / "currencies.json"
+
+
+class CashKind(StrEnum):
+    NOTE = "N"
+    COIN = "C"
+
+
+@dataclass(frozen=True, slots=True)
+class Currency:
+    code: str
+    exponent: int
+    notes: tuple[int, ...]
+    coins: tuple[int, ...]
+
+    def kinds_of(self, denomination: int) -> list[CashKind]:
+        kinds = []
+        if denomination in self.notes:
+            kinds.append(CashKind.NOTE)
+        if denomination in self.coins:
+            kinds.append(CashKind.COIN)
+        return kinds
+
+    def slots(self) -> list[str]:
+        """Every slot key of the currency, notes first, each by ascending value."""
+        return [slot_key(CashKind.NOTE, v) for v in self.notes] + [
+            slot_key(CashKind.COIN, v) for v in self.coins
+        ]
+
+
+def slot_key(kind: CashKind, denomination: int) -> str:
+    return f"{kind.value}{denomination}"
+
+
+def parse_slot(slot: str) -> tuple[CashKind, int]:
+    return CashKind(slot[0]), int(slot[1:])
+
+
+@cache
+def catalog() -> dict[str, Currency]:
+    raw = json.loads(CATALOG_PATH.read_text())["currencies"]
+    return {
+        code: Currency(
+            code=code,
+            exponent=entry["exponent"],
+            notes=tuple(sorted(entry["notes"])),
+            coins=tuple(sorted(entry["coins"])),
+        )
+        for code, entry in raw.items()
+    }
+
+
+def get_currency(code: str) -> Currency | None:
+    return catalog().get(code)

@@ -1,0 +1,112 @@
+"""Database connection and start-up: Beanie initialisation, indexes, the retention TTL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from beanie import init_beanie
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from models.identity import ApiKey, User
+from models.ledger import IngestBatch, MachineInventory, Transaction
+from models.machine import Machine
+from models.organization import Organization, Shop
+
+log = logging.getLogger(__name__)
+
+DOCUMENT_MODELS = [
+    Organization,
+    Shop,
+    Machine,
+    User,
+    ApiKey,
+    Transaction,
+    MachineInventory,
+    IngestBatch,
+]
+RETENTION_INDEX_NAME = "retention_ttl"
+T = TypeVar("T")
+
+
+@dataclass
+class Database:
+    """The connected client and database; one per process."""
+
+    client: AsyncMongoClient
+    db: AsyncDatabase
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def in_transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        """Run `work(session)` in a multi-document transaction, retried on transient errors.
+
+        `work` must be safe to run more than once: it may be re-run from the start when the
+        server reports a TransientTransactionError or an unknown commit result.
+        """
+        async with self.client.start_session() as session:
+            return await session.with_transaction(
+                work,
+                read_concern=ReadConcern("snapshot"),
+                write_concern=WriteConcern("majority"),
+            )
+
+
+_database: Database | None = None
+
+
+def get_database() -> Database:
+    """The database initialised by `connect`; raises if the process has not connected."""
+    if _database is None:
+        raise RuntimeError("database not initialised: call models.db.connect() first")
+    return _database
+
+
+async def connect(uri: str, db_name: str, *, retention_days: int) -> Database:
+    """Connect, initialise Beanie and make sure every index (including the TTL) exists."""
+    global _database
+    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, uuidRepresentation="standard")
+    db = client[db_name]
+    await init_beanie(database=db, document_models=DOCUMENT_MODELS)
+    await ensure_retention_ttl(db, retention_days=retention_days)
+    _database = Database(client=client, db=db)
+    return _database
+
+
+async def disconnect() -> None:
+    global _database
+    if _database is not None:
+        await _database.close()
+        _database = None
+
+
+async def ensure_retention_ttl(db: AsyncDatabase, *, retention_days: int) -> None:
+    """Raw transactions expire `retention_days` after the server received them.
+
+    The clock is `received_at`, not `occurred_at`: a batch replayed after a long outage is
+    kept for the full period from its arrival, never deleted on arrival for being "old".
+    Changing the setting adjusts the live index with `collMod` instead of rebuilding it.
+    """
+    seconds = retention_days * 86_400
+    collection = db[Transaction.Settings.name]
+    existing = await collection.index_information()
+    current = existing.get(RETENTION_INDEX_NAME)
+    if current is None:
+        await collection.create_index(
+            "received_at", name=RETENTION_INDEX_NAME, expireAfterSeconds=seconds
+        )
+    elif current.get("expireAfterSeconds") != seconds:
+        await db.command(
+            {
+                "collMod": Transaction.Settings.name,
+                "index": {"name": RETENTION_INDEX_NAME, "expireAfterSeconds": seconds},
+            }
+        )
+        log.info("retention TTL changed to %s days", retention_days)

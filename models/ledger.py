@@ -1,0 +1,145 @@
+"""The cash ledger: transactions, per-machine inventory/chain state, and ingest batches.
+
+The ingest hot path writes these collections with raw documents (see `models.ledger_store`);
+the Beanie classes here define their shape and indexes and serve the read side.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from beanie import Document, PydanticObjectId
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+GENESIS_HASH = "0" * 64
+
+
+class TransactionType(StrEnum):
+    DEPOSIT = "DEPOSIT"
+    WITHDRAWAL = "WITHDRAWAL"
+    COLLECTION = "COLLECTION"
+    REPLENISHMENT = "REPLENISHMENT"
+    ADJUSTMENT = "ADJUSTMENT"
+
+
+class TransactionFlag(StrEnum):
+    NEGATIVE_INVENTORY = "NEGATIVE_INVENTORY"
+
+
+class CashLine(BaseModel):
+    kind: str
+    denomination: int
+    count: int
+
+
+class Transaction(Document):
+    """One cash movement reported by a machine's local system, with its audit-chain link."""
+
+    org_id: PydanticObjectId
+    shop_id: PydanticObjectId
+    machine_id: PydanticObjectId
+    seq: int
+    type: TransactionType
+    occurred_at: datetime
+    received_at: datetime
+    currency: str
+    lines: list[CashLine]
+    amount: int
+    reference: str | None = None
+    operator_id: str | None = None
+    flags: list[TransactionFlag] = Field(default_factory=list)
+    batch_id: PydanticObjectId
+    content_hash: str
+    chain_position: int
+    prev_hash: str
+    hash: str
+
+    class Settings:
+        name = "transactions"
+        indexes = [
+            IndexModel([("machine_id", ASCENDING), ("seq", ASCENDING)], unique=True),
+            IndexModel([("machine_id", ASCENDING), ("chain_position", ASCENDING)], unique=True),
+            IndexModel(
+                [
+                    ("org_id", ASCENDING),
+                    ("shop_id", ASCENDING),
+                    ("occurred_at", DESCENDING),
+                    ("_id", DESCENDING),
+                ]
+            ),
+            IndexModel(
+                [
+                    ("org_id", ASCENDING),
+                    ("machine_id", ASCENDING),
+                    ("occurred_at", DESCENDING),
+                    ("_id", DESCENDING),
+                ]
+            ),
+            IndexModel([("org_id", ASCENDING), ("occurred_at", DESCENDING), ("_id", DESCENDING)]),
+        ]
+
+
+class MachineInventory(Document):
+    """Per-machine state changed atomically with every accepted batch.
+
+    `counts` maps slot keys (`N500`, `C100`) to pieces in the machine. `seen_seqs` holds the
+    sorted, merged ranges of sequence numbers ever accepted, so duplicates stay detectable
+    after raw transactions expire and `missingSeqs` can be answered without a scan.
+    `chain_position`/`chain_hash` are the head of the machine's audit chain; `version`
+    guards the compare-and-set update that keeps concurrent batches from forking it.
+    """
+
+    id: PydanticObjectId = Field(alias="_id")  # type: ignore[assignment]
+    org_id: PydanticObjectId
+    shop_id: PydanticObjectId
+    currency: str
+    counts: dict[str, int] = Field(default_factory=dict)
+    seen_seqs: list[list[int]] = Field(default_factory=list)
+    chain_position: int = 0
+    chain_hash: str = GENESIS_HASH
+    transaction_count: int = 0
+    last_occurred_at: datetime | None = None
+    updated_at: datetime | None = None
+    version: int = 0
+
+    class Settings:
+        name = "machine_inventory"
+        indexes = [IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)])]
+
+
+class BatchStatus(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+
+
+class IngestBatch(Document):
+    """Idempotency record of one ingest request, keyed by (machine, idempotency key).
+
+    The stored `response` is replayed for retries with the same payload `fingerprint`.
+    `owner`/`lease_until` let a retry take over a claim whose worker died mid-request.
+    Expires through a TTL index on `expires_at`.
+    """
+
+    org_id: PydanticObjectId
+    machine_id: PydanticObjectId
+    idempotency_key: str
+    fingerprint: str
+    status: BatchStatus
+    owner: str
+    lease_until: datetime
+    response: dict[str, Any] | None = None
+    created_at: datetime
+    expires_at: datetime
+
+    class Settings:
+        name = "ingest_batches"
+        indexes = [
+            IndexModel(
+                [("org_id", ASCENDING), ("machine_id", ASCENDING), ("idempotency_key", ASCENDING)],
+                unique=True,
+            ),
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+        ]

@@ -1,0 +1,148 @@
+"""Scope-taking data functions over transactions and per-machine inventory state.
+
+The ingest hot path uses raw documents (no per-record model validation) inside one
+multi-document transaction; every function here filters by the caller's `Scope`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+
+from models.ledger import MachineInventory, Transaction
+from models.scope import Scope
+
+
+def _transactions() -> AsyncCollection:
+    return Transaction.get_pymongo_collection()
+
+
+def _inventory() -> AsyncCollection:
+    return MachineInventory.get_pymongo_collection()
+
+
+def _one_machine(scope: Scope, machine_id: ObjectId, field: str) -> dict[str, Any]:
+    """Scope filter for a single machine; matches nothing when the machine is out of scope."""
+    query = scope.filter(machine_field=field)
+    allowed = scope.machine_ids is None or machine_id in scope.machine_ids
+    query[field] = machine_id if allowed else {"$in": []}
+    return query
+
+
+def _machine_filter(scope: Scope, machine_id: ObjectId) -> dict[str, Any]:
+    return _one_machine(scope, machine_id, "machine_id")
+
+
+def _inventory_filter(scope: Scope, machine_id: ObjectId) -> dict[str, Any]:
+    return _one_machine(scope, machine_id, "_id")
+
+
+async def find_inventory_state(
+    *, scope: Scope, machine_id: ObjectId, session: AsyncClientSession | None = None
+) -> dict[str, Any] | None:
+    """The raw inventory/chain-state document of one machine, if it is in scope."""
+    return await _inventory().find_one(_inventory_filter(scope, machine_id), session=session)
+
+
+async def list_inventory_states(
+    *, scope: Scope, machine_ids: Sequence[ObjectId] | None = None
+) -> list[dict[str, Any]]:
+    """Inventory documents of every machine in scope (optionally only `machine_ids`)."""
+    query = scope.filter(machine_field="_id")
+    if machine_ids is not None:
+        allowed = set(machine_ids)
+        if scope.machine_ids is not None:
+            allowed &= scope.machine_ids
+        query["_id"] = {"$in": sorted(allowed)}
+    cursor = _inventory().find(query).sort([("shop_id", ASCENDING), ("_id", ASCENDING)])
+    return await cursor.to_list(length=None)
+
+
+async def create_inventory_state(state: dict[str, Any]) -> None:
+    await _inventory().insert_one(state)
+
+
+async def save_inventory_state(
+    *,
+    scope: Scope,
+    state: dict[str, Any],
+    expected_version: int,
+    session: AsyncClientSession,
+) -> bool:
+    """Compare-and-set the machine's state; False when another writer got there first."""
+    query = _inventory_filter(scope, state["_id"])
+    query["version"] = expected_version
+    replacement = {k: v for k, v in state.items() if k != "_id"}
+    result = await _inventory().replace_one(query, replacement, session=session)
+    return result.matched_count == 1
+
+
+async def stored_content_hashes(
+    *,
+    scope: Scope,
+    machine_id: ObjectId,
+    seqs: Sequence[int],
+    session: AsyncClientSession,
+) -> dict[int, str]:
+    """`seq -> content_hash` of stored transactions among `seqs` (expired ones are absent)."""
+    query = _machine_filter(scope, machine_id)
+    query["seq"] = {"$in": list(seqs)}
+    cursor = _transactions().find(query, {"seq": 1, "content_hash": 1, "_id": 0}, session=session)
+    return {doc["seq"]: doc["content_hash"] async for doc in cursor}
+
+
+async def insert_transactions(docs: list[dict[str, Any]], *, session: AsyncClientSession) -> None:
+    if docs:
+        await _transactions().insert_many(docs, ordered=True, session=session)
+
+
+async def iter_chain(*, scope: Scope, machine_id: ObjectId) -> AsyncIterator[dict[str, Any]]:
+    """The machine's stored transactions in chain order."""
+    cursor = (
+        _transactions().find(_machine_filter(scope, machine_id)).sort("chain_position", ASCENDING)
+    )
+    async for doc in cursor:
+        yield doc
+
+
+async def page_transactions(
+    *,
+    scope: Scope,
+    types: Sequence[str] | None,
+    occurred_from: datetime | None,
+    occurred_to: datetime | None,
+    after: tuple[datetime, ObjectId] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Newest-first transactions in scope, strictly after the `(occurred_at, _id)` cursor."""
+    query = scope.filter()
+    if types:
+        query["type"] = {"$in": list(types)}
+    window: dict[str, datetime] = {}
+    if occurred_from is not None:
+        window["$gte"] = occurred_from
+    if occurred_to is not None:
+        window["$lt"] = occurred_to
+    if window:
+        query["occurred_at"] = window
+    if after is not None:
+        at, oid = after
+        query = {
+            "$and": [
+                query,
+                {"$or": [{"occurred_at": {"$lt": at}}, {"occurred_at": at, "_id": {"$lt": oid}}]},
+            ]
+        }
+    cursor = (
+        _transactions()
+        .find(query)
+        .sort([("occurred_at", DESCENDING), ("_id", DESCENDING)])
+        .limit(limit)
+    )
+    return await cursor.to_list(length=limit)

@@ -1,0 +1,49 @@
+"""Scope-taking data functions over organizations and shops."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from models.organization import Organization, Shop
+from models.scope import Scope
+
+
+class DuplicateShopCode(Exception):
+    """A shop with this code already exists in the organization."""
+
+
+async def get_organization(*, scope: Scope) -> Organization | None:
+    return await Organization.get(scope.org_id)
+
+
+async def count_organizations() -> int:
+    return await Organization.count()
+
+
+async def list_shops(*, scope: Scope, shop_ids: Sequence[ObjectId] | None = None) -> list[Shop]:
+    """Shops in scope, optionally narrowed to `shop_ids` (never widened)."""
+    query: dict[str, Any] = {"org_id": scope.org_id}
+    allowed = scope.narrowed(shop_ids=shop_ids).shop_ids
+    if allowed is not None:
+        query["_id"] = {"$in": sorted(allowed)}
+    return await Shop.find(query).sort("name", "_id").to_list()
+
+
+async def get_shop(*, scope: Scope, shop_id: ObjectId) -> Shop | None:
+    if not scope.allows_shop(shop_id):
+        return None
+    return await Shop.find_one({"_id": shop_id, "org_id": scope.org_id})
+
+
+async def create_shop(*, scope: Scope, shop: Shop) -> Shop:
+    """Insert `shop` into the scope's organization; raises DuplicateShopCode."""
+    shop.org_id = scope.org_id
+    try:
+        await shop.insert()
+    except DuplicateKeyError as exc:
+        raise DuplicateShopCode(shop.code) from exc
+    return shop

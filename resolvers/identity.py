@@ -1,0 +1,112 @@
+"""Organizations, their first admin, login, and the development demo tenant."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from auth.passwords import hash_password, password_problem, verify_password
+from auth.tokens import issue_access_token
+from config import Settings
+from models.identity import Role, User
+from models.identity_store import DuplicateEmail, create_user, find_user_by_email
+from models.org_store import count_organizations, create_shop
+from models.organization import Organization, Shop
+from models.scope import Scope
+from resolvers.errors import ErrorCode, UserError
+from resolvers.validation import check_currency, check_name, check_timezone, collect
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Session:
+    access_token: str
+    expires_at: datetime
+    user: User
+
+
+async def login(*, email: str, password: str, settings: Settings) -> Session | UserError:
+    """A session for valid credentials. Unknown e-mail, wrong password and an inactive user
+    get the same error after the same amount of work."""
+    user = await find_user_by_email(email)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        return UserError(None, ErrorCode.INVALID_CREDENTIALS, "invalid e-mail or password")
+    token, expires = issue_access_token(
+        user_id=str(user.id), org_id=str(user.org_id), settings=settings
+    )
+    return Session(access_token=token, expires_at=expires, user=user)
+
+
+async def create_organization(
+    *,
+    name: str,
+    currency: str,
+    timezone: str,
+    admin_email: str,
+    admin_password: str,
+) -> tuple[Organization, User] | list[UserError]:
+    """A new tenant with its first ORG_ADMIN user."""
+    errors = collect(
+        check_name("name", name),
+        check_currency("currency", currency),
+        check_timezone("timezone", timezone),
+    )
+    if "@" not in admin_email:
+        errors.append(UserError("adminEmail", ErrorCode.INVALID, "not an e-mail address"))
+    problem = password_problem(admin_password)
+    if problem:
+        errors.append(UserError("adminPassword", ErrorCode.INVALID, f"password {problem}"))
+    if errors:
+        return errors
+    if await find_user_by_email(admin_email) is not None:
+        return [UserError("adminEmail", ErrorCode.ALREADY_EXISTS, "e-mail already registered")]
+    org = Organization(name=name.strip(), currency=currency, timezone=timezone)
+    await org.insert()
+    try:
+        admin = await create_user(
+            scope=Scope.organization(org.id),
+            user=User(
+                org_id=org.id,
+                email=admin_email,
+                password_hash=hash_password(admin_password),
+                role=Role.ORG_ADMIN,
+            ),
+        )
+    except DuplicateEmail:
+        await org.delete()
+        return [UserError("adminEmail", ErrorCode.ALREADY_EXISTS, "e-mail already registered")]
+    return org, admin
+
+
+async def ensure_demo_organization(settings: Settings) -> tuple[str, str] | None:
+    """On an empty development database, create a demo tenant; return its login.
+
+    Never runs in production mode.
+    """
+    if settings.is_production or await count_organizations() > 0:
+        return None
+    created = await create_organization(
+        name="Demo Retail",
+        currency="EUR",
+        timezone="Europe/Berlin",
+        admin_email=settings.demo_admin_email,
+        admin_password=settings.demo_admin_password,
+    )
+    if isinstance(created, list):
+        log.warning("demo organization not created: %s", created)
+        return None
+    org, _ = created
+    await create_shop(
+        scope=Scope.organization(org.id),
+        shop=Shop(
+            org_id=org.id,
+            name="Demo Shop",
+            code="DEMO-1",
+            timezone=org.timezone,
+            currency=org.currency,
+        ),
+    )
+    return settings.demo_admin_email, settings.demo_admin_password

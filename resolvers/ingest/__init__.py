@@ -1,0 +1,1 @@
+"""Batch ingest of cash transactions from shops' local systems."""

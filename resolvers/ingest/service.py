@@ -1,0 +1,283 @@
+"""`ingest_transactions`: exactly-once, atomic batch ingest for one machine.
+
+Data flow (see docs/architecture.md): validate the request shape -> check the machine is
+covered by the key -> claim the idempotency key -> validate records -> in ONE multi-document
+transaction: read the machine state, drop seqs already seen, insert the new transactions with
+their chain links, compare-and-set the machine state (inventory, seen seqs, chain head) and
+store the response on the idempotency record. Any failure before commit leaves nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from datetime import timedelta
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from auth.principal import Principal
+from config import Settings
+from models.batch_store import claim_batch, complete_batch, release_batch
+from models.db import get_database
+from models.ledger import BatchStatus
+from models.ledger_store import (
+    find_inventory_state,
+    insert_transactions,
+    save_inventory_state,
+    stored_content_hashes,
+)
+from models.machine import Machine
+from models.machine_store import get_machine
+from models.organization import utcnow
+from models.scope import Scope
+from resolvers.errors import ErrorCode, UserError
+from resolvers.ids import parse_object_id
+from resolvers.ingest import seq_ranges
+from resolvers.ingest.ledger_update import apply_records, split_seen
+from resolvers.ingest.records import (
+    RecordInput,
+    Rejection,
+    RejectionCode,
+    ValidationOutcome,
+    request_fingerprint,
+    validate_records,
+)
+from resolvers.ingest.result import IngestResult
+
+log = logging.getLogger(__name__)
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+MAX_COMMIT_ATTEMPTS = 50
+
+
+class _ConcurrentWrite(Exception):
+    """Another batch for the same machine committed first; re-read and try again."""
+
+
+class _ClaimLost(Exception):
+    """Our idempotency claim was taken over after its lease ended."""
+
+
+def _error(
+    field: str | None, code: ErrorCode, message: str, *, retryable: bool = False
+) -> IngestResult:
+    return IngestResult(user_errors=[UserError(field, code, message, retryable)])
+
+
+async def ingest_transactions(
+    *,
+    principal: Principal,
+    machine_id: str,
+    idempotency_key: str,
+    records: list[RecordInput],
+    settings: Settings,
+) -> IngestResult:
+    """Apply a batch of a machine's transactions exactly once.
+
+    Retrying with the same key and payload returns the stored response; the same key with a
+    different payload is refused (IDEMPOTENCY_KEY_REUSED); a retry while the first request
+    still runs gets a retryable IN_PROGRESS error. Bad records are rejected one by one; the
+    good records of the batch are accepted.
+    """
+    if len(records) > settings.max_batch_size:
+        return _error(
+            "input.transactions",
+            ErrorCode.BATCH_TOO_LARGE,
+            f"a batch holds at most {settings.max_batch_size} transactions, got {len(records)}",
+        )
+    key = idempotency_key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+        return _error(
+            "input.idempotencyKey",
+            ErrorCode.INVALID,
+            f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters",
+        )
+    oid = parse_object_id(machine_id)
+    machine = (
+        await get_machine(scope=Scope.organization(principal.org_id), machine_id=oid)
+        if oid is not None
+        else None
+    )
+    if machine is None:
+        return _error("input.machineId", ErrorCode.NOT_FOUND, "machine not found")
+    if not principal.scope.allows_machine(machine.id, machine.shop_id):
+        result = _error(
+            "input.machineId",
+            ErrorCode.MACHINE_NOT_COVERED,
+            "this API key does not cover the machine; nothing was stored",
+        )
+        result.rejected = [
+            Rejection(
+                index=i,
+                seq=r.seq,
+                code=RejectionCode.MACHINE_NOT_COVERED,
+                message="the API key does not cover this machine",
+            )
+            for i, r in enumerate(records)
+        ]
+        return result
+
+    scope = principal.scope
+    fingerprint = request_fingerprint(str(machine.id), records)
+    owner = uuid.uuid4().hex
+    now = utcnow()
+    existing = await claim_batch(
+        scope=scope,
+        machine_id=machine.id,
+        key=key,
+        fingerprint=fingerprint,
+        owner=owner,
+        now=now,
+        lease_until=now + timedelta(seconds=settings.idempotency_lease_seconds),
+        expires_at=now + timedelta(days=settings.idempotency_ttl_days),
+    )
+    if existing is not None:
+        return _replay(existing, fingerprint)
+
+    outcome = validate_records(
+        records,
+        machine_currency=machine.currency,
+        now=now,
+        max_future_skew=timedelta(seconds=settings.max_future_skew_seconds),
+    )
+    try:
+        return await _commit_with_retries(
+            scope=scope,
+            machine=machine,
+            key=key,
+            owner=owner,
+            outcome=outcome,
+            settings=settings,
+        )
+    except _ClaimLost:
+        return _in_progress()
+    except BaseException:
+        await asyncio.shield(
+            release_batch(scope=scope, machine_id=machine.id, key=key, owner=owner)
+        )
+        raise
+
+
+def _in_progress() -> IngestResult:
+    return _error(
+        "input.idempotencyKey",
+        ErrorCode.IN_PROGRESS,
+        "a request with this idempotency key is still being processed; retry shortly",
+        retryable=True,
+    )
+
+
+def _replay(existing: dict, fingerprint: str) -> IngestResult:
+    if existing["fingerprint"] != fingerprint:
+        return _error(
+            "input.idempotencyKey",
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "this idempotency key was used for a different payload; nothing was applied",
+        )
+    if existing["status"] == BatchStatus.COMPLETED.value:
+        return IngestResult.from_stored(existing["response"])
+    return _in_progress()
+
+
+async def _commit_with_retries(
+    *,
+    scope: Scope,
+    machine: Machine,
+    key: str,
+    owner: str,
+    outcome: ValidationOutcome,
+    settings: Settings,
+) -> IngestResult:
+    database = get_database()
+    for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+        try:
+            return await database.in_transaction(
+                lambda session: _apply_batch(
+                    session,
+                    scope=scope,
+                    machine=machine,
+                    key=key,
+                    owner=owner,
+                    outcome=outcome,
+                    settings=settings,
+                )
+            )
+        except (_ConcurrentWrite, DuplicateKeyError) as exc:
+            if attempt == MAX_COMMIT_ATTEMPTS:
+                raise
+            log.debug("ingest retry %s for machine %s: %s", attempt, machine.id, exc)
+            await asyncio.sleep(random.uniform(0, 0.005 * min(attempt, 10)))  # noqa: S311
+    raise AssertionError("unreachable")
+
+
+async def _apply_batch(
+    session: AsyncClientSession,
+    *,
+    scope: Scope,
+    machine: Machine,
+    key: str,
+    owner: str,
+    outcome: ValidationOutcome,
+    settings: Settings,
+) -> IngestResult:
+    state = await find_inventory_state(scope=scope, machine_id=machine.id, session=session)
+    if state is None:
+        raise RuntimeError(f"machine {machine.id} has no inventory state")
+    fresh, known = split_seen(state, outcome.valid)
+    rejected = list(outcome.rejected)
+    duplicates = outcome.duplicates_in_batch + len(known)
+    if known:
+        stored = await stored_content_hashes(
+            scope=scope, machine_id=machine.id, seqs=[r.seq for r in known], session=session
+        )
+        for rec in known:
+            stored_hash = stored.get(rec.seq)
+            if stored_hash is not None and stored_hash != rec.content_hash:
+                duplicates -= 1
+                rejected.append(
+                    Rejection(
+                        index=rec.index,
+                        seq=rec.seq,
+                        code=RejectionCode.SEQ_CONFLICT,
+                        message=f"seq {rec.seq} is already stored with different content",
+                    )
+                )
+    update = apply_records(
+        state,
+        fresh,
+        machine={"org_id": machine.org_id, "shop_id": machine.shop_id, "machine_id": machine.id},
+        batch_id=ObjectId(),
+        received_at=utcnow(),
+    )
+    await insert_transactions(update.documents, session=session)
+    if fresh and not await save_inventory_state(
+        scope=scope, state=update.state, expected_version=state["version"], session=session
+    ):
+        raise _ConcurrentWrite("machine state changed concurrently")
+    missing, truncated = seq_ranges.missing(
+        update.state["seen_seqs"],
+        first_seq=machine.first_seq,
+        limit=settings.missing_seq_ranges_limit,
+    )
+    result = IngestResult(
+        accepted=len(fresh),
+        duplicates=duplicates,
+        rejected=sorted(rejected, key=lambda r: r.index),
+        missing_seqs=missing,
+        missing_seqs_truncated=truncated,
+        chain_position=update.state["chain_position"],
+    )
+    if not await complete_batch(
+        scope=scope,
+        machine_id=machine.id,
+        key=key,
+        owner=owner,
+        response=result.to_stored(),
+        session=session,
+    ):
+        raise _ClaimLost()
+    return result

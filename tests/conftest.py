@@ -1,0 +1,64 @@
+"""Test fixtures: one real database server per session (embedded SecantusDB on port 0 in a
+temporary directory, or the MongoDB at MONGODB_URI), one database, and an HTTP client."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from config import Settings
+from models.db import Database, connect, disconnect
+from models.embedded import start_server, stop_server
+from tests.factories import Factory
+
+DB_NAME = f"cashcc_test_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("MONGODB_URI")
+    if external:
+        yield external
+        return
+    var_dir: Path = tmp_path_factory.mktemp("embedded")
+    handle = start_server(var_dir / "db", var_dir, test_commands=True)
+    try:
+        yield handle.uri
+    finally:
+        stop_server(handle)
+
+
+@pytest.fixture(scope="session")
+def settings(database_uri: str) -> Settings:
+    return Settings(app_env="test", mongodb_uri=database_uri, mongodb_db=DB_NAME)
+
+
+@pytest.fixture(scope="session")
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    assert settings.mongodb_uri
+    db = await connect(settings.mongodb_uri, DB_NAME, retention_days=settings.retention_days)
+    try:
+        yield db
+    finally:
+        await db.client.drop_database(DB_NAME)
+        await disconnect()
+
+
+@pytest.fixture(scope="session")
+async def client(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    from graph.app import create_app
+
+    app = create_app(settings, manage_database=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+def factory(client: httpx.AsyncClient, settings: Settings) -> Factory:
+    return Factory(client=client, settings=settings)

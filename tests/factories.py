@@ -1,0 +1,207 @@
+"""Builders of tenants, users, machines and keys, and a GraphQL helper, for the tests."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from auth.passwords import hash_password
+from auth.principal import principal_for_user
+from auth.tokens import issue_access_token
+from config import Settings
+from models.identity import Role, User
+from models.identity_store import create_user
+from models.machine import MachineModel
+from models.organization import Organization
+from models.scope import Scope
+from resolvers.api_keys import issue_api_key
+from resolvers.identity import create_organization
+from resolvers.shops import add_shop, register_machine
+
+PASSWORD = "correct-horse-battery"
+# Records default to a fixed time per seq, so a resend is byte-for-byte the same record.
+BASE_TIME = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+
+INGEST = """
+mutation Ingest($input: IngestTransactionsInput!) {
+  ingestTransactions(input: $input) {
+    accepted duplicates replayed chainPosition missingSeqsTruncated
+    rejected { index seq code message }
+    missingSeqs { from to }
+    userErrors { field code message retryable }
+  }
+}
+"""
+
+
+async def gql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+    api_key: str | None = None,
+) -> dict[str, Any]:
+    """POST a GraphQL operation; returns the whole response body (data and errors)."""
+    headers = {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if api_key:
+        headers["X-API-Key"] = api_key
+    response = await client.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def gql_data(
+    client: httpx.AsyncClient, query: str, variables: dict | None = None, **auth: Any
+) -> dict[str, Any]:
+    body = await gql(client, query, variables, **auth)
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+def tx(
+    seq: int,
+    type_: str = "DEPOSIT",
+    lines: list[tuple[int, int]] | None = None,
+    *,
+    currency: str = "EUR",
+    amount: int | None = None,
+    occurred_at: datetime | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A TransactionInput as a local system would send it."""
+    lines = [(1000, 2)] if lines is None else lines
+    record = {
+        "seq": seq,
+        "type": type_,
+        "occurredAt": (occurred_at or BASE_TIME + timedelta(seconds=seq)).isoformat(),
+        "currency": currency,
+        "lines": [{"denomination": d, "count": c} for d, c in lines],
+        **extra,
+    }
+    if amount is not None:
+        record["amount"] = amount
+    return record
+
+
+@dataclass
+class Tenant:
+    org: Organization
+    admin: User
+    admin_token: str
+    shops: list[Any] = field(default_factory=list)
+    machines: list[Any] = field(default_factory=list)
+    api_key: str = ""
+
+    @property
+    def machine_id(self) -> str:
+        return str(self.machines[0].id)
+
+
+@dataclass
+class Factory:
+    client: httpx.AsyncClient
+    settings: Settings
+
+    def token_for(self, user: User) -> str:
+        token, _ = issue_access_token(
+            user_id=str(user.id), org_id=str(user.org_id), settings=self.settings
+        )
+        return token
+
+    async def tenant(
+        self, *, shops: int = 1, machines_per_shop: int = 1, currency: str = "EUR"
+    ) -> Tenant:
+        """An organization with an admin, shops, machines and a key for the first shop."""
+        suffix = uuid.uuid4().hex[:10]
+        created = await create_organization(
+            name=f"Org {suffix}",
+            currency=currency,
+            timezone="Europe/Berlin",
+            admin_email=f"admin-{suffix}@example.com",
+            admin_password=PASSWORD,
+        )
+        assert not isinstance(created, list), created
+        org, admin = created
+        tenant = Tenant(org=org, admin=admin, admin_token=self.token_for(admin))
+        principal = principal_for_user(admin)
+        for s in range(shops):
+            shop = await add_shop(
+                principal=principal, name=f"Shop {s}", code=f"S{s}", timezone=None, currency=None
+            )
+            assert not isinstance(shop, list), shop
+            tenant.shops.append(shop)
+            for m in range(machines_per_shop):
+                machine = await register_machine(
+                    principal=principal,
+                    shop_id=str(shop.id),
+                    serial=f"SN-{suffix}-{s}-{m}",
+                    model=MachineModel.CI_10,
+                    currency=None,
+                    name=None,
+                    first_seq=1,
+                )
+                assert not isinstance(machine, list), machine
+                tenant.machines.append(machine)
+        if tenant.shops:
+            tenant.api_key = await self.api_key(tenant, shop_index=0)
+        return tenant
+
+    async def api_key(
+        self, tenant: Tenant, *, shop_index: int = 0, machine_ids: list[str] | None = None
+    ) -> str:
+        issued = await issue_api_key(
+            principal=principal_for_user(tenant.admin),
+            name="local system",
+            shop_id=str(tenant.shops[shop_index].id),
+            machine_ids=machine_ids,
+            expires_at=None,
+            settings=self.settings,
+        )
+        assert not isinstance(issued, list), issued
+        return issued.secret
+
+    async def user(self, tenant: Tenant, role: Role, shop_indexes: list[int]) -> tuple[User, str]:
+        user = await create_user(
+            scope=Scope.organization(tenant.org.id),
+            user=User(
+                org_id=tenant.org.id,
+                email=f"{role.value.lower()}-{uuid.uuid4().hex[:8]}@example.com",
+                password_hash=hash_password(PASSWORD),
+                role=role,
+                shop_ids=[tenant.shops[i].id for i in shop_indexes],
+            ),
+        )
+        return user, self.token_for(user)
+
+    async def ingest(
+        self,
+        tenant: Tenant,
+        records: list[dict],
+        *,
+        key: str | None = None,
+        machine_id: str | None = None,
+        api_key: str | None = None,
+    ) -> dict:
+        """Run ingestTransactions and return the payload (asserting no top-level errors)."""
+        data = await gql_data(
+            self.client,
+            INGEST,
+            {
+                "input": {
+                    "machineId": machine_id or tenant.machine_id,
+                    "idempotencyKey": key or uuid.uuid4().hex,
+                    "transactions": records,
+                }
+            },
+            api_key=api_key or tenant.api_key,
+        )
+        return data["ingestTransactions"]
