@@ -303,6 +303,11 @@ class Outbox:
         ).fetchall()
         return [QuarantinedRecord(s, c, m, json.loads(p)) for s, c, m, p in rows]
 
+    def records(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every record the outbox still holds as (state, record), in seq order."""
+        rows = self._db.execute("SELECT state, payload FROM records ORDER BY seq").fetchall()
+        return [(state, json.loads(payload)) for state, payload in rows]
+
     def status(self) -> OutboxStatus:
         counts = dict(
             self._db.execute("SELECT state, COUNT(*) FROM records GROUP BY state").fetchall()
