@@ -32,5 +32,11 @@ format: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python -c "from graph.schema import export_sdl; open('schema.graphql','w').write(export_sdl())"
 
+# Benchmarks at a size that finishes within a few minutes; see README for the full size.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[embedded,dev,bench]"
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.chaos
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -154,7 +154,12 @@ class LocalSystem:
 
 async def _progress(systems: list[LocalSystem], total: int, out: TextIO | None,
                     state: dict[str, Any], stop: asyncio.Event) -> None:  # fmt: skip
-    while not stop.is_set():
+    interactive = out is not None and out.isatty()
+    next_line = 0.0
+    while True:
+        final = stop.is_set()
+        if final:
+            next_line = 0.0  # always show where the run ended
         for s in systems:
             s.refresh()
         state["journaled"] = sum(s.journaled for s in systems)
@@ -162,11 +167,19 @@ async def _progress(systems: list[LocalSystem], total: int, out: TextIO | None,
         if out is not None:
             done = state["acked"] / total if total else 1.0
             bar = "#" * int(done * 30)
-            out.write(
-                f"\r[{bar:<30}] {done:5.1%}  journaled {state['journaled']}/{total}"
-                f"  acknowledged {state['acked']}  kills {state['kills']}   "
+            line = (
+                f"[{bar:<30}] {done:5.1%}  journaled {state['journaled']}/{total}"
+                f"  acknowledged {state['acked']}  kills {state['kills']}"
             )
+            if interactive:
+                out.write(f"\r{line}   ")
+            elif time.monotonic() >= next_line:
+                # Logs and pipes get a line every few seconds instead of a redrawn bar.
+                out.write(line + "\n")
+                next_line = time.monotonic() + 5
             out.flush()
+        if final:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.25)
 
@@ -192,7 +205,8 @@ async def run_simulation(
     during: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> SimulationResult:
     """Set up the fleet, run it to convergence (or `converge_timeout`), verify, and return
-    the result. `during(state)` runs alongside (state has journaled/acked/kills counts)."""
+    the result. `during(state)` runs alongside; `state` holds the live journaled, acked,
+    kills and total counts and the monotonic `started` time."""
     api = CloudApi(config.url, config.email, config.password)
     proxy = None
     try:
@@ -226,8 +240,14 @@ async def run_simulation(
         settled = asyncio.Event()
         for s in systems:
             s.settled = settled
-        state: dict[str, Any] = {"journaled": 0, "acked": 0, "kills": 0}
         started = time.monotonic()
+        state: dict[str, Any] = {
+            "journaled": 0,
+            "acked": 0,
+            "kills": 0,
+            "total": total,
+            "started": started,
+        }
         for s in systems:
             s.start()
         stop = asyncio.Event()
@@ -253,7 +273,7 @@ async def run_simulation(
         await asyncio.gather(*helpers, return_exceptions=True)
         for s in systems:
             await s.kill() if not s.done else await s.close()
-        if out is not None:
+        if out is not None and out.isatty():
             out.write("\n")
         journals = {}
         for s in systems:
