@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from auth.principal import principal_for_user
+from bench.server import ApiServer
 from config import Settings
 from models.embedded import start_server, stop_server
 from models.machine import MachineModel
 from resolvers.api_keys import issue_api_key
 from resolvers.identity import create_organization
 from resolvers.shops import add_shop, register_machine
-from simulator.server import ApiServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ADMIN_PASSWORD = "bench-password-123"

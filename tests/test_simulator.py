@@ -19,27 +19,20 @@ from models.db import Database
 from simulator.api import CloudApi
 from simulator.proxy import FaultRates
 from simulator.run import SimulationConfig, SimulationResult, format_summary, run_simulation
-from simulator.server import ApiServer
 from simulator.verify import verify
 from tests.factories import PASSWORD, Factory
+from tests.servers import uvicorn_server
 
 
 @pytest.fixture(scope="module")
-def api_server(settings: Settings, database: Database) -> Iterator[ApiServer]:
-    assert settings.mongodb_uri
-    server = ApiServer(
-        {"MONGODB_URI": settings.mongodb_uri, "MONGODB_DB": settings.mongodb_db, "APP_ENV": "test"}
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def api_url(settings: Settings, database: Database) -> Iterator[str]:
+    with uvicorn_server(settings) as base:
+        yield f"{base}/graphql"
 
 
 @pytest.fixture(scope="module")
 async def flaky_run(
-    api_server: ApiServer,
+    api_url: str,
     tmp_path_factory: pytest.TempPathFactory,
     client: httpx.AsyncClient,
     settings: Settings,
@@ -47,7 +40,7 @@ async def flaky_run(
     factory = Factory(client=client, settings=settings)
     tenant = await factory.tenant(shops=0)
     config = SimulationConfig(
-        url=api_server.url,
+        url=api_url,
         email=tenant.admin.email,
         password=PASSWORD,
         shops=2,
@@ -82,11 +75,11 @@ async def test_flaky_fleet_with_agent_kills_converges_to_exactly_the_journal(
 
 
 async def test_verification_catches_a_missing_and_an_extra_transaction(
-    flaky_run: tuple[SimulationResult, str, str], api_server: ApiServer, tmp_path: Path
+    flaky_run: tuple[SimulationResult, str, str], api_url: str, tmp_path: Path
 ) -> None:
     result, email, _ = flaky_run
     quiet_id, rogue_id = list(result.outboxes)
-    api = CloudApi(api_server.url, email, PASSWORD)
+    api = CloudApi(api_url, email, PASSWORD)
     try:
         # The shop journals a record that never reaches the cloud...
         outbox = Outbox(result.outboxes[quiet_id], quiet_id)
@@ -104,7 +97,7 @@ async def test_verification_catches_a_missing_and_an_extra_transaction(
         rogue_outbox.close()
         shop = next(s for s in await api.shops() if s["code"] == "SIM-02")
         key = await api.create_api_key(shop_id=shop["id"], machine_ids=[rogue_id], name="rogue")
-        rogue = AgentClient(api_server.url, key, rogue_id, tmp_path / "rogue.sqlite", first_seq=41)
+        rogue = AgentClient(api_url, key, rogue_id, tmp_path / "rogue.sqlite", first_seq=41)
         rogue.journal(
             type="DEPOSIT",
             occurred_at=datetime.now(UTC),

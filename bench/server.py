@@ -1,4 +1,5 @@
-"""A real API server in a child process (uvicorn), for tests and benchmarks.
+"""A real API server in a child process (uvicorn) for the benchmarks; unlike the tests'
+helper (tests/servers.py) it can be crashed and restarted on the same port.
 
 Readiness is polled on `/healthz` until a deadline; `kill()` is a crash (SIGKILL), `stop()` a
 clean shutdown, `start()` again restarts it on the same port.
@@ -46,7 +47,7 @@ class ApiServer:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         cmd = [sys.executable, "-m", "uvicorn", "graph.app:create_app", "--factory"]
         cmd += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        self.process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+        self.process = subprocess.Popen(
             cmd, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
         if log is not subprocess.DEVNULL:
