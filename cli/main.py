@@ -117,6 +117,9 @@ def cmd_embedded_db(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     """Run a simulated fleet against a running API; exit 1 unless the cloud holds exactly
     what the shops journaled."""
+    import httpx
+
+    from simulator.api import ApiError
     from simulator.proxy import FaultRates
     from simulator.run import SimulationConfig, format_summary, run_simulation
 
@@ -149,7 +152,11 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     # The progress bar and the summary say what matters; retries are counted, not logged.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("cashcc.agent").setLevel(logging.WARNING)
-    result = asyncio.run(run_simulation(config))
+    try:
+        result = asyncio.run(run_simulation(config))
+    except (httpx.TransportError, ApiError) as exc:
+        print(f"error: {config.url}: {exc or type(exc).__name__}", file=sys.stderr)
+        return 2
     print(format_summary(result))
     return 0 if result.ok else 1
 
