@@ -126,7 +126,7 @@ def main() -> int:
     parser.add_argument("--transactions", type=int, help="per machine")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--kill-every", type=float, default=0.5, help="mean s between kills")
-    parser.add_argument("--client-timeout", type=float, default=3.0)
+    parser.add_argument("--client-timeout", type=float, default=10.0)
     parser.add_argument("--restart-at", type=float, default=0.4, help="fraction acknowledged")
     parser.add_argument("--downtime", type=float, default=1.0, help="s the server stays down")
     parser.add_argument("--lease", type=int, default=30, help="IDEMPOTENCY_LEASE_SECONDS")

@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     for fault in ("drop", "reset", "stall", "duplicate"):
         sim.add_argument(f"--{fault}", type=float, help=f"probability of {fault} per request")
     sim.add_argument("--kill-every", type=float, default=0.0, help="mean s between agent kills")
-    sim.add_argument("--client-timeout", type=float, default=5.0)
+    sim.add_argument("--client-timeout", type=float, default=30.0, help="seconds per request")
     sim.add_argument("--timeout", type=float, default=600.0, help="convergence deadline (s)")
     sim.add_argument("--state-dir", type=Path, help="outboxes (default: VAR_DIR/sim)")
     sim.set_defaults(handler=cmd_simulate)

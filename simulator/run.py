@@ -43,7 +43,7 @@ class SimulationConfig:
     rate: float = 0.0
     faults: FaultRates | None = None
     kill_every: float = 0.0
-    client_timeout: float = 5.0
+    client_timeout: float = 30.0
     converge_timeout: float = 600.0
     state_dir: Path = Path("var/sim")
     run_id: str = field(default_factory=lambda: new_run_id())
