@@ -6,6 +6,14 @@ any cleanup (what the OS does when the process dies) and a new client opens the 
 
 from __future__ import annotations
 
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +26,7 @@ from agent.outbox import Outbox, OutboxError
 from config import Settings
 from models.db import Database
 from tests.factories import Factory, Tenant, gql_data
+from tests.servers import REPO, uvicorn_server
 
 URL = "http://cloud/graphql"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
@@ -30,6 +39,9 @@ query History($machine: ID!, $after: String) {
   }
 }
 """
+
+
+CHAIN = "query Chain($id: ID!) { machine(id: $id) { inventory { chainPosition } } }"
 
 
 class SimulatedCrash(BaseException):
@@ -191,3 +203,51 @@ async def test_outbox_refuses_a_second_process_and_another_machine(tmp_path: Pat
         Outbox(path, "machine-b")
     reopened = Outbox(path, "machine-a")
     reopened.close()
+
+
+@pytest.fixture(scope="module")
+def api_url(settings: Settings, database: Database) -> Iterator[str]:
+    with uvicorn_server(settings) as base:
+        yield f"{base}/graphql"
+
+
+async def chain_position(factory: Factory, tenant: Tenant) -> int:
+    data = await gql_data(
+        factory.client, CHAIN, {"id": tenant.machine_id}, token=tenant.admin_token
+    )
+    return data["machine"]["inventory"]["chainPosition"]
+
+
+async def test_sigkilled_agent_process_resumes_without_loss_or_duplicates(
+    factory: Factory, api_url: str, tmp_path: Path
+) -> None:
+    """A real process, killed with SIGKILL at random moments while it sends, over real HTTP."""
+    tenant = await factory.tenant()
+    path = tmp_path / "outbox.sqlite"
+    outbox = Outbox(path, tenant.machine_id)
+    outbox.journal_many([deposit(n) for n in range(600)])
+    outbox.close()
+    command = [sys.executable, "-m", "agent", "flush", "--url", api_url]
+    command += ["--machine-id", tenant.machine_id, "--outbox", str(path), "--batch-size", "20"]
+    env = {**os.environ, "CASHCC_API_KEY": tenant.api_key}
+    rng = random.Random(5)
+    kills = 0
+    for _ in range(3):
+        before = await chain_position(factory, tenant)
+        proc = subprocess.Popen(
+            command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while await chain_position(factory, tenant) == before and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(rng.uniform(0, 0.1))  # a random moment of the send loop
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 1
+    assert await chain_position(factory, tenant) < 600, "the kills interrupted real work"
+
+    finished = subprocess.run(command, env=env, cwd=REPO, capture_output=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr.decode()[-2000:]
+    assert await cloud_seqs(factory, tenant) == list(range(1, 601))
