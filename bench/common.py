@@ -59,8 +59,17 @@ def bench_env(name: str) -> Iterator[BenchEnv]:
             yield BenchEnv(uri=uri, db_name=db_name, workdir=workdir)
         finally:
             from pymongo import MongoClient
+            from pymongo.errors import PyMongoError
 
-            MongoClient(uri).drop_database(db_name)
+            client: MongoClient = MongoClient(
+                uri, serverSelectionTimeoutMS=10_000, socketTimeoutMS=60_000
+            )
+            try:
+                client.drop_database(db_name)
+            except PyMongoError as exc:  # never hang the clean-up on a wedged database
+                print(f"could not drop {db_name}: {exc}")
+            finally:
+                client.close()
             if handle is not None:
                 stop_server(handle)
 
