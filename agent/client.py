@@ -216,7 +216,10 @@ class AgentClient:
         try:
             document = response.json()
         except ValueError as exc:
-            raise _Retry(f"HTTP {response.status_code} with a non-JSON body") from exc
+            if response.status_code == 200:
+                # A captive portal or a confused proxy on the shop's link: try again later.
+                raise _Retry("HTTP 200 with a non-JSON body") from exc
+            raise AgentError(f"HTTP {response.status_code} from {self.url}: not the API") from exc
         errors = document.get("errors") if isinstance(document, dict) else None
         if errors:
             first = errors[0]

@@ -143,6 +143,14 @@ async def test_permanent_refusal_raises_and_keeps_the_records(tmp_path: Path) ->
     assert (status.pending, status.in_batches, status.acked) == (1, 1, 0)
 
 
+async def test_a_wrong_url_is_reported_not_retried_forever(tmp_path: Path) -> None:
+    agent = make_agent(tmp_path, Script(lambda b: httpx.Response(404, text="Not Found")), [])
+    with pytest.raises(AgentError, match="HTTP 404"):
+        await agent.flush()
+    assert agent.status().pending == 1
+    await agent.aclose()
+
+
 async def test_gives_up_after_max_attempts_when_asked(tmp_path: Path) -> None:
     script = Script(*[lambda b: httpx.Response(500, text="boom")] * 3)
     agent = make_agent(tmp_path, script, [])
