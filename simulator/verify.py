@@ -111,8 +111,11 @@ async def verify(
     transactions connection and the inventory query of the public API."""
     ids = list(journals)
     stored: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    async for node in api.transactions(ids):
-        stored[node["machineId"]].append(node)
+    # One machine at a time: each page of the newest-first history then only has to order that
+    # machine's transactions, not the whole fleet's.
+    for machine_id in ids:
+        async for node in api.transactions([machine_id]):
+            stored[node["machineId"]].append(node)
     inventories = {m["machine"]["id"]: m for m in await api.inventory(ids)}
     checks = []
     for machine_id, journal in journals.items():
