@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from beanie import PydanticObjectId
@@ -15,7 +16,14 @@ from auth.errors import AuthenticationError
 from auth.tokens import decode_access_token
 from config import Settings
 from models.identity import ApiKey, Role, User
+from models.identity_store import find_api_key_by_key_id, touch_api_key
 from models.scope import Scope
+
+# last_used_at is written at most once per this interval per key and process, and only when
+# the stored value is older (conditional update), so busy keys do not cost a write per call.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+_MAX_TRACKED_KEYS = 10_000
+_last_touch: dict[str, float] = {}
 
 
 class PrincipalKind(StrEnum):
@@ -27,8 +35,9 @@ class PrincipalKind(StrEnum):
 class Principal:
     """Who is calling and what they may see.
 
-    A user's scope follows the role: ORG_ADMIN sees the whole organization, SHOP_MANAGER and
-    EMPLOYEE only their assigned shops. An API key sees its shop (and machines, if listed).
+    A user's scope follows the role: ORG_ADMIN and AUDITOR see the whole organization,
+    SHOP_MANAGER its assigned shops, EMPLOYEE its assigned shops (and only the assigned
+    machines of them, when listed). An API key sees its shop (and machines, if listed).
     """
 
     kind: PrincipalKind
@@ -46,10 +55,13 @@ class Principal:
 
 
 def principal_for_user(user: User) -> Principal:
-    if user.role is Role.ORG_ADMIN:
+    if user.role in (Role.ORG_ADMIN, Role.AUDITOR):
         scope = Scope.organization(user.org_id)
     else:
-        scope = Scope(org_id=user.org_id, shop_ids=frozenset(user.shop_ids))
+        machines = None
+        if user.role is Role.EMPLOYEE and user.machine_ids is not None:
+            machines = frozenset(user.machine_ids)
+        scope = Scope(org_id=user.org_id, shop_ids=frozenset(user.shop_ids), machine_ids=machines)
     return Principal(
         kind=PrincipalKind.USER,
         org_id=user.org_id,
@@ -82,17 +94,43 @@ async def authenticate_bearer(token: str, *, settings: Settings) -> Principal:
     return principal_for_user(user)
 
 
+def key_secret_valid(key: ApiKey, secret: str, *, pepper: str, now: datetime) -> bool:
+    """The current secret, or the previous one while its rotation overlap lasts."""
+    current = secret_matches(secret, key.secret_hash, pepper=pepper)
+    previous = key.previous_secret_hash is not None and secret_matches(
+        secret, key.previous_secret_hash, pepper=pepper
+    )
+    in_overlap = key.previous_valid_until is not None and key.previous_valid_until > now
+    return current or (previous and in_overlap)
+
+
 async def authenticate_api_key(raw_key: str, *, settings: Settings) -> Principal:
-    """The principal of a well-formed, known, unrevoked, unexpired API key."""
+    """The principal of a well-formed, known, unrevoked, unexpired API key.
+
+    Always read from the database (no cache), so a revocation is seen by the next request
+    on every worker.
+    """
     parsed = parse_key(raw_key)
     if parsed is None:
         raise AuthenticationError("malformed API key")
-    key = await ApiKey.find_one(ApiKey.key_id == parsed.key_id)
-    if key is None or not secret_matches(
-        parsed.secret, key.secret_hash, pepper=settings.api_key_pepper
+    key = await find_api_key_by_key_id(parsed.key_id)
+    now = datetime.now(UTC)
+    if key is None or not key_secret_valid(
+        key, parsed.secret, pepper=settings.api_key_pepper, now=now
     ):
         raise AuthenticationError("invalid API key")
-    now = datetime.now(UTC)
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         raise AuthenticationError("API key revoked or expired")
+    await _note_use(key, now)
     return principal_for_api_key(key)
+
+
+async def _note_use(key: ApiKey, now: datetime) -> None:
+    clock = time.monotonic()
+    last = _last_touch.get(key.key_id)
+    if last is not None and clock - last < LAST_USED_RESOLUTION.total_seconds():
+        return
+    if len(_last_touch) >= _MAX_TRACKED_KEYS:
+        _last_touch.clear()
+    _last_touch[key.key_id] = clock
+    await touch_api_key(key_id=key.key_id, at=now, resolution=LAST_USED_RESOLUTION)

@@ -12,6 +12,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from auth.errors import AuthenticationError, PublicError
 from auth.principal import Principal, authenticate_api_key, authenticate_bearer
+from auth.throttle import check_api_key_rate
 from config import Settings
 from graph.loaders import Loaders
 
@@ -32,6 +33,13 @@ class Context:
     def __post_init__(self) -> None:
         self.loaders = Loaders(self)
 
+    @property
+    def client_address(self) -> str | None:
+        """The peer address (behind a proxy, uvicorn's --proxy-headers sets it from
+        X-Forwarded-For for trusted proxies only)."""
+        client = self.request.client
+        return client.host if client else None
+
     def require_principal(self) -> Principal:
         if self.principal is None:
             raise self.auth_error or AuthenticationError("authentication required")
@@ -44,7 +52,10 @@ Info = StrawberryInfo[Context, None]
 async def build_context(
     request: Request | WebSocket, response: Any, *, settings: Settings
 ) -> Context:
-    """Resolve the caller once: a Bearer access token or an `X-API-Key` header."""
+    """Resolve the caller once: a Bearer access token or an `X-API-Key` header.
+
+    An API key call also takes a token from the key's rate-limit bucket; a throttled call
+    stays anonymous and every protected field reports the RATE_LIMITED error."""
     request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
     ctx = Context(settings=settings, request=request, response=response, request_id=request_id)
     authorization = request.headers.get("authorization", "")
@@ -53,7 +64,9 @@ async def build_context(
         if authorization.lower().startswith("bearer "):
             ctx.principal = await authenticate_bearer(authorization[7:].strip(), settings=settings)
         elif api_key:
-            ctx.principal = await authenticate_api_key(api_key, settings=settings)
+            principal = await authenticate_api_key(api_key, settings=settings)
+            await check_api_key_rate(principal, settings=settings)
+            ctx.principal = principal
     except PublicError as exc:
         ctx.auth_error = exc
     return ctx

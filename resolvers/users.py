@@ -1,0 +1,219 @@
+"""User management by an organization's admins: create, set role, assign shops, deactivate.
+
+Nobody can change their own role or deactivate themselves, so no one can raise their own
+privileges, and an organization cannot lose its last active admin. A role or access change
+takes effect on the user's next request (the principal is rebuilt from the stored user on
+every request); deactivation also revokes every refresh token at once.
+"""
+
+from __future__ import annotations
+
+from bson import ObjectId
+
+from auth.passwords import hash_password, password_problem
+from auth.principal import Principal
+from models.identity import Role, User
+from models.identity_store import (
+    DuplicateEmail,
+    count_active_admins,
+    create_user,
+    get_user,
+    list_users,
+    update_user,
+)
+from models.machine_store import list_machines
+from models.org_store import list_shops
+from models.organization import utcnow
+from models.scope import Scope
+from models.session_store import revoke_user_sessions
+from resolvers.errors import ErrorCode, UserError
+from resolvers.ids import parse_object_id, parse_object_ids
+from resolvers.security_log import Actor, SecurityAction, record_event
+
+SHOP_ROLES = (Role.SHOP_MANAGER, Role.EMPLOYEE)
+
+
+def _org(principal: Principal) -> Scope:
+    return Scope.organization(principal.org_id)
+
+
+async def find_users(*, principal: Principal) -> list[User]:
+    return await list_users(scope=_org(principal))
+
+
+async def _check_access(
+    principal: Principal,
+    role: Role,
+    shop_ids: list[str] | None,
+    machine_ids: list[str] | None,
+    *,
+    prefix: str,
+) -> tuple[list[ObjectId], list[ObjectId] | None] | list[UserError]:
+    """Validated shop and machine assignments for `role` (ids must exist in the org)."""
+    shops_in = shop_ids or []
+    if role not in SHOP_ROLES:
+        if shops_in or machine_ids:
+            return [
+                UserError(
+                    f"{prefix}shopIds",
+                    ErrorCode.INVALID,
+                    f"{role.value} sees the whole organization; assign no shops or machines",
+                )
+            ]
+        return [], None
+    shops = await list_shops(scope=_org(principal), shop_ids=parse_object_ids(shops_in) or [])
+    if not shops_in or len(shops) != len(set(shops_in)):
+        return [
+            UserError(
+                f"{prefix}shopIds",
+                ErrorCode.INVALID,
+                "assign at least one shop; every shop must exist in the organization",
+            )
+        ]
+    shop_oids = [s.id for s in shops]
+    if machine_ids is None:
+        return shop_oids, None
+    if role is not Role.EMPLOYEE:
+        return [UserError(f"{prefix}machineIds", ErrorCode.INVALID, "only employees get machines")]
+    found = await list_machines(
+        scope=_org(principal), shop_ids=shop_oids, machine_ids=parse_object_ids(machine_ids)
+    )
+    if not machine_ids or len(found) != len(set(machine_ids)):
+        return [
+            UserError(
+                f"{prefix}machineIds",
+                ErrorCode.INVALID,
+                "every machine must exist in one of the assigned shops",
+            )
+        ]
+    return shop_oids, [m.id for m in found]
+
+
+async def add_user(
+    *,
+    principal: Principal,
+    email: str,
+    password: str,
+    role: Role,
+    shop_ids: list[str] | None,
+    machine_ids: list[str] | None,
+) -> User | list[UserError]:
+    """A new active user of the caller's organization with an initial password."""
+    errors: list[UserError] = []
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        errors.append(UserError("input.email", ErrorCode.INVALID, "not an e-mail address"))
+    problem = password_problem(password)
+    if problem:
+        errors.append(UserError("input.password", ErrorCode.INVALID, f"password {problem}"))
+    access = await _check_access(principal, role, shop_ids, machine_ids, prefix="input.")
+    if isinstance(access, list):
+        errors.extend(access)
+    if errors or isinstance(access, list):
+        return errors
+    try:
+        user = await create_user(
+            scope=_org(principal),
+            user=User(
+                org_id=principal.org_id,
+                email=email,
+                password_hash=hash_password(password),
+                role=role,
+                shop_ids=access[0],
+                machine_ids=access[1],
+            ),
+        )
+    except DuplicateEmail:
+        return [UserError("input.email", ErrorCode.ALREADY_EXISTS, "e-mail already registered")]
+    await record_event(
+        org_id=principal.org_id,
+        action=SecurityAction.USER_CREATED,
+        actor=Actor.of(principal),
+        target_kind="USER",
+        target_id=user.id,
+        details={"role": role.value},
+    )
+    return user
+
+
+async def _target(principal: Principal, user_id: str) -> User | list[UserError]:
+    oid = parse_object_id(user_id)
+    user = await get_user(scope=_org(principal), user_id=oid) if oid else None
+    if user is None:
+        return [UserError("id", ErrorCode.NOT_FOUND, "user not found")]
+    if user.id == principal.user_id:
+        return [UserError("id", ErrorCode.FORBIDDEN, "you cannot change your own access")]
+    return user
+
+
+async def _still_has_admin(principal: Principal, user: User, *, leaving: bool) -> bool:
+    """False when `user` is the last active admin and the change would remove them."""
+    if not leaving or user.role is not Role.ORG_ADMIN or not user.active:
+        return True
+    return await count_active_admins(scope=_org(principal)) > 1
+
+
+async def set_user_role(
+    *,
+    principal: Principal,
+    user_id: str,
+    role: Role,
+    shop_ids: list[str] | None,
+    machine_ids: list[str] | None,
+) -> User | list[UserError]:
+    """Give another user of the organization a role and the shops/machines it needs."""
+    user = await _target(principal, user_id)
+    if isinstance(user, list):
+        return user
+    access = await _check_access(principal, role, shop_ids, machine_ids, prefix="")
+    if isinstance(access, list):
+        return access
+    if not await _still_has_admin(principal, user, leaving=role is not Role.ORG_ADMIN):
+        return [UserError("role", ErrorCode.INVALID, "the organization needs an active admin")]
+    updated = await update_user(
+        scope=_org(principal),
+        user_id=user.id,
+        changes={"role": role.value, "shop_ids": access[0], "machine_ids": access[1]},
+    )
+    assert updated is not None
+    action = (
+        SecurityAction.USER_ROLE_CHANGED
+        if role is not user.role
+        else SecurityAction.USER_ACCESS_CHANGED
+    )
+    await record_event(
+        org_id=principal.org_id,
+        action=action,
+        actor=Actor.of(principal),
+        target_kind="USER",
+        target_id=user.id,
+        details={
+            "from": user.role.value,
+            "to": role.value,
+            "shops": ",".join(str(s) for s in access[0]),
+            "machines": "" if access[1] is None else ",".join(str(m) for m in access[1]),
+        },
+    )
+    return updated
+
+
+async def deactivate_user(*, principal: Principal, user_id: str) -> User | list[UserError]:
+    """Deactivate another user: access tokens stop on the next request, refresh at once."""
+    user = await _target(principal, user_id)
+    if isinstance(user, list):
+        return user
+    if not await _still_has_admin(principal, user, leaving=True):
+        return [UserError("id", ErrorCode.INVALID, "the organization needs an active admin")]
+    updated = await update_user(scope=_org(principal), user_id=user.id, changes={"active": False})
+    assert updated is not None
+    revoked = await revoke_user_sessions(user_id=user.id, at=utcnow())
+    if user.active:
+        await record_event(
+            org_id=principal.org_id,
+            action=SecurityAction.USER_DEACTIVATED,
+            actor=Actor.of(principal),
+            target_kind="USER",
+            target_id=user.id,
+            details={"revokedRefreshTokens": str(revoked)},
+        )
+    return updated
