@@ -111,9 +111,9 @@ class Factory:
     client: httpx.AsyncClient
     settings: Settings
 
-    def token_for(self, user: User) -> str:
+    def token_for(self, user: User, *, settings: Settings | None = None) -> str:
         token, _ = issue_access_token(
-            user_id=str(user.id), org_id=str(user.org_id), settings=self.settings
+            user_id=str(user.id), org_id=str(user.org_id), settings=settings or self.settings
         )
         return token
 
