@@ -169,7 +169,14 @@ class Factory:
         assert not isinstance(issued, list), issued
         return issued.secret
 
-    async def user(self, tenant: Tenant, role: Role, shop_indexes: list[int]) -> tuple[User, str]:
+    async def user(
+        self,
+        tenant: Tenant,
+        role: Role,
+        shop_indexes: list[int],
+        *,
+        machine_ids: list[Any] | None = None,
+    ) -> tuple[User, str]:
         user = await create_user(
             scope=Scope.organization(tenant.org.id),
             user=User(
@@ -178,6 +185,7 @@ class Factory:
                 password_hash=hash_password(PASSWORD),
                 role=role,
                 shop_ids=[tenant.shops[i].id for i in shop_indexes],
+                machine_ids=machine_ids,
             ),
         )
         return user, self.token_for(user)
