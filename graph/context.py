@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,7 @@ class Context:
 
 
 Info = StrawberryInfo[Context, None]
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 async def build_context(
@@ -56,8 +58,13 @@ async def build_context(
 
     An API key call also takes a token from the key's rate-limit bucket; a throttled call
     stays anonymous and every protected field reports the RATE_LIMITED error."""
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    offered = request.headers.get("x-request-id", "")
+    # A proxy's request id is kept only when it is short and plain (it is echoed and logged).
+    request_id = offered if _REQUEST_ID_RE.fullmatch(offered) else uuid.uuid4().hex
     ctx = Context(settings=settings, request=request, response=response, request_id=request_id)
+    headers = getattr(response, "headers", None)
+    if headers is not None:
+        headers["x-request-id"] = request_id
     authorization = request.headers.get("authorization", "")
     api_key = request.headers.get("x-api-key")
     try:
