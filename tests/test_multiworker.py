@@ -1,0 +1,190 @@
+"""Two real uvicorn worker processes on one database: revocation, rate limits and the
+security log must hold across processes (no per-process state decides correctness)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from config import Settings
+from tests.factories import Factory, gql, gql_data
+from tests.identity_helpers import LOGIN
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = "{ organization { id } }"  # FORBIDDEN for a valid key, UNAUTHENTICATED otherwise
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"worker exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"worker at {url} not ready:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def workers(
+    settings: Settings, database: object, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[str]]:
+    """Two `uvicorn graph.app:create_app --factory` processes; their base URLs."""
+    logs = tmp_path_factory.mktemp("workers")
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "MONGODB_URI": settings.mongodb_uri or "",
+        "MONGODB_DB": settings.mongodb_db,
+        "API_KEY_RATE_BURST": "5",
+        "API_KEY_RATE_PER_SECOND": "0.05",
+    }
+    started: list[tuple[subprocess.Popen, str, Path]] = []
+    try:
+        for i in range(2):
+            port = free_port()
+            log = logs / f"worker{i}.log"
+            with log.open("w") as out:
+                process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "graph.app:create_app",
+                        "--factory",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--log-level",
+                        "warning",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            started.append((process, f"http://127.0.0.1:{port}", log))
+        for process, url, log in started:
+            wait_ready(url, process, log)
+        yield [url for _, url, _ in started]
+    finally:
+        for process, _, _ in started:
+            process.terminate()
+        for process, _, _ in started:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def key_works(http: httpx.AsyncClient, key: str) -> bool:
+    """True when the key authenticated: FORBIDDEN (valid key, wrong operation) or
+    RATE_LIMITED (the limit is only checked after the key authenticated)."""
+    body = await gql(http, PROBE, api_key=key)
+    code = body["errors"][0]["extensions"]["code"]
+    assert code in {"FORBIDDEN", "RATE_LIMITED", "UNAUTHENTICATED"}, body
+    return code != "UNAUTHENTICATED"
+
+
+async def test_revoked_key_stops_on_the_other_worker_at_once(
+    factory: Factory, workers: list[str]
+) -> None:
+    """Worker B keeps using a key while an admin revokes it through worker A. Every request
+    B starts after A answered the revocation is refused (the bar is 1 s; with no key cache
+    it is immediate), and the key did work on B before."""
+    tenant = await factory.tenant()
+    keys = await gql_data(factory.client, "{ apiKeys { id } }", token=tenant.admin_token)
+    key_id = keys["apiKeys"][0]["id"]
+    async with (
+        httpx.AsyncClient(base_url=workers[0]) as a,
+        httpx.AsyncClient(base_url=workers[1]) as b,
+    ):
+        assert await key_works(b, tenant.api_key)
+        revoked_at: list[float] = []
+        uses: list[tuple[float, bool]] = []
+
+        async def keep_using() -> None:
+            while not revoked_at or sum(1 for t, _ in uses if t >= revoked_at[0]) < 20:
+                started = time.monotonic()
+                uses.append((started, await key_works(b, tenant.api_key)))
+
+        user = asyncio.create_task(keep_using())
+        await asyncio.sleep(0)  # let the first use start before the revocation
+        body = await gql_data(
+            a,
+            "mutation($id: ID!) { revokeApiKey(id: $id) { apiKey { status } } }",
+            {"id": key_id},
+            token=tenant.admin_token,
+        )
+        revoked_at.append(time.monotonic())
+        assert body["revokeApiKey"]["apiKey"]["status"] == "REVOKED"
+        await asyncio.wait_for(user, timeout=30)
+    after = [ok for started, ok in uses if started >= revoked_at[0]]
+    assert len(after) >= 20
+    assert not any(after), "a worker accepted the key after the revocation was answered"
+
+
+async def test_rate_limit_is_shared_by_both_workers(factory: Factory, workers: list[str]) -> None:
+    """Burst 5 for the key across the whole deployment, not 5 per worker."""
+    tenant = await factory.tenant()
+    async with httpx.AsyncClient() as http:
+        codes = []
+        for i in range(10):
+            body = await gql_raw(http, workers[i % 2], tenant.api_key)
+            codes.append(body["errors"][0]["extensions"]["code"])
+    assert codes.count("FORBIDDEN") == 5, codes
+    assert codes.count("RATE_LIMITED") == 5, codes
+
+
+async def gql_raw(http: httpx.AsyncClient, base: str, key: str) -> dict:
+    response = await http.post(f"{base}/graphql", json={"query": PROBE}, headers={"X-API-Key": key})
+    return response.json()
+
+
+async def test_concurrent_logins_on_both_workers_keep_one_security_chain(
+    factory: Factory, workers: list[str]
+) -> None:
+    tenant = await factory.tenant(shops=0)
+    async with httpx.AsyncClient() as http:
+
+        async def attempt(i: int) -> None:
+            password = "correct-horse-battery" if i % 2 else "wrong-password-123"
+            response = await http.post(
+                f"{workers[i % 2]}/graphql",
+                json={
+                    "query": LOGIN,
+                    "variables": {"email": tenant.admin.email, "password": password},
+                },
+            )
+            assert response.status_code == 200
+
+        await asyncio.gather(*[attempt(i) for i in range(8)])
+    verified = await gql_data(
+        factory.client,
+        "{ verifySecurityLog { ok checked } securityEvents(first: 100) { events { action } } }",
+        token=tenant.admin_token,
+    )
+    assert verified["verifySecurityLog"]["ok"] is True
+    actions = [e["action"] for e in verified["securityEvents"]["events"]]
+    assert actions.count("LOGIN_SUCCEEDED") == 4
+    assert actions.count("LOGIN_FAILED") == 4
