@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=10, ge=0, le=60)
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=3600)
     refresh_token_ttl_seconds: int = Field(default=14 * 86_400, ge=300)
+    invite_ttl_seconds: int = Field(default=72 * 3600, ge=300)
 
     api_key_pepper: str = DEV_API_KEY_PEPPER
     api_key_environment: Literal["live", "test"] = "test"

@@ -19,7 +19,7 @@ from models.identity import Role
 class ScopeRule(StrEnum):
     """Which data an allowed caller reaches (applied by the `Scope` data functions take)."""
 
-    NONE = "none: the operation carries its own credential (password, refresh token)"
+    NONE = "none: the operation carries its own credential (password, refresh/invite token)"
     CALLER = "caller's scope: whole org for ORG_ADMIN/AUDITOR, assigned shops (and machines)"
     ORGANIZATION = "the caller's whole organization"
     KEY = "the key's shop and machines"
@@ -48,6 +48,7 @@ PERMISSIONS: dict[str, Rule] = {
     "Mutation.login": Rule(public=True, scope=ScopeRule.NONE),
     "Mutation.refreshSession": Rule(public=True, scope=ScopeRule.NONE),
     "Mutation.logout": Rule(public=True, scope=ScopeRule.NONE),
+    "Mutation.acceptInvite": Rule(public=True, scope=ScopeRule.NONE),
     # identity
     "Query.me": Rule(roles=ALL_ROLES),
     "Query.organization": Rule(roles=ALL_ROLES),

@@ -1,7 +1,8 @@
-"""Opaque refresh tokens: `ccr_<43 url-safe base64 characters>` (256 random bits).
+"""Opaque bearer secrets: refresh tokens (`ccr_...`) and invitations (`cci_...`).
 
-Only the HMAC (server-side pepper) of a token is stored, like an API key secret; the prefix
-lets secret scanners spot a leaked one.
+Each is a prefix plus 43 url-safe base64 characters (256 random bits). Only the HMAC
+(server-side pepper) is stored, like an API key secret; the prefix lets secret scanners spot
+a leaked one, and a malformed value is refused without a database lookup.
 """
 
 from __future__ import annotations
@@ -11,17 +12,26 @@ import secrets
 
 from auth.api_keys import hash_secret
 
-PREFIX = "ccr_"
-_TOKEN_RE = re.compile(r"^ccr_[A-Za-z0-9_-]{43}$")
+REFRESH_PREFIX = "ccr_"
+INVITE_PREFIX = "cci_"
+_BODY_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def generate_opaque_token(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def opaque_token_hash(token: str, *, prefix: str, pepper: str) -> str | None:
+    """The stored form of a well-formed token of this kind, or None for anything else."""
+    token = token.strip()
+    if not token.startswith(prefix) or _BODY_RE.fullmatch(token[len(prefix) :]) is None:
+        return None
+    return hash_secret(token, pepper=pepper)
 
 
 def generate_refresh_token() -> str:
-    return PREFIX + secrets.token_urlsafe(32)
+    return generate_opaque_token(REFRESH_PREFIX)
 
 
 def refresh_token_hash(token: str, *, pepper: str) -> str | None:
-    """The stored form of a well-formed token, or None for anything malformed."""
-    token = token.strip()
-    if _TOKEN_RE.match(token) is None:
-        return None
-    return hash_secret(token, pepper=pepper)
+    return opaque_token_hash(token, prefix=REFRESH_PREFIX, pepper=pepper)

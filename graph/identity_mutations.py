@@ -11,6 +11,7 @@ from graph.types.common import user_errors
 from graph.types.identity import (
     ApiKeyType,
     CreateApiKeyPayload,
+    CreateUserPayload,
     LoginPayload,
     LogoutPayload,
     RevokeApiKeyPayload,
@@ -23,7 +24,7 @@ from models.identity import User
 from resolvers.api_keys import issue_api_key, revoke_api_key, rotate_api_key
 from resolvers.errors import UserError
 from resolvers.sessions import Session, login, logout, refresh_session
-from resolvers.users import add_user, deactivate_user, set_user_role
+from resolvers.users import accept_invite, add_user, deactivate_user, set_user_role
 
 
 @strawberry.input
@@ -39,7 +40,10 @@ class CreateApiKeyInput:
 @strawberry.input
 class CreateUserInput:
     email: str
-    password: str = strawberry.field(description="Initial password (at least 10 characters).")
+    password: str | None = strawberry.field(
+        default=None,
+        description="Initial password (at least 10 characters); omit to invite the user.",
+    )
     role: RoleEnum  # type: ignore[valid-type]
     shop_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Required for SHOP_MANAGER and EMPLOYEE."
@@ -151,8 +155,10 @@ class IdentityMutations:
             return RevokeApiKeyPayload(api_key=None, user_errors=user_errors(result))
         return RevokeApiKeyPayload(api_key=ApiKeyType.from_model(result), user_errors=[])
 
-    @strawberry.mutation(description="Create an active user of the organization.")
-    async def create_user(self, info: Info, input: CreateUserInput) -> UserPayload:
+    @strawberry.mutation(
+        description="Create a user of the organization, with a password or as an invitation."
+    )
+    async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
         result = await add_user(
             principal=info.context.require_principal(),
             email=input.email,
@@ -160,7 +166,19 @@ class IdentityMutations:
             role=input.role,
             shop_ids=input.shop_ids,
             machine_ids=input.machine_ids,
+            settings=info.context.settings,
         )
+        if isinstance(result, list):
+            return CreateUserPayload(user=None, invite_token=None, user_errors=user_errors(result))
+        return CreateUserPayload(
+            user=UserType.from_model(result.user),
+            invite_token=result.invite_token,
+            user_errors=[],
+        )
+
+    @strawberry.mutation(description="Set a password with a one-time invitation token.")
+    async def accept_invite(self, info: Info, token: str, password: str) -> UserPayload:
+        result = await accept_invite(token=token, password=password, settings=info.context.settings)
         return _user_payload(result)
 
     @strawberry.mutation(

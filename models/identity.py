@@ -31,12 +31,19 @@ class User(Document):
     machine_ids: list[PydanticObjectId] | None = None
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # A pending invitation: the keyed hash of the one-time token and when it lapses.
+    invite_hash: str | None = None
+    invite_expires_at: datetime | None = None
 
     class Settings:
         name = "users"
         indexes = [
             IndexModel([("email", ASCENDING)], unique=True),
             IndexModel([("org_id", ASCENDING)]),
+            IndexModel(
+                [("invite_hash", ASCENDING)],
+                partialFilterExpression={"invite_hash": {"$type": "string"}},
+            ),
         ]
 
 

@@ -129,3 +129,18 @@ async def count_active_admins(*, scope: Scope) -> int:
     return await User.find(
         {"org_id": scope.org_id, "role": Role.ORG_ADMIN.value, "active": True}
     ).count()
+
+
+async def find_invited_user(*, invite_hash: str) -> User | None:
+    """The user with this pending invitation (no scope: the token is the credential)."""
+    return await User.find_one(User.invite_hash == invite_hash)
+
+
+async def accept_invitation(*, invite_hash: str, password_hash: str, at: datetime) -> User | None:
+    """Set the password of the active user invited with this token, once; None if the token
+    is unknown, used or lapsed. Takes no scope: the token is the credential."""
+    doc = await User.get_pymongo_collection().find_one_and_update(
+        {"invite_hash": invite_hash, "invite_expires_at": {"$gt": at}, "active": True},
+        {"$set": {"password_hash": password_hash, "invite_hash": None, "invite_expires_at": None}},
+    )
+    return None if doc is None else User.model_validate(doc)

@@ -8,15 +8,23 @@ every request); deactivation also revokes every refresh token at once.
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
 from bson import ObjectId
 
 from auth.passwords import hash_password, password_problem
 from auth.principal import Principal
+from auth.refresh_tokens import INVITE_PREFIX, generate_opaque_token, opaque_token_hash
+from config import Settings
 from models.identity import Role, User
 from models.identity_store import (
     DuplicateEmail,
+    accept_invitation,
     count_active_admins,
     create_user,
+    find_invited_user,
     get_user,
     list_users,
     update_user,
@@ -89,21 +97,35 @@ async def _check_access(
     return shop_oids, [m.id for m in found]
 
 
+@dataclass(frozen=True)
+class CreatedUser:
+    """The new user and, when invited, the one-time token to hand over (shown once)."""
+
+    user: User
+    invite_token: str | None
+
+
 async def add_user(
     *,
     principal: Principal,
     email: str,
-    password: str,
+    password: str | None,
     role: Role,
     shop_ids: list[str] | None,
     machine_ids: list[str] | None,
-) -> User | list[UserError]:
-    """A new active user of the caller's organization with an initial password."""
+    settings: Settings,
+) -> CreatedUser | list[UserError]:
+    """A new active user of the caller's organization.
+
+    With `password` the user can log in at once; without, the user is invited: the result
+    carries a one-time token (valid `invite_ttl_seconds`) for `accept_invite`, and until then
+    the account has a random password nobody knows.
+    """
     errors: list[UserError] = []
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
         errors.append(UserError("input.email", ErrorCode.INVALID, "not an e-mail address"))
-    problem = password_problem(password)
+    problem = password_problem(password, email=email) if password is not None else None
     if problem:
         errors.append(UserError("input.password", ErrorCode.INVALID, f"password {problem}"))
     access = await _check_access(principal, role, shop_ids, machine_ids, prefix="input.")
@@ -111,16 +133,25 @@ async def add_user(
         errors.extend(access)
     if errors or isinstance(access, list):
         return errors
+    invite = None if password is not None else generate_opaque_token(INVITE_PREFIX)
     try:
         user = await create_user(
             scope=_org(principal),
             user=User(
                 org_id=principal.org_id,
                 email=email,
-                password_hash=hash_password(password),
+                password_hash=hash_password(password or secrets.token_urlsafe(32)),
                 role=role,
                 shop_ids=access[0],
                 machine_ids=access[1],
+                invite_hash=None
+                if invite is None
+                else opaque_token_hash(
+                    invite, prefix=INVITE_PREFIX, pepper=settings.api_key_pepper
+                ),
+                invite_expires_at=None
+                if invite is None
+                else utcnow() + timedelta(seconds=settings.invite_ttl_seconds),
             ),
         )
     except DuplicateEmail:
@@ -131,7 +162,32 @@ async def add_user(
         actor=Actor.of(principal),
         target_kind="USER",
         target_id=user.id,
-        details={"role": role.value},
+        details={"role": role.value, "invited": str(invite is not None).lower()},
+    )
+    return CreatedUser(user=user, invite_token=invite)
+
+
+async def accept_invite(*, token: str, password: str, settings: Settings) -> User | list[UserError]:
+    """Set the invited user's password with the one-time token; the token then stops working."""
+    invite_hash = opaque_token_hash(token, prefix=INVITE_PREFIX, pepper=settings.api_key_pepper)
+    invalid = [UserError("token", ErrorCode.INVALID_CREDENTIALS, "invalid or expired invitation")]
+    invited = await find_invited_user(invite_hash=invite_hash) if invite_hash else None
+    if invite_hash is None or invited is None:
+        return invalid
+    problem = password_problem(password, email=invited.email)
+    if problem:
+        return [UserError("password", ErrorCode.INVALID, f"password {problem}")]
+    user = await accept_invitation(
+        invite_hash=invite_hash, password_hash=hash_password(password), at=utcnow()
+    )
+    if user is None:  # lapsed, deactivated, or used concurrently
+        return invalid
+    await record_event(
+        org_id=user.org_id,
+        action=SecurityAction.USER_INVITE_ACCEPTED,
+        actor=Actor("USER", str(user.id)),
+        target_kind="USER",
+        target_id=user.id,
     )
     return user
 

@@ -204,6 +204,12 @@ CASES: dict[str, Case] = {
         refresh_vars,
         lambda d, w, t: d["logout"]["ok"] is True,
     ),
+    "Mutation.acceptInvite": Case(
+        'mutation($t: String!) { acceptInvite(token: $t, password: "long-enough-pass-1") '
+        "{ userErrors { code } } }",
+        refresh_vars,
+        lambda d, w, t: d["acceptInvite"]["userErrors"][0]["code"] == "INVALID_CREDENTIALS",
+    ),
     "Mutation.createShop": Case(
         'mutation($code: String!) { createShop(input: {name: "Matrix", code: $code}) '
         "{ shop { id } userErrors { code } } }",
@@ -391,6 +397,7 @@ POLICY: dict[str, set[str] | str] = {
     "Mutation.login": "public",
     "Mutation.refreshSession": "public",
     "Mutation.logout": "public",
+    "Mutation.acceptInvite": "public",
     "Query.me": {A, M, E, AU},
     "Query.organization": {A, M, E, AU},
     "Query.users": {A, AU},

@@ -14,8 +14,14 @@ CREATE = """
 mutation Create($input: CreateUserInput!) {
   createUser(input: $input) {
     user { id email role shopIds machineIds active }
+    inviteToken
     userErrors { field code message }
   }
+}
+"""
+ACCEPT = """
+mutation Accept($t: String!, $p: String!) {
+  acceptInvite(token: $t, password: $p) { user { id } userErrors { field code } }
 }
 """
 SET_ACCESS = """
@@ -154,3 +160,63 @@ async def test_an_admin_can_remove_another_admin_but_not_themselves(
         "deactivateUser"
     ]
     assert again["userErrors"][0]["code"] == "FORBIDDEN"
+
+
+async def test_an_invited_user_sets_a_password_once_and_then_logs_in(
+    factory: Factory, http: httpx.AsyncClient
+) -> None:
+    tenant = await factory.tenant(shops=0)
+    created = (
+        await gql_data(
+            http,
+            CREATE,
+            {"input": {"email": "invited@example.com", "role": "AUDITOR"}},
+            token=tenant.admin_token,
+        )
+    )["createUser"]
+    token = created["inviteToken"]
+    assert token.startswith("cci_")
+    email = created["user"]["email"]
+    # Before acceptance nobody can log in, whatever they guess.
+    blocked = (await gql_data(http, LOGIN, {"email": email, "password": PASSWORD}))["login"]
+    assert blocked["accessToken"] is None
+
+    weak = (await gql_data(http, ACCEPT, {"t": token, "p": "invited123456"}))["acceptInvite"]
+    assert weak["userErrors"][0]["field"] == "password"
+    accepted = (await gql_data(http, ACCEPT, {"t": token, "p": PASSWORD}))["acceptInvite"]
+    assert accepted["user"]["id"] == created["user"]["id"]
+    reused = (await gql_data(http, ACCEPT, {"t": token, "p": PASSWORD + "x"}))["acceptInvite"]
+    assert reused["userErrors"][0]["code"] == "INVALID_CREDENTIALS"
+    session = (await gql_data(http, LOGIN, {"email": email, "password": PASSWORD}))["login"]
+    assert session["user"]["role"] == "AUDITOR"
+
+
+async def test_common_passwords_and_the_e_mail_are_refused(
+    factory: Factory, http: httpx.AsyncClient
+) -> None:
+    tenant = await factory.tenant(shops=0)
+    for password in ("password123", "qwertyuiop", "xx-jonathan-2026"):
+        result = (
+            await gql_data(
+                http,
+                CREATE,
+                {
+                    "input": {
+                        "email": "jonathan@example.com",
+                        "password": password,
+                        "role": "AUDITOR",
+                    }
+                },
+                token=tenant.admin_token,
+            )
+        )["createUser"]
+        assert result["userErrors"][0]["field"] == "input.password", password
+
+
+def test_an_empty_password_hash_never_matches() -> None:
+    """The timing dummy's own password must not open an account without a hash."""
+    from auth.passwords import _DUMMY_HASH, verify_password
+
+    assert verify_password(_DUMMY_HASH, "not-a-real-password-just-timing")
+    assert not verify_password("", "not-a-real-password-just-timing")
+    assert not verify_password(None, "not-a-real-password-just-timing")

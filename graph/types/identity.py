@@ -137,6 +137,16 @@ class UserPayload:
     user_errors: list[UserErrorType]
 
 
+@strawberry.type
+class CreateUserPayload:
+    user: UserType | None
+    invite_token: str | None = strawberry.field(
+        description="When no password was given: the one-time token for `acceptInvite`, "
+        "shown only in this response."
+    )
+    user_errors: list[UserErrorType]
+
+
 @strawberry.type(name="SecurityEvent")
 class SecurityEventType:
     position: int
