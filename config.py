@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     invite_ttl_seconds: int = Field(default=72 * 3600, ge=300)
 
     api_key_pepper: str = DEV_API_KEY_PEPPER
+    # Peppers being retired (JSON list): still verify, never hash anything new. An API key
+    # verified with one is re-hashed under API_KEY_PEPPER on its next use.
+    api_key_previous_peppers: list[str] = Field(default_factory=list)
     api_key_environment: Literal["live", "test"] = "test"
     # Token bucket per API key, shared by every worker (stored in MongoDB).
     api_key_rate_burst: int = Field(default=120, ge=1)
@@ -84,6 +87,11 @@ class Settings(BaseSettings):
         return self.var_dir / "db"
 
     @property
+    def api_key_peppers(self) -> list[str]:
+        """The current pepper first, then the ones being retired."""
+        return [self.api_key_pepper, *self.api_key_previous_peppers]
+
+    @property
     def jwt_key_ring(self) -> dict[str, str]:
         """`kid -> secret` for every key that verifies tokens (the active one signs)."""
         return dict(self.jwt_keys) or {self.jwt_active_kid: self.jwt_secret}
@@ -105,6 +113,8 @@ class Settings(BaseSettings):
                     f"{name} must be set to a random secret of at least "
                     f"{MIN_SECRET_LENGTH} characters"
                 )
+        if any(len(p) < MIN_SECRET_LENGTH for p in self.api_key_previous_peppers):
+            problems.append(f"API_KEY_PREVIOUS_PEPPERS entries need {MIN_SECRET_LENGTH}+ chars")
         for kid, secret in self.jwt_keys.items():
             if secret == DEV_JWT_SECRET or len(secret) < MIN_SECRET_LENGTH:
                 problems.append(f"JWT_KEYS[{kid}] must be at least {MIN_SECRET_LENGTH} characters")

@@ -11,12 +11,12 @@ from beanie import PydanticObjectId
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from auth.api_keys import parse_key, secret_matches
+from auth.api_keys import hash_secret, parse_key, secret_matches
 from auth.errors import AuthenticationError
 from auth.tokens import decode_access_token
 from config import Settings
 from models.identity import ApiKey, Role, User
-from models.identity_store import find_api_key_by_key_id, touch_api_key
+from models.identity_store import find_api_key_by_key_id, rehash_api_key, touch_api_key
 from models.scope import Scope
 
 # last_used_at is written at most once per this interval per key and process, and only when
@@ -94,14 +94,20 @@ async def authenticate_bearer(token: str, *, settings: Settings) -> Principal:
     return principal_for_user(user)
 
 
-def key_secret_valid(key: ApiKey, secret: str, *, pepper: str, now: datetime) -> bool:
-    """The current secret, or the previous one while its rotation overlap lasts."""
-    current = secret_matches(secret, key.secret_hash, pepper=pepper)
-    previous = key.previous_secret_hash is not None and secret_matches(
-        secret, key.previous_secret_hash, pepper=pepper
-    )
+def key_secret_valid(key: ApiKey, secret: str, *, peppers: list[str], now: datetime) -> int | None:
+    """The index of the pepper under which `secret` is the key's current secret, or the
+    previous one while its rotation overlap lasts; None when it is neither."""
     in_overlap = key.previous_valid_until is not None and key.previous_valid_until > now
-    return current or (previous and in_overlap)
+    for index, pepper in enumerate(peppers):
+        if secret_matches(secret, key.secret_hash, pepper=pepper):
+            return index
+        if (
+            in_overlap
+            and key.previous_secret_hash is not None
+            and secret_matches(secret, key.previous_secret_hash, pepper=pepper)
+        ):
+            return 0  # an overlap secret is never re-hashed: it is about to lapse
+    return None
 
 
 async def authenticate_api_key(raw_key: str, *, settings: Settings) -> Principal:
@@ -115,12 +121,21 @@ async def authenticate_api_key(raw_key: str, *, settings: Settings) -> Principal
         raise AuthenticationError("malformed API key")
     key = await find_api_key_by_key_id(parsed.key_id)
     now = datetime.now(UTC)
-    if key is None or not key_secret_valid(
-        key, parsed.secret, pepper=settings.api_key_pepper, now=now
-    ):
+    matched = (
+        None
+        if key is None
+        else key_secret_valid(key, parsed.secret, peppers=settings.api_key_peppers, now=now)
+    )
+    if key is None or matched is None:
         raise AuthenticationError("invalid API key")
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         raise AuthenticationError("API key revoked or expired")
+    if matched > 0:  # verified under a pepper being retired: move it to the current one
+        await rehash_api_key(
+            key_id=key.key_id,
+            old_hash=key.secret_hash,
+            new_hash=hash_secret(parsed.secret, pepper=settings.api_key_pepper),
+        )
     await _note_use(key, now)
     return principal_for_api_key(key)
 

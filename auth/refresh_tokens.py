@@ -29,9 +29,19 @@ def opaque_token_hash(token: str, *, prefix: str, pepper: str) -> str | None:
     return hash_secret(token, pepper=pepper)
 
 
+def opaque_token_hashes(token: str, *, prefix: str, peppers: list[str]) -> list[str] | None:
+    """The stored form under each pepper (current first) while a pepper is being retired."""
+    hashes = [opaque_token_hash(token, prefix=prefix, pepper=p) for p in peppers]
+    return None if hashes[0] is None else [h for h in hashes if h is not None]
+
+
 def generate_refresh_token() -> str:
     return generate_opaque_token(REFRESH_PREFIX)
 
 
 def refresh_token_hash(token: str, *, pepper: str) -> str | None:
     return opaque_token_hash(token, prefix=REFRESH_PREFIX, pepper=pepper)
+
+
+def refresh_token_hashes(token: str, *, peppers: list[str]) -> list[str] | None:
+    return opaque_token_hashes(token, prefix=REFRESH_PREFIX, peppers=peppers)

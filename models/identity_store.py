@@ -61,6 +61,13 @@ async def find_api_key_by_key_id(key_id: str) -> ApiKey | None:
     return await ApiKey.find_one(ApiKey.key_id == key_id)
 
 
+async def rehash_api_key(*, key_id: str, old_hash: str, new_hash: str) -> None:
+    """Move a key's stored hash to the current pepper (only if it is still `old_hash`)."""
+    await ApiKey.get_pymongo_collection().update_one(
+        {"key_id": key_id, "secret_hash": old_hash}, {"$set": {"secret_hash": new_hash}}
+    )
+
+
 async def touch_api_key(*, key_id: str, at: datetime, resolution: timedelta) -> None:
     """Record a use, unless one within `resolution` is already recorded (no write then)."""
     await ApiKey.get_pymongo_collection().update_one(
@@ -131,16 +138,18 @@ async def count_active_admins(*, scope: Scope) -> int:
     ).count()
 
 
-async def find_invited_user(*, invite_hash: str) -> User | None:
+async def find_invited_user(*, invite_hashes: list[str]) -> User | None:
     """The user with this pending invitation (no scope: the token is the credential)."""
-    return await User.find_one(User.invite_hash == invite_hash)
+    return await User.find_one({"invite_hash": {"$in": invite_hashes}})
 
 
-async def accept_invitation(*, invite_hash: str, password_hash: str, at: datetime) -> User | None:
+async def accept_invitation(
+    *, invite_hashes: list[str], password_hash: str, at: datetime
+) -> User | None:
     """Set the password of the active user invited with this token, once; None if the token
     is unknown, used or lapsed. Takes no scope: the token is the credential."""
     doc = await User.get_pymongo_collection().find_one_and_update(
-        {"invite_hash": invite_hash, "invite_expires_at": {"$gt": at}, "active": True},
+        {"invite_hash": {"$in": invite_hashes}, "invite_expires_at": {"$gt": at}, "active": True},
         {"$set": {"password_hash": password_hash, "invite_hash": None, "invite_expires_at": None}},
     )
     return None if doc is None else User.model_validate(doc)

@@ -19,21 +19,27 @@ async def insert_refresh_token(token: RefreshToken) -> RefreshToken:
     return token
 
 
-async def claim_refresh_token(*, token_hash: str, at: datetime) -> RefreshToken | None:
+async def claim_refresh_token(*, token_hashes: list[str], at: datetime) -> RefreshToken | None:
     """Atomically mark an unused, unrevoked, unexpired token used; None if there is none.
 
-    Of two concurrent refreshes with the same token exactly one gets it.
+    Of two concurrent refreshes with the same token exactly one gets it. `token_hashes` are
+    the token's hashes under every pepper still accepted.
     """
     doc = await RefreshToken.get_pymongo_collection().find_one_and_update(
-        {"token_hash": token_hash, "used_at": None, "revoked_at": None, "expires_at": {"$gt": at}},
+        {
+            "token_hash": {"$in": token_hashes},
+            "used_at": None,
+            "revoked_at": None,
+            "expires_at": {"$gt": at},
+        },
         {"$set": {"used_at": at}},
         return_document=ReturnDocument.AFTER,
     )
     return None if doc is None else RefreshToken.model_validate(doc)
 
 
-async def find_refresh_token(*, token_hash: str) -> RefreshToken | None:
-    return await RefreshToken.find_one(RefreshToken.token_hash == token_hash)
+async def find_refresh_token(*, token_hashes: list[str]) -> RefreshToken | None:
+    return await RefreshToken.find_one({"token_hash": {"$in": token_hashes}})
 
 
 async def revoke_family(*, family_id: str, at: datetime) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from auth.passwords import verify_password
-from auth.refresh_tokens import generate_refresh_token, refresh_token_hash
+from auth.refresh_tokens import generate_refresh_token, refresh_token_hash, refresh_token_hashes
 from auth.throttle import check_login_rate
 from auth.tokens import issue_access_token
 from config import Settings
@@ -100,13 +100,13 @@ async def refresh_session(
     *, refresh_token: str, client_address: str | None, settings: Settings
 ) -> Session | UserError:
     """Rotate: a new access token and refresh token for an unused, valid refresh token."""
-    token_hash = refresh_token_hash(refresh_token, pepper=settings.api_key_pepper)
-    if token_hash is None:
+    hashes = refresh_token_hashes(refresh_token, peppers=settings.api_key_peppers)
+    if hashes is None:
         return _invalid_refresh()
     now = utcnow()
-    claimed = await claim_refresh_token(token_hash=token_hash, at=now)
+    claimed = await claim_refresh_token(token_hashes=hashes, at=now)
     if claimed is None:
-        known = await find_refresh_token(token_hash=token_hash)
+        known = await find_refresh_token(token_hashes=hashes)
         if known is not None and known.used_at is not None:
             revoked = await revoke_family(family_id=known.family_id, at=now)
             await record_event(
@@ -127,8 +127,8 @@ async def refresh_session(
 
 async def logout(*, refresh_token: str, client_address: str | None, settings: Settings) -> bool:
     """Revoke the session family of the token; False when the token is unknown."""
-    token_hash = refresh_token_hash(refresh_token, pepper=settings.api_key_pepper)
-    known = await find_refresh_token(token_hash=token_hash) if token_hash else None
+    hashes = refresh_token_hashes(refresh_token, peppers=settings.api_key_peppers)
+    known = await find_refresh_token(token_hashes=hashes) if hashes else None
     if known is None:
         return False
     await revoke_family(family_id=known.family_id, at=utcnow())

@@ -16,7 +16,12 @@ from bson import ObjectId
 
 from auth.passwords import hash_password, password_problem
 from auth.principal import Principal
-from auth.refresh_tokens import INVITE_PREFIX, generate_opaque_token, opaque_token_hash
+from auth.refresh_tokens import (
+    INVITE_PREFIX,
+    generate_opaque_token,
+    opaque_token_hash,
+    opaque_token_hashes,
+)
 from config import Settings
 from models.identity import Role, User
 from models.identity_store import (
@@ -169,16 +174,16 @@ async def add_user(
 
 async def accept_invite(*, token: str, password: str, settings: Settings) -> User | list[UserError]:
     """Set the invited user's password with the one-time token; the token then stops working."""
-    invite_hash = opaque_token_hash(token, prefix=INVITE_PREFIX, pepper=settings.api_key_pepper)
+    hashes = opaque_token_hashes(token, prefix=INVITE_PREFIX, peppers=settings.api_key_peppers)
     invalid = [UserError("token", ErrorCode.INVALID_CREDENTIALS, "invalid or expired invitation")]
-    invited = await find_invited_user(invite_hash=invite_hash) if invite_hash else None
-    if invite_hash is None or invited is None:
+    invited = await find_invited_user(invite_hashes=hashes) if hashes else None
+    if hashes is None or invited is None:
         return invalid
     problem = password_problem(password, email=invited.email)
     if problem:
         return [UserError("password", ErrorCode.INVALID, f"password {problem}")]
     user = await accept_invitation(
-        invite_hash=invite_hash, password_hash=hash_password(password), at=utcnow()
+        invite_hashes=hashes, password_hash=hash_password(password), at=utcnow()
     )
     if user is None:  # lapsed, deactivated, or used concurrently
         return invalid

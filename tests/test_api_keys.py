@@ -13,7 +13,7 @@ from auth.api_keys import parse_key
 from config import Settings
 from models.identity import ApiKey
 from tests.factories import Factory, Tenant, gql, gql_data
-from tests.identity_helpers import app_client
+from tests.identity_helpers import LOGIN, REFRESH, app_client
 
 KEYS = """
 query Keys($shopIds: [ID!]) {
@@ -179,3 +179,34 @@ async def test_rate_limit_gives_a_retryable_error_with_retry_after(
     assert [c["code"] for c in codes] == ["FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "RATE_LIMITED"]
     assert codes[3]["retryable"] is True
     assert 0 < codes[3]["retryAfter"] <= 2
+
+
+async def test_pepper_rotation_keeps_keys_and_sessions_working(
+    factory: Factory, settings: Settings
+) -> None:
+    """Retiring a pepper: with the old one listed as previous, keys and refresh tokens hashed
+    under it still verify, and a key used once is re-hashed under the new pepper, so the old
+    pepper can then be dropped without breaking it."""
+    tenant = await factory.tenant()
+    async with app_client(settings) as http:
+        session = await gql_data(
+            http, LOGIN, {"email": tenant.admin.email, "password": "correct-horse-battery"}
+        )
+    new_pepper = "n" * 48
+    retiring = settings.model_copy(
+        update={
+            "api_key_pepper": new_pepper,
+            "api_key_previous_peppers": [settings.api_key_pepper],
+        }
+    )
+    new_only = settings.model_copy(update={"api_key_pepper": new_pepper})
+    async with app_client(new_only) as http:
+        assert not await works(http, tenant.api_key), "the pepper must matter"
+    async with app_client(retiring) as http:
+        assert await works(http, tenant.api_key)
+        renewed = await gql_data(http, REFRESH, {"t": session["login"]["refreshToken"]})
+        assert renewed["refreshSession"]["accessToken"] is not None
+    async with app_client(new_only) as http:
+        assert await works(http, tenant.api_key), "the key was re-hashed on its last use"
+        again = await gql_data(http, REFRESH, {"t": renewed["refreshSession"]["refreshToken"]})
+        assert again["refreshSession"]["accessToken"] is not None

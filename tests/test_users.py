@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from auth.passwords import _DUMMY_HASH, verify_password
 from config import Settings
 from models.identity import Role
 from tests.factories import PASSWORD, Factory, gql, gql_data
@@ -215,8 +216,6 @@ async def test_common_passwords_and_the_e_mail_are_refused(
 
 def test_an_empty_password_hash_never_matches() -> None:
     """The timing dummy's own password must not open an account without a hash."""
-    from auth.passwords import _DUMMY_HASH, verify_password
-
     assert verify_password(_DUMMY_HASH, "not-a-real-password-just-timing")
     assert not verify_password("", "not-a-real-password-just-timing")
     assert not verify_password(None, "not-a-real-password-just-timing")
