@@ -9,9 +9,11 @@ not exist" (null, empty, NOT_FOUND). Nested edges and id lookups are covered bel
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -430,3 +432,19 @@ def test_permission_table_matches_the_reviewed_policy() -> None:
         who = {r.value for r in rule.roles} | ({K} if rule.api_keys else set())
         actual[operation] = "public" if rule.public else who
     assert actual == POLICY
+
+
+def test_docs_permission_table_matches_the_code() -> None:
+    """docs/security.md shows the table an auditor reads; it must be the enforced one."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
+    rows = {}
+    for match in re.finditer(
+        r"^\| `([A-Za-z]+\.[A-Za-z]+)` \| ([^|]+) \| ([A-Z]+) \|$", docs, re.M
+    ):
+        operation, who, scope = match.groups()
+        rows[operation] = (who.strip(), scope)
+    expected_rows = {}
+    for operation, rule in PERMISSIONS.items():
+        names = sorted([r.value for r in rule.roles] + (["API key"] if rule.api_keys else []))
+        expected_rows[operation] = ("anyone" if rule.public else ", ".join(names), rule.scope.name)
+    assert rows == expected_rows
