@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,8 @@ from models.scope import Scope
 # the stored value is older (conditional update), so busy keys do not cost a write per call.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 _MAX_TRACKED_KEYS = 10_000
-_last_touch: dict[str, float] = {}
+_last_touch: dict[ObjectId, float] = {}
+log = logging.getLogger(__name__)
 
 
 class PrincipalKind(StrEnum):
@@ -136,16 +138,27 @@ async def authenticate_api_key(raw_key: str, *, settings: Settings) -> Principal
             old_hash=key.secret_hash,
             new_hash=hash_secret(parsed.secret, pepper=settings.api_key_pepper),
         )
-    await _note_use(key, now)
     return principal_for_api_key(key)
 
 
-async def _note_use(key: ApiKey, now: datetime) -> None:
+async def note_api_key_use(principal: Principal) -> None:
+    """Record that the principal's key was used (bookkeeping, run after the operation).
+
+    At most one write per key per `LAST_USED_RESOLUTION` per process, conditional on the
+    stored value being older; failures are logged, never raised.
+    """
+    key_id = principal.api_key_id
+    if key_id is None:
+        return
     clock = time.monotonic()
-    last = _last_touch.get(key.key_id)
+    last = _last_touch.get(key_id)
     if last is not None and clock - last < LAST_USED_RESOLUTION.total_seconds():
         return
     if len(_last_touch) >= _MAX_TRACKED_KEYS:
         _last_touch.clear()
-    _last_touch[key.key_id] = clock
-    await touch_api_key(key_id=key.key_id, at=now, resolution=LAST_USED_RESOLUTION)
+    _last_touch[key_id] = clock
+    try:
+        await touch_api_key(key_id=key_id, at=datetime.now(UTC), resolution=LAST_USED_RESOLUTION)
+    except Exception:
+        _last_touch.pop(key_id, None)
+        log.warning("could not record last use of API key %s", key_id, exc_info=True)

@@ -60,9 +60,11 @@ class GraphQLApp(GraphQL[Context, None]):
         seconds = self.settings.operation_timeout_seconds
         try:
             async with asyncio.timeout(seconds):
-                return await super().execute_operation(
+                result = await super().execute_operation(
                     request, request_adapter, request_data, context, root_value, sub_response
                 )
+            await context.after_operation()
+            return result
         except TimeoutError:
             timeout = OperationTimeout(
                 f"operation did not finish within {seconds:g} s", retryable=True

@@ -12,7 +12,13 @@ from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
 from auth.errors import AuthenticationError, PublicError
-from auth.principal import Principal, authenticate_api_key, authenticate_bearer
+from auth.principal import (
+    Principal,
+    PrincipalKind,
+    authenticate_api_key,
+    authenticate_bearer,
+    note_api_key_use,
+)
 from auth.throttle import check_api_key_rate
 from config import Settings
 from graph.loaders import Loaders
@@ -40,6 +46,11 @@ class Context:
         X-Forwarded-For for trusted proxies only)."""
         client = self.request.client
         return client.host if client else None
+
+    async def after_operation(self) -> None:
+        """Bookkeeping that must not delay or fail the operation (API key last use)."""
+        if self.principal is not None and self.principal.kind is PrincipalKind.API_KEY:
+            await note_api_key_use(self.principal)
 
     def require_principal(self) -> Principal:
         if self.principal is None:

@@ -68,11 +68,11 @@ async def rehash_api_key(*, key_id: str, old_hash: str, new_hash: str) -> None:
     )
 
 
-async def touch_api_key(*, key_id: str, at: datetime, resolution: timedelta) -> None:
+async def touch_api_key(*, key_id: ObjectId, at: datetime, resolution: timedelta) -> None:
     """Record a use, unless one within `resolution` is already recorded (no write then)."""
     await ApiKey.get_pymongo_collection().update_one(
         {
-            "key_id": key_id,
+            "_id": key_id,
             "$or": [{"last_used_at": None}, {"last_used_at": {"$lt": at - resolution}}],
         },
         {"$set": {"last_used_at": at}},

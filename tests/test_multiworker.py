@@ -4,13 +4,9 @@ security log must hold across processes (no per-process state decides correctnes
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
+import contextlib
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,83 +14,20 @@ import pytest
 from config import Settings
 from tests.factories import Factory, gql, gql_data
 from tests.identity_helpers import LOGIN
+from tests.servers import uvicorn_server
 
-ROOT = Path(__file__).resolve().parent.parent
 PROBE = "{ organization { id } }"  # FORBIDDEN for a valid key, UNAUTHENTICATED otherwise
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"worker exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"worker at {url} not ready:\n{log.read_text()}")
+# A small bucket so the shared rate limit is visible within a few requests.
+WORKER_ENV = {"API_KEY_RATE_BURST": "5", "API_KEY_RATE_PER_SECOND": "0.05"}
 
 
 @pytest.fixture(scope="module")
-def workers(
-    settings: Settings, database: object, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[str]]:
-    """Two `uvicorn graph.app:create_app --factory` processes; their base URLs."""
-    logs = tmp_path_factory.mktemp("workers")
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
-        "MONGODB_URI": settings.mongodb_uri or "",
-        "MONGODB_DB": settings.mongodb_db,
-        "API_KEY_RATE_BURST": "5",
-        "API_KEY_RATE_PER_SECOND": "0.05",
-    }
-    started: list[tuple[subprocess.Popen, str, Path]] = []
-    try:
-        for i in range(2):
-            port = free_port()
-            log = logs / f"worker{i}.log"
-            with log.open("w") as out:
-                process = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "graph.app:create_app",
-                        "--factory",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--log-level",
-                        "warning",
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            started.append((process, f"http://127.0.0.1:{port}", log))
-        for process, url, log in started:
-            wait_ready(url, process, log)
-        yield [url for _, url, _ in started]
-    finally:
-        for process, _, _ in started:
-            process.terminate()
-        for process, _, _ in started:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+def workers(settings: Settings, database: object) -> Iterator[list[str]]:
+    """Two `uvicorn graph.app:create_app --factory` processes on the test database."""
+    with contextlib.ExitStack() as stack:
+        yield [
+            stack.enter_context(uvicorn_server(settings, extra_env=WORKER_ENV)) for _ in range(2)
+        ]
 
 
 async def key_works(http: httpx.AsyncClient, key: str) -> bool:
