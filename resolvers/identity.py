@@ -33,7 +33,7 @@ async def create_organization(
     )
     if "@" not in admin_email:
         errors.append(UserError("adminEmail", ErrorCode.INVALID, "not an e-mail address"))
-    problem = password_problem(admin_password)
+    problem = password_problem(admin_password, email=admin_email)
     if problem:
         errors.append(UserError("adminPassword", ErrorCode.INVALID, f"password {problem}"))
     if errors:
