@@ -8,7 +8,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from models.identity import ApiKey, Role, User
+from models.identity import ApiKey, User
 from models.scope import Scope
 
 
@@ -130,12 +130,6 @@ async def update_user(*, scope: Scope, user_id: ObjectId, changes: dict[str, Any
     if result.matched_count == 0:
         return None
     return await get_user(scope=scope, user_id=user_id)
-
-
-async def count_active_admins(*, scope: Scope) -> int:
-    return await User.find(
-        {"org_id": scope.org_id, "role": Role.ORG_ADMIN.value, "active": True}
-    ).count()
 
 
 async def find_invited_user(*, invite_hashes: list[str]) -> User | None:

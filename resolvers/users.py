@@ -1,7 +1,7 @@
 """User management by an organization's admins: create, set role, assign shops, deactivate.
 
 Nobody can change their own role or deactivate themselves, so no one can raise their own
-privileges, and an organization cannot lose its last active admin. A role or access change
+privileges, and the admin making a change always remains. A role or access change
 takes effect on the user's next request (the principal is rebuilt from the stored user on
 every request); deactivation also revokes every refresh token at once.
 """
@@ -27,7 +27,6 @@ from models.identity import Role, User
 from models.identity_store import (
     DuplicateEmail,
     accept_invitation,
-    count_active_admins,
     create_user,
     find_invited_user,
     get_user,
@@ -207,13 +206,6 @@ async def _target(principal: Principal, user_id: str) -> User | list[UserError]:
     return user
 
 
-async def _still_has_admin(principal: Principal, user: User, *, leaving: bool) -> bool:
-    """False when `user` is the last active admin and the change would remove them."""
-    if not leaving or user.role is not Role.ORG_ADMIN or not user.active:
-        return True
-    return await count_active_admins(scope=_org(principal)) > 1
-
-
 async def set_user_role(
     *,
     principal: Principal,
@@ -229,8 +221,6 @@ async def set_user_role(
     access = await _check_access(principal, role, shop_ids, machine_ids, prefix="")
     if isinstance(access, list):
         return access
-    if not await _still_has_admin(principal, user, leaving=role is not Role.ORG_ADMIN):
-        return [UserError("role", ErrorCode.INVALID, "the organization needs an active admin")]
     updated = await update_user(
         scope=_org(principal),
         user_id=user.id,
@@ -263,8 +253,6 @@ async def deactivate_user(*, principal: Principal, user_id: str) -> User | list[
     user = await _target(principal, user_id)
     if isinstance(user, list):
         return user
-    if not await _still_has_admin(principal, user, leaving=True):
-        return [UserError("id", ErrorCode.INVALID, "the organization needs an active admin")]
     updated = await update_user(scope=_org(principal), user_id=user.id, changes={"active": False})
     assert updated is not None
     revoked = await revoke_user_sessions(user_id=user.id, at=utcnow())
