@@ -48,6 +48,8 @@ class Principal:
     role: Role | None = None
     user_id: ObjectId | None = None
     api_key_id: ObjectId | None = None
+    # Where the request came from (for the security log); never used for authorization.
+    client_address: str | None = None
 
     @property
     def actor_id(self) -> ObjectId:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.requests import Request
@@ -80,11 +80,12 @@ async def build_context(
     api_key = request.headers.get("x-api-key")
     try:
         if authorization.lower().startswith("bearer "):
-            ctx.principal = await authenticate_bearer(authorization[7:].strip(), settings=settings)
+            principal = await authenticate_bearer(authorization[7:].strip(), settings=settings)
+            ctx.principal = replace(principal, client_address=ctx.client_address)
         elif api_key:
             principal = await authenticate_api_key(api_key, settings=settings)
             await check_api_key_rate(principal, settings=settings)
-            ctx.principal = principal
+            ctx.principal = replace(principal, client_address=ctx.client_address)
     except PublicError as exc:
         ctx.auth_error = exc
     return ctx

@@ -72,12 +72,13 @@ class SecurityAction(StrEnum):
 class Actor:
     kind: str | None
     id: str | None
+    address: str | None = None
 
     @classmethod
     def of(cls, principal: Principal | None) -> Actor:
         if principal is None:
             return cls(None, None)
-        return cls(principal.kind.value, str(principal.actor_id))
+        return cls(principal.kind.value, str(principal.actor_id), principal.client_address)
 
 
 async def record_event(
@@ -100,7 +101,7 @@ async def record_event(
         "actor_id": actor.id,
         "target_kind": target_kind,
         "target_id": None if target_id is None else str(target_id),
-        "client_address": client_address,
+        "client_address": client_address or actor.address,
         "details": details or {},
         "at": utcnow(),  # hashed at millisecond precision, as BSON stores it
     }

@@ -11,7 +11,9 @@ from models.security_log import SecurityEvent
 from resolvers.security_log import SecurityAction, record_event
 from tests.factories import Factory, gql_data
 
-EVENTS = "{ securityEvents(first: 100) { events { position action targetId details } } }"
+EVENTS = """
+{ securityEvents(first: 100) { events { position action actorId targetId clientAddress details } } }
+"""
 VERIFY = "{ verifySecurityLog { ok checked headPosition brokenPosition reason } }"
 
 
@@ -37,6 +39,10 @@ async def test_security_actions_are_logged_and_readable_by_the_auditor(factory: 
     assert actions[:3] == ["API_KEY_REVOKED", "API_KEY_ROTATED", "API_KEY_CREATED"]
     assert [e["position"] for e in events["events"]] == list(range(len(actions), 0, -1))
     assert all("secret" not in str(e).lower() for e in events["events"])
+    revoked = events["events"][0]
+    assert revoked["actorId"] == str(tenant.admin.id)
+    assert revoked["targetId"] == key_id
+    assert revoked["clientAddress"] == "127.0.0.1"
     verified = (await gql_data(factory.client, VERIFY, token=auditor_token))["verifySecurityLog"]
     assert verified["ok"] is True
     assert verified["checked"] == verified["headPosition"] == len(actions)
