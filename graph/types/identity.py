@@ -10,10 +10,11 @@ import strawberry
 from graph.types.common import PageInfo, UserErrorType
 from models.identity import ApiKey, Role, User
 from resolvers.api_keys import ApiKeyStatus, key_status
-from resolvers.security_log import SecurityEventPage, SecurityLogVerification
+from resolvers.security_log import SecurityAction, SecurityEventPage, SecurityLogVerification
 
 RoleEnum = strawberry.enum(Role, name="Role")
 ApiKeyStatusEnum = strawberry.enum(ApiKeyStatus, name="ApiKeyStatus")
+SecurityActionEnum = strawberry.enum(SecurityAction, name="SecurityAction")
 
 
 @strawberry.type(name="User")
@@ -150,7 +151,7 @@ class CreateUserPayload:
 @strawberry.type(name="SecurityEvent")
 class SecurityEventType:
     position: int
-    action: str
+    action: SecurityActionEnum  # type: ignore[valid-type]
     at: datetime
     actor_kind: str | None
     actor_id: str | None
@@ -165,7 +166,7 @@ class SecurityEventType:
     def from_doc(cls, doc: dict[str, Any]) -> SecurityEventType:
         return cls(
             position=doc["position"],
-            action=doc["action"],
+            action=SecurityAction(doc["action"]),
             at=doc["at"],
             actor_kind=doc.get("actor_kind"),
             actor_id=doc.get("actor_id"),
