@@ -19,6 +19,7 @@ from config import Settings
 from models.identity import ApiKey, Role, User
 from models.identity_store import find_api_key_by_key_id, rehash_api_key, touch_api_key
 from models.scope import Scope
+from models.session_store import session_revoked
 
 # last_used_at is written at most once per this interval per key and process, and only when
 # the stored value is older (conditional update), so busy keys do not cost a write per call.
@@ -86,7 +87,8 @@ def principal_for_api_key(key: ApiKey) -> Principal:
 
 
 async def authenticate_bearer(token: str, *, settings: Settings) -> Principal:
-    """The principal of a valid access token whose user is still active."""
+    """The principal of a valid access token whose user is still active and whose session
+    (claim `sid`) has not been ended by logout or refresh-token reuse."""
     claims = decode_access_token(token, settings=settings)
     try:
         user_id = PydanticObjectId(claims.user_id)
@@ -95,6 +97,8 @@ async def authenticate_bearer(token: str, *, settings: Settings) -> Principal:
     user = await User.get(user_id)
     if user is None or not user.active or str(user.org_id) != claims.org_id:
         raise AuthenticationError("invalid access token")
+    if claims.session_id is not None and await session_revoked(family_id=claims.session_id):
+        raise AuthenticationError("session ended")
     return principal_for_user(user)
 
 

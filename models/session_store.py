@@ -42,6 +42,14 @@ async def find_refresh_token(*, token_hashes: list[str]) -> RefreshToken | None:
     return await RefreshToken.find_one({"token_hash": {"$in": token_hashes}})
 
 
+async def session_revoked(*, family_id: str) -> bool:
+    """Whether the session family was ended (logout, reuse detected, user deactivated)."""
+    doc = await RefreshToken.get_pymongo_collection().find_one(
+        {"family_id": family_id, "revoked_at": {"$ne": None}}, projection={"_id": 1}
+    )
+    return doc is not None
+
+
 async def revoke_family(*, family_id: str, at: datetime) -> int:
     """Revoke every token of a session family; the number newly revoked."""
     result = await RefreshToken.get_pymongo_collection().update_many(

@@ -87,6 +87,9 @@ async def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(
 
     victim = await refresh(http, token_b)
     assert victim["accessToken"] is None, "the family must be revoked after reuse"
+    body = await gql(http, ME, token=first["accessToken"])
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", "access ends too"
+    assert "errors" not in await gql(http, ME, token=other["accessToken"])
     assert (await refresh(http, other["refreshToken"]))["userErrors"] == []
 
     events = await gql_data(
@@ -107,13 +110,16 @@ async def test_concurrent_refreshes_with_one_token_issue_at_most_one_pair(
     assert sum(1 for r in results if r["accessToken"]) <= 1
 
 
-async def test_logout_ends_refresh_for_the_session(
+async def test_logout_ends_the_session_refresh_and_access(
     factory: Factory, http: httpx.AsyncClient
 ) -> None:
     tenant = await factory.tenant(shops=0)
     session = await login(http, tenant.admin.email)
+    assert "errors" not in await gql(http, ME, token=session["accessToken"])
     assert (await gql_data(http, LOGOUT, {"t": session["refreshToken"]}))["logout"]["ok"]
     assert (await refresh(http, session["refreshToken"]))["accessToken"] is None
+    body = await gql(http, ME, token=session["accessToken"])
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_deactivating_a_user_stops_refresh_and_access_at_once(
