@@ -1,7 +1,8 @@
 """What identity and access cost per request, on the embedded database.
 
 Measures, in one process over the ASGI app (no network):
-- a small query authenticated with a Bearer JWT (user read per request);
+- a small query authenticated with a Bearer JWT (user read per request), without and with a
+  login session (`sid`: one more read, whether the session was ended);
 - the same with an API key (key read + token-bucket findOneAndUpdate per request);
 - one token-bucket take on its own;
 - security-log appends, sequential and with 8 concurrent appenders on one chain.
@@ -32,8 +33,10 @@ from models.db import connect, disconnect, get_database
 from models.embedded import start_server, stop_server
 from models.rate_limit import take_token
 from resolvers.api_keys import issue_api_key
+from resolvers.errors import UserError
 from resolvers.identity import create_organization
 from resolvers.security_log import SecurityAction, record_event
+from resolvers.sessions import login
 from resolvers.shops import add_shop
 
 RESULTS = Path(__file__).resolve().parent / "results" / "auth_overhead.json"
@@ -99,7 +102,17 @@ async def run(uri: str) -> list[dict[str, Any]]:
         ) as http:
             await timed_requests(http, {})  # warm-up (schema caches)
             samples, wall = await timed_requests(http, {"Authorization": f"Bearer {token}"})
-            rows.append(summary("query, Bearer JWT", samples, wall))
+            rows.append(summary("query, Bearer JWT (no session)", samples, wall))
+            session = await login(
+                email=admin.email,
+                password="correct-horse-battery",
+                client_address=None,
+                settings=settings,
+            )
+            assert not isinstance(session, UserError)
+            auth = {"Authorization": f"Bearer {session.access_token}"}
+            samples, wall = await timed_requests(http, auth)
+            rows.append(summary("query, Bearer JWT of a login session", samples, wall))
             # The API key may not read shops: FORBIDDEN after full authentication and
             # rate limiting, which is exactly the per-request auth cost.
             samples, wall = await timed_requests(http, {"X-API-Key": issued.secret})
