@@ -17,8 +17,16 @@ from tests.identity_helpers import LOGIN
 from tests.servers import uvicorn_server
 
 PROBE = "{ organization { id } }"  # FORBIDDEN for a valid key, UNAUTHENTICATED otherwise
-# A small bucket so the shared rate limit is visible within a few requests.
-WORKER_ENV = {"API_KEY_RATE_BURST": "5", "API_KEY_RATE_PER_SECOND": "0.05"}
+# Small buckets so the shared limits are visible within a few requests.
+LOGIN_BURST = 10
+WORKER_ENV = {
+    "API_KEY_RATE_BURST": "5",
+    "API_KEY_RATE_PER_SECOND": "0.05",
+    "LOGIN_ACCOUNT_BURST": str(LOGIN_BURST),
+    # All test traffic comes from 127.0.0.1: keep these workers from using up the address
+    # bucket the in-process tests share.
+    "LOGIN_ADDRESS_BURST": "1000",
+}
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +129,23 @@ async def test_concurrent_logins_on_both_workers_keep_one_security_chain(
     actions = [e["action"] for e in verified["securityEvents"]["events"]]
     assert actions.count("LOGIN_SUCCEEDED") == 4
     assert actions.count("LOGIN_FAILED") == 4
+
+
+async def test_login_throttle_per_account_is_shared_by_both_workers(
+    factory: Factory, workers: list[str]
+) -> None:
+    tenant = await factory.tenant(shops=0)
+    async with httpx.AsyncClient() as http:
+        codes = []
+        for i in range(LOGIN_BURST + 1):
+            response = await http.post(
+                f"{workers[i % 2]}/graphql",
+                json={
+                    "query": LOGIN,
+                    "variables": {"email": tenant.admin.email, "password": "wrong-password-1"},
+                },
+            )
+            body = response.json()
+            codes.append(body["errors"][0]["extensions"]["code"] if "errors" in body else None)
+    assert codes[:LOGIN_BURST] == [None] * LOGIN_BURST
+    assert codes[LOGIN_BURST] == "RATE_LIMITED"
