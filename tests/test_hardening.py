@@ -160,3 +160,20 @@ async def test_a_hostile_request_id_is_replaced(factory: Factory) -> None:
         "/graphql", json={"query": "{ __typename }"}, headers={"X-Request-ID": hostile}
     )
     assert response.headers["x-request-id"] != hostile
+
+
+def test_production_refuses_a_weak_or_inconsistent_key_ring() -> None:
+    base = {
+        "app_env": "production",
+        "mongodb_uri": "mongodb://db.example:27017",
+        "api_key_pepper": "q" * 48,
+    }
+    strong = "s" * 48
+    Settings(**base, jwt_keys={"k2": strong, "k1": "t" * 48}, jwt_active_kid="k2")
+    for bad, reason in (
+        ({"jwt_keys": {"k1": "short"}, "jwt_active_kid": "k1"}, "JWT_KEYS"),
+        ({"jwt_keys": {"k1": strong}, "jwt_active_kid": "k9"}, "JWT_ACTIVE_KID"),
+        ({"jwt_keys": {"k1": strong}, "api_key_previous_peppers": ["short"]}, "PEPPERS"),
+    ):
+        with pytest.raises(ValueError, match=reason):
+            Settings(**base, **bad)
