@@ -23,6 +23,7 @@ WORKER_ENV = {
     "API_KEY_RATE_BURST": "5",
     "API_KEY_RATE_PER_SECOND": "0.05",
     "LOGIN_ACCOUNT_BURST": str(LOGIN_BURST),
+    "LOGIN_ACCOUNT_PER_MINUTE": "0.5",
     # All test traffic comes from 127.0.0.1: keep these workers from using up the address
     # bucket the in-process tests share.
     "LOGIN_ADDRESS_BURST": "1000",

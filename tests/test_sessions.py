@@ -147,7 +147,7 @@ async def test_malformed_refresh_token_is_rejected(http: httpx.AsyncClient) -> N
 async def test_login_is_throttled_per_account_across_addresses(
     factory: Factory, settings: Settings
 ) -> None:
-    tight = settings.model_copy(update={"login_account_burst": 3})
+    tight = settings.model_copy(update={"login_account_burst": 3, "login_account_per_minute": 0.5})
     tenant = await factory.tenant(shops=0)
     codes = []
     for _ in range(5):
@@ -164,7 +164,7 @@ async def test_login_is_throttled_per_account_across_addresses(
 
 
 async def test_login_is_throttled_per_client_address(factory: Factory, settings: Settings) -> None:
-    tight = settings.model_copy(update={"login_address_burst": 2})
+    tight = settings.model_copy(update={"login_address_burst": 2, "login_address_per_minute": 0.5})
     async with app_client(tight) as http:
         outcomes = []
         for _ in range(3):
