@@ -25,7 +25,7 @@ from graph.schema import build_schema
 from graph.ws_auth import authenticate_credential, credential_from, require_credential
 from models.db import connect, disconnect
 from models.embedded import start_server
-from resolvers.live.hub import LiveHub, make_broadcast, set_hub
+from resolvers.live.hub import LiveHub, get_hub, make_broadcast, set_hub
 
 log = logging.getLogger("cashcc")
 
@@ -77,7 +77,11 @@ def database_uri(settings: Settings) -> str:
 
 
 async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
+    """Liveness, plus this process's live subscriber count (operations and tests use it)."""
+    hub = get_hub()
+    return JSONResponse(
+        {"status": "ok", "liveSubscribers": hub.subscriber_count if hub is not None else 0}
+    )
 
 
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:

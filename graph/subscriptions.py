@@ -28,13 +28,15 @@ log = logging.getLogger(__name__)
 
 SLOW_CONSUMER_CLOSE_CODE = 4008
 _closing: set[asyncio.Task] = set()
+_closing_sockets: set[int] = set()
 
 
 def _close_slow_consumer(context: Context) -> Callable[[LiveSubscriber], None]:
     def close(sub: LiveSubscriber) -> None:
         websocket = context.request
-        if not isinstance(websocket, WebSocket):
-            return
+        if not isinstance(websocket, WebSocket) or id(websocket) in _closing_sockets:
+            return  # several subscriptions of one socket may overflow together: close once
+        _closing_sockets.add(id(websocket))
         reason = (
             f"slow consumer: more than {sub.queue.maxsize} live events pending; "
             "reconnect and re-query"
@@ -46,6 +48,8 @@ def _close_slow_consumer(context: Context) -> Callable[[LiveSubscriber], None]:
                 await websocket.close(code=SLOW_CONSUMER_CLOSE_CODE, reason=reason)
             except Exception as exc:  # already closed by the client or the server
                 log.debug("live: close after overflow failed: %s", exc)
+            finally:
+                _closing_sockets.discard(id(websocket))
 
         task = asyncio.create_task(_close())
         _closing.add(task)
