@@ -33,6 +33,7 @@ from auth.errors import AuthenticationError
 from auth.rbac import PERMISSIONS, authorize
 from config import Settings
 from graph.errors import ErrorPolicy
+from graph.live_execution import SharedLiveEventExecutor
 from graph.mutations import Mutation
 from graph.queries import Query
 from graph.scalars import SCALAR_MAP
@@ -104,6 +105,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=SharedLiveEventExecutor,
     )
     protect(schema)
     return schema

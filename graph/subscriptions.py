@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable
+from typing import TypeVar
 
 import strawberry
 from starlette.websockets import WebSocket
@@ -27,6 +28,7 @@ from resolvers.live.stream import live_events
 log = logging.getLogger(__name__)
 
 SLOW_CONSUMER_CLOSE_CODE = 4008
+T = TypeVar("T")
 _closing: set[asyncio.Task] = set()
 _closing_sockets: set[int] = set()
 
@@ -86,6 +88,15 @@ async def _stream(
         yield env
 
 
+def shared(env: Envelope, event_type: type[T]) -> T:
+    """The event object for `env`, built once per process and shared by all its subscribers
+    (see graph.live_execution)."""
+    event = env.memo.get(event_type)
+    if event is None:
+        event = env.memo[event_type] = event_type.from_envelope(env)  # type: ignore[attr-defined]
+    return event
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -99,7 +110,7 @@ class Subscription:
     ) -> AsyncGenerator[InventoryChangedEvent, None]:
         types = frozenset({EventType.INVENTORY_CHANGED})
         async for env in _stream(info, types, shop_ids, machine_ids):
-            yield InventoryChangedEvent.from_envelope(env)
+            yield shared(env, InventoryChangedEvent)
 
     @strawberry.subscription(
         description="A summary per accepted ingest batch: counts and amounts by type and the "
@@ -113,7 +124,7 @@ class Subscription:
     ) -> AsyncGenerator[TransactionsIngestedEvent, None]:
         types = frozenset({EventType.TRANSACTIONS_INGESTED})
         async for env in _stream(info, types, shop_ids, machine_ids):
-            yield TransactionsIngestedEvent.from_envelope(env)
+            yield shared(env, TransactionsIngestedEvent)
 
     @strawberry.subscription(description="Alerts and status changes of machines.")
     async def machine_events(
@@ -127,4 +138,4 @@ class Subscription:
         types = frozenset({EventType.MACHINE_EVENT})
         async for env in _stream(info, types, shop_ids, machine_ids):
             if wanted is None or env.type is EventType.GAP or env.payload.get("kind") in wanted:
-                yield MachineEventType.from_envelope(env)
+                yield shared(env, MachineEventType)

@@ -41,6 +41,7 @@ class LiveEventInterface:
     sequence: Long | None
     published_at: datetime
     gap_reason: str | None = strawberry.field(description="Why events may be missing (GAP).")
+    envelope: strawberry.Private[Envelope]
 
 
 def _envelope_fields(env: Envelope) -> dict[str, Any]:
@@ -54,6 +55,7 @@ def _envelope_fields(env: Envelope) -> dict[str, Any]:
         "sequence": env.seq,
         "published_at": env.published_at,
         "gap_reason": env.payload.get("reason") if env.type is EventType.GAP else None,
+        "envelope": env,
     }
 
 

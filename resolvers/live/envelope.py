@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -40,6 +40,9 @@ class Envelope:
     published_at: datetime
     payload: dict[str, Any]
     version: int = ENVELOPE_VERSION
+    # Per-process memo shared by every local subscriber of this envelope (translated objects,
+    # execution results), so the work per event does not grow with the subscriber count.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> str:
         return json.dumps(
