@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,6 +30,10 @@ async def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]])
         await disconnect()
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Start the API with uvicorn; on the embedded database unless MONGODB_URI is set."""
     import uvicorn
@@ -42,6 +47,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         os.environ["MONGODB_URI"] = handle.uri
         settings = Settings(mongodb_uri=handle.uri)
         print(f"embedded database at {handle.uri} (data in {settings.embedded_db_dir})")
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
+    # `finally` below still stops the embedded database this command started.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         demo = asyncio.run(_with_database(settings, lambda: ensure_demo_organization(settings)))
         if demo:

@@ -96,6 +96,11 @@ def start_server(
         if handle is not None:
             return handle
         addr_file = var_dir / ADDR_FILE
+        previous = _read_addr(addr_file)
+        if previous and _pid_alive(previous["pid"]):
+            # A server that no longer answers is shutting down; WiredTiger's lock is ours
+            # only once it has exited.
+            _wait_for_exit(previous["pid"], timeout=START_TIMEOUT_SECONDS)
         addr_file.unlink(missing_ok=True)
         cmd = [
             sys.executable,
@@ -131,6 +136,17 @@ def start_server(
             time.sleep(0.05)
         proc.terminate()
         raise EmbeddedDatabaseError("embedded database did not start in time")
+
+
+def _wait_for_exit(pid: int, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid):
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child: reap the zombie
+                return
+        if time.monotonic() > deadline:
+            raise EmbeddedDatabaseError(f"embedded database pid {pid} does not exit")
+        time.sleep(0.05)
 
 
 def stop_server(handle: EmbeddedHandle, *, timeout: float = 30.0) -> None:
@@ -185,8 +201,8 @@ def _serve(argv: list[str] | None = None) -> int:
     addr_file = Path(args.addr_file)
 
     def _stop(signum: int, frame: object) -> None:
-        addr_file.unlink(missing_ok=True)
         server.stop()
+        addr_file.unlink(missing_ok=True)
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, _stop)

@@ -12,7 +12,7 @@ from typing import Any
 
 from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel
 
 GENESIS_HASH = "0" * 64
 
@@ -59,6 +59,9 @@ class Transaction(Document):
 
     class Settings:
         name = "transactions"
+        # Time indexes are ascending on purpose: MongoDB walks them backwards for newest-first
+        # pages just as fast, and SecantusDB 0.7.0b3 drops the lower bound of a `$gte` range
+        # on a descending index key (seen here), which would silently lose records.
         indexes = [
             IndexModel([("machine_id", ASCENDING), ("seq", ASCENDING)], unique=True),
             IndexModel([("machine_id", ASCENDING), ("chain_position", ASCENDING)], unique=True),
@@ -66,19 +69,19 @@ class Transaction(Document):
                 [
                     ("org_id", ASCENDING),
                     ("shop_id", ASCENDING),
-                    ("occurred_at", DESCENDING),
-                    ("_id", DESCENDING),
+                    ("occurred_at", ASCENDING),
+                    ("_id", ASCENDING),
                 ]
             ),
             IndexModel(
                 [
                     ("org_id", ASCENDING),
                     ("machine_id", ASCENDING),
-                    ("occurred_at", DESCENDING),
-                    ("_id", DESCENDING),
+                    ("occurred_at", ASCENDING),
+                    ("_id", ASCENDING),
                 ]
             ),
-            IndexModel([("org_id", ASCENDING), ("occurred_at", DESCENDING), ("_id", DESCENDING)]),
+            IndexModel([("org_id", ASCENDING), ("occurred_at", ASCENDING), ("_id", ASCENDING)]),
         ]
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 
 from resolvers.errors import ErrorCode, UserError
 
 UserErrorCode = strawberry.enum(
-    Enum("UserErrorCode", {c.name: c.value for c in ErrorCode}),  # type: ignore[misc]
-    description="Why a mutation could not do what was asked.",
+    ErrorCode, name="UserErrorCode", description="Why a mutation could not do what was asked."
 )
 
 
@@ -27,7 +24,7 @@ class UserErrorType:
     def from_error(cls, error: UserError) -> UserErrorType:
         return cls(
             field=error.field,
-            code=UserErrorCode(error.code.value),  # type: ignore[operator]
+            code=error.code,
             message=error.message,
             retryable=error.retryable,
         )

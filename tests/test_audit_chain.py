@@ -1,0 +1,168 @@
+"""The per-machine audit chain detects modified, deleted, reordered and truncated records,
+and concurrent batches from several server processes never fork it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from datetime import timedelta
+
+import httpx
+
+from config import Settings
+from models.ledger import MachineInventory, Transaction
+from models.ledger_store import find_inventory_state
+from models.organization import utcnow
+from models.scope import Scope
+from resolvers.audit_chain import link_hash
+from tests.factories import INGEST, Factory, Tenant, gql_data, tx
+from tests.servers import uvicorn_server
+
+VERIFY = """
+query Verify($id: ID!) {
+  verifyMachineChain(machineId: $id) {
+    ok checked firstPosition lastPosition headPosition brokenPosition reason
+  }
+}
+"""
+
+
+async def verify(factory: Factory, tenant: Tenant) -> dict:
+    data = await gql_data(
+        factory.client, VERIFY, {"id": tenant.machine_id}, token=tenant.admin_token
+    )
+    return data["verifyMachineChain"]
+
+
+def collection():
+    return Transaction.get_pymongo_collection()
+
+
+async def chained_tenant(factory: Factory, n: int = 5) -> Tenant:
+    tenant = await factory.tenant()
+    await factory.ingest(tenant, [tx(seq, lines=[(1000, seq)]) for seq in range(1, n + 1)])
+    return tenant
+
+
+async def test_an_intact_chain_verifies(factory: Factory) -> None:
+    tenant = await chained_tenant(factory)
+    result = await verify(factory, tenant)
+    assert result == {
+        "ok": True,
+        "checked": 5,
+        "firstPosition": 1,
+        "lastPosition": 5,
+        "headPosition": 5,
+        "brokenPosition": None,
+        "reason": None,
+    }
+
+
+async def test_a_modified_record_is_detected(factory: Factory) -> None:
+    tenant = await chained_tenant(factory)
+    await collection().update_one(
+        {"org_id": tenant.org.id, "chain_position": 3}, {"$set": {"amount": 1}}
+    )
+    result = await verify(factory, tenant)
+    assert (result["ok"], result["brokenPosition"]) == (False, 3)
+    assert "content" in result["reason"]
+
+
+async def test_a_deleted_record_is_detected(factory: Factory) -> None:
+    tenant = await chained_tenant(factory)
+    await collection().delete_one({"org_id": tenant.org.id, "chain_position": 3})
+    result = await verify(factory, tenant)
+    assert (result["ok"], result["brokenPosition"]) == (False, 3)
+
+
+async def test_reordered_records_are_detected(factory: Factory) -> None:
+    tenant = await chained_tenant(factory)
+    query = {"org_id": tenant.org.id}
+    await collection().update_one({**query, "chain_position": 2}, {"$set": {"chain_position": -2}})
+    await collection().update_one({**query, "chain_position": 3}, {"$set": {"chain_position": 2}})
+    await collection().update_one({**query, "chain_position": -2}, {"$set": {"chain_position": 3}})
+    result = await verify(factory, tenant)
+    assert (result["ok"], result["brokenPosition"]) == (False, 2)
+
+
+async def test_a_relinked_forgery_is_detected(factory: Factory) -> None:
+    """Changing a record and recomputing its own hash still breaks the next link."""
+    tenant = await chained_tenant(factory)
+    doc = await collection().find_one({"org_id": tenant.org.id, "chain_position": 2})
+    doc["amount"] = 1
+    doc["hash"] = link_hash(doc)
+    await collection().replace_one({"_id": doc["_id"]}, doc)
+    result = await verify(factory, tenant)
+    assert (result["ok"], result["brokenPosition"]) == (False, 3)
+
+
+async def test_truncated_newest_records_are_detected(factory: Factory) -> None:
+    tenant = await chained_tenant(factory)
+    await collection().delete_one({"org_id": tenant.org.id, "chain_position": 5})
+    result = await verify(factory, tenant)
+    assert (result["ok"], result["brokenPosition"], result["lastPosition"]) == (False, 5, 4)
+
+
+async def test_a_prefix_removed_by_retention_is_accepted_but_not_a_fresh_one(
+    factory: Factory,
+) -> None:
+    tenant = await chained_tenant(factory)
+    await collection().delete_many({"org_id": tenant.org.id, "chain_position": {"$lt": 3}})
+    fresh = await verify(factory, tenant)
+    assert (fresh["ok"], fresh["brokenPosition"]) == (False, 2)
+
+    retention = factory.settings.retention_days
+    at_edge = utcnow() - timedelta(days=retention) + timedelta(hours=6)
+    await collection().update_many({"org_id": tenant.org.id}, {"$set": {"received_at": at_edge}})
+    # Changing received_at breaks the hashes, so re-link the remaining records honestly.
+    docs = await collection().find({"org_id": tenant.org.id}).sort("chain_position").to_list()
+    for doc in docs:
+        doc["hash"] = link_hash(doc)
+        await collection().replace_one({"_id": doc["_id"]}, doc)
+    for earlier, later in itertools.pairwise(docs):
+        later["prev_hash"] = earlier["hash"]
+        later["hash"] = link_hash(later)
+        await collection().replace_one({"_id": later["_id"]}, later)
+    await MachineInventory.get_pymongo_collection().update_one(
+        {"_id": tenant.machines[0].id}, {"$set": {"chain_hash": docs[-1]["hash"]}}
+    )
+    expired = await verify(factory, tenant)
+    assert (expired["ok"], expired["firstPosition"], expired["checked"]) == (True, 3, 3)
+
+
+async def test_concurrent_batches_from_two_server_processes_do_not_fork_the_chain(
+    factory: Factory, settings: Settings
+) -> None:
+    tenant = await factory.tenant()
+    batches = [[tx(b * 20 + i, lines=[(500, 1)]) for i in range(1, 21)] for b in range(12)]
+    with uvicorn_server(settings) as first, uvicorn_server(settings) as second:
+        async with httpx.AsyncClient(timeout=60) as http:
+
+            async def send(index: int, batch: list[dict]) -> dict:
+                base = (first, second)[index % 2]
+                response = await http.post(
+                    f"{base}/graphql",
+                    headers={"X-API-Key": tenant.api_key},
+                    json={
+                        "query": INGEST,
+                        "variables": {
+                            "input": {
+                                "machineId": tenant.machine_id,
+                                "idempotencyKey": uuid.uuid4().hex,
+                                "transactions": batch,
+                            }
+                        },
+                    },
+                )
+                return response.json()["data"]["ingestTransactions"]
+
+            results = await asyncio.gather(*(send(i, b) for i, b in enumerate(batches)))
+    assert sum(r["accepted"] for r in results) == 240
+    state = await find_inventory_state(
+        scope=Scope.organization(tenant.org.id), machine_id=tenant.machines[0].id
+    )
+    assert state["counts"] == {"N500": 240}
+    assert state["chain_position"] == 240
+    result = await verify(factory, tenant)
+    assert (result["ok"], result["checked"]) == (True, 240)
