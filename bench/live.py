@@ -68,6 +68,7 @@ class Scenario:
     samples: int = 0
     lost: int = 0
     rss_per_subscriber_kib: float | None = None
+    server_cpu_us_per_delivery: float = 0.0
     setup_seconds: float = 0.0
 
 
@@ -202,10 +203,13 @@ async def run_scenario(
         if n >= 100:
             result.rss_per_subscriber_kib = round((rss_after - rss_before) / n / 1024, 1)
         measured: list[int] = []
+        cpu_before = sum(s.cpu_seconds() for s in servers)
         for _ in range(events):
             measured.append(await ingester.ingest())
             if not await wait_all(subs, measured[-1], limit=30.0):
                 break
+        cpu = sum(s.cpu_seconds() for s in servers) - cpu_before
+        result.server_cpu_us_per_delivery = round(cpu / (len(measured) * n) * 1e6, 1)
         samples: list[float] = []
         for sub in subs:
             latencies = sub.latencies()
@@ -237,7 +241,8 @@ async def make_tenant(settings: Settings) -> tuple[Tenant, str]:
 def print_table(rows: list[Scenario]) -> None:
     header = (
         f"{'workers':>7} {'backend':>8} {'subs':>6} {'events':>6} {'samples':>8} "
-        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'lost':>5} {'KiB/sub':>8}"
+        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'lost':>5} {'KiB/sub':>8} "
+        f"{'cpu us/msg':>10}"
     )
     print(header)
     print("-" * len(header))
@@ -246,7 +251,7 @@ def print_table(rows: list[Scenario]) -> None:
         print(
             f"{r.workers:>7} {r.backend:>8} {r.subscribers:>6} {r.events:>6} {r.samples:>8} "
             f"{r.p50_ms:>8.2f} {r.p95_ms:>8.2f} {r.p99_ms:>8.2f} {r.max_ms:>8.2f} {r.lost:>5} "
-            f"{per_sub:>8}"
+            f"{per_sub:>8} {r.server_cpu_us_per_delivery:>10.1f}"
         )
 
 

@@ -11,6 +11,9 @@ shared. Authorization and expiry were checked before the event was handed to the
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import ExecutionResult, OperationType
@@ -43,3 +46,32 @@ class SharedLiveEventExecutor(StrawberryGraphQLCoreExecutionContext):
         if isinstance(result, ExecutionResult) and not result.errors:
             envelope.memo[key] = result
         return result
+
+
+class SharedPayloadEncoder:
+    """JSON for `next` messages whose `data` is a shared result: the payload is encoded once
+    and only the operation id differs per subscriber. Keeps the last few payloads (held, so
+    their ids cannot be reused while cached)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._cache: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+
+    def encode(self, message: Mapping[str, Any]) -> str | None:
+        """The encoded message, or None when it is not a plain `next` message."""
+        payload = message.get("payload")
+        if (
+            message.get("type") != "next"
+            or not isinstance(payload, dict)
+            or set(payload) != {"data"}
+            or not isinstance(payload["data"], dict)
+        ):
+            return None
+        data = payload["data"]
+        hit = self._cache.get(id(data))
+        if hit is None or hit[0] is not data:
+            hit = (data, json.dumps(data, separators=(",", ":")))
+            self._cache[id(data)] = hit
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        return f'{{"id":{json.dumps(message["id"])},"type":"next","payload":{{"data":{hit[1]}}}}}'

@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,27 +27,10 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import REPO, free_port, wait_until
+
 PROTOCOL = "graphql-transport-ws"
 READY_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago (redis-server cannot bind port 0 and report it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(condition: Any, *, timeout: float, what: str, interval: float = 0.02) -> None:
-    """Poll `condition()` until it is truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def _port_open(port: int) -> bool:
@@ -158,7 +140,7 @@ class ApiServer:
                 "--log-level",
                 "warning",
             ],
-            cwd=ROOT,
+            cwd=REPO,
             env=env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
@@ -188,6 +170,12 @@ class ApiServer:
             self._log_file.close()
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_bytes(self) -> int:
         assert self.process is not None

@@ -28,7 +28,8 @@ from tests.live_flow import (
     next_seqs,
     warm_up,
 )
-from tests.live_support import ApiServer, LiveClient, server_env, wait_until
+from tests.live_support import ApiServer, LiveClient, server_env
+from tests.servers import wait_until
 
 QUEUE_SIZE = 8
 

@@ -31,6 +31,14 @@ class SubscriptionDropped(Exception):
     """The subscriber fell too far behind and was dropped."""
 
 
+def _object_ids(env: Envelope) -> tuple[ObjectId, ObjectId] | bool:
+    """(shop, machine) of the envelope, parsed once per process; False when unusable."""
+    try:
+        return ObjectId(env.shop), ObjectId(env.machine)
+    except (InvalidId, TypeError):
+        return False
+
+
 @dataclass(eq=False)
 class LiveSubscriber:
     """One subscription: what it may see, what it wants, and its bounded queue."""
@@ -47,13 +55,12 @@ class LiveSubscriber:
         """Org always matches (channels are per org); GAP goes to everyone of the org."""
         if env.type is EventType.GAP:
             return True
-        if env.type not in self.types or env.shop is None or env.machine is None:
+        if env.type not in self.types:
             return False
-        try:
-            shop, machine = ObjectId(env.shop), ObjectId(env.machine)
-        except (InvalidId, TypeError):
-            return False
-        return self.scope.allows_machine(machine, shop)
+        ids = env.memo.get("ids")
+        if ids is None:
+            ids = env.memo["ids"] = _object_ids(env)
+        return ids is not False and self.scope.allows_machine(ids[1], ids[0])
 
     async def next(self) -> Envelope:
         """The next envelope; raises SubscriptionDropped once the subscriber was dropped."""
