@@ -17,8 +17,10 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from auth.principal import principal_for_user
 from config import Settings
 from models.identity import Role
+from resolvers.api_keys import issue_api_key
 from tests.factories import Factory, tx
 from tests.live_flow import (
     INVENTORY_CHANGED,
@@ -28,10 +30,11 @@ from tests.live_flow import (
     next_seqs,
     warm_up,
 )
-from tests.live_support import ApiServer, LiveClient, server_env
+from tests.live_support import ApiServer, LiveClient, graphql_post, server_env
 from tests.servers import wait_until
 
 QUEUE_SIZE = 8
+REAUTH_SECONDS = 1
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +45,7 @@ def server(settings: Settings) -> Iterator[ApiServer]:
             mongodb_uri=settings.mongodb_uri,
             mongodb_db=settings.mongodb_db,
             live_queue_size=QUEUE_SIZE,
+            live_reauth_seconds=REAUTH_SECONDS,
         )
     )
     api.start()
@@ -285,3 +289,34 @@ async def test_client_disconnect_ends_the_server_side_subscription(
     await client.ws.send(json.dumps({"id": "nope", "type": "complete"}))
     await client.close()
     wait_until(lambda: live_subscribers(server) == 0, timeout=10, what="subscribers to end")
+
+
+async def test_revoking_an_api_key_ends_its_subscriptions(
+    server: ApiServer, factory: Factory, settings: Settings
+) -> None:
+    tenant = await factory.tenant()
+    issued = await issue_api_key(
+        principal=principal_for_user(tenant.admin),
+        name="dashboard",
+        shop_id=str(tenant.shops[0].id),
+        machine_ids=None,
+        expires_at=None,
+        settings=settings,
+    )
+    assert not isinstance(issued, list)
+    client = await LiveClient.open(server.ws_url, {"apiKey": issued.secret})
+    async with clients(client):
+        op = await client.subscribe(TRANSACTIONS_INGESTED)
+        await warm_up(server.http_url, tenant, [client])
+        data = await graphql_post(
+            server.http_url,
+            "mutation R($id: ID!) { revokeApiKey(id: $id) { userErrors { message } } }",
+            {"id": str(issued.key.id)},
+            token=tenant.admin_token,
+        )
+        assert data["revokeApiKey"]["userErrors"] == []
+        # The credential is checked again every LIVE_REAUTH_SECONDS (1 s here).
+        message = await client.receive(timeout=10 * REAUTH_SECONDS)
+        assert message["id"] == op
+        (error,) = message["payload"]["errors"]
+        assert error["extensions"]["code"] == "UNAUTHENTICATED"
