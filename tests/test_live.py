@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import subprocess
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -31,7 +33,8 @@ from tests.live_flow import (
     warm_up,
 )
 from tests.live_support import ApiServer, LiveClient, graphql_post, server_env
-from tests.servers import wait_until
+from tests.servers import free_port, wait_until
+from tests.test_nginx import CONFIG, nginx_binary
 
 QUEUE_SIZE = 8
 REAUTH_SECONDS = 1
@@ -320,3 +323,39 @@ async def test_revoking_an_api_key_ends_its_subscriptions(
         assert message["id"] == op
         (error,) = message["payload"]["errors"]
         assert error["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_subscriptions_work_through_the_nginx_config(
+    server: ApiServer, factory: Factory, tmp_path: Path
+) -> None:
+    """nginx/cashcc.conf forwards the WebSocket upgrade and the graphql-transport-ws protocol."""
+    listen = free_port()
+    conf = (
+        CONFIG.read_text()
+        .replace("127.0.0.1:8000", f"127.0.0.1:{server.port}")
+        .replace("listen 8080;", f"listen 127.0.0.1:{listen};")
+    )
+    (tmp_path / "cashcc.conf").write_text(conf)
+    proc = subprocess.Popen(
+        [nginx_binary(), "-p", str(tmp_path), "-c", "cashcc.conf", "-g", "daemon off;"]
+    )
+    try:
+
+        def proxied() -> bool:
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(f"http://127.0.0.1:{listen}/healthz", timeout=1).is_success
+            return False
+
+        wait_until(proxied, timeout=20, what="nginx to proxy /healthz")
+        tenant = await factory.tenant()
+        client = await LiveClient.open(
+            f"ws://127.0.0.1:{listen}/graphql", {"token": tenant.admin_token}
+        )
+        async with clients(client):
+            await client.subscribe(INVENTORY_CHANGED)
+            await warm_up(f"http://127.0.0.1:{listen}", tenant, [client])
+            result = await ingest(f"http://127.0.0.1:{listen}", tenant)
+            assert field_of(await client.next_data())["sequence"] == result["chainPosition"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
