@@ -32,20 +32,23 @@ class SharedLiveEventExecutor(StrawberryGraphQLCoreExecutionContext):
             return super().execute_operation(serially)
         key = ("result", id(self.operation), repr(self.variable_values.coerced))
         cached = envelope.memo.get(key)
-        if cached is not None:
-            return cached
+        if cached is not None and cached[0] is self.operation:
+            return cached[1]
         result = super().execute_operation(serially)
         if self.is_awaitable(result):
             return self._remember(envelope, key, result)
-        if isinstance(result, ExecutionResult) and not result.errors:
-            envelope.memo[key] = result
+        self._store(envelope, key, result)
         return result
 
     async def _remember(self, envelope: Envelope, key: Any, pending: Any) -> Any:
         result = await pending
-        if isinstance(result, ExecutionResult) and not result.errors:
-            envelope.memo[key] = result
+        self._store(envelope, key, result)
         return result
+
+    def _store(self, envelope: Envelope, key: Any, result: Any) -> None:
+        # The operation is kept with the result so an id reused by another object never hits.
+        if isinstance(result, ExecutionResult) and not result.errors:
+            envelope.memo[key] = (self.operation, result)
 
 
 class SharedPayloadEncoder:
