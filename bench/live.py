@@ -11,7 +11,9 @@ are latency, not queueing under overload.
     python bench/live.py --quick    # fewer events per scenario
 
 Prints a table and writes JSON to bench/results/. The client and the servers share the same
-machine (and in CI, its cores with other jobs): treat the numbers as an upper bound.
+machine (and in CI, its cores with other jobs): treat the numbers as an upper bound. `cpu us/msg`
+is the servers' CPU time during the measured events divided by events x subscribers; it is less
+sensitive to other load than the latencies (with one subscriber it is the ingest request's cost).
 """
 
 from __future__ import annotations
