@@ -7,8 +7,9 @@ first SUBSCRIBE and goes back to waiting). This backend owns its listener loop i
 - `subscribe` returns once Redis has confirmed the subscription (or after a short timeout
   while Redis is unreachable), so an event published afterwards is delivered;
 - on any connection error the listener drops the connection, retries with backoff, subscribes
-  to every channel again and then queues a GAP envelope on each channel, so subscribers learn
-  that events published during the outage may be lost and re-query.
+  to every channel again and, once Redis has confirmed those subscriptions, queues a GAP
+  envelope on each channel, so subscribers learn that events published during the outage may
+  be lost and re-query (every event published after the GAP is delivered).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class ResilientRedisBackend(BroadcastBackend):
         self._pubsub: Any = None
         self._subscriber_client: redis.Redis | None = None
         self._lost = False
+        self._gap_pending = False
         self._listener: asyncio.Task[None] | None = None
         self.reconnects = 0
 
@@ -115,6 +117,13 @@ class ResilientRedisBackend(BroadcastBackend):
                 with contextlib.suppress(Exception):
                     await closing.aclose()
 
+    def _maybe_report_gap(self) -> None:
+        if self._gap_pending and all(
+            c in self._confirmed and self._confirmed[c].is_set() for c in self._channels
+        ):
+            self._gap_pending = False
+            self._report_gap()
+
     def _report_gap(self) -> None:
         for channel in sorted(self._channels):
             org = org_of_channel(channel)
@@ -130,8 +139,11 @@ class ResilientRedisBackend(BroadcastBackend):
                     if self._lost:
                         self.reconnects += 1
                         log.warning("live: Redis connection restored; reporting a gap")
-                        self._report_gap()
+                        # Reported once Redis confirms the resubscriptions, so every event
+                        # after the GAP is delivered.
+                        self._gap_pending = True
                         self._lost = False
+                        self._maybe_report_gap()
                     backoff = MIN_BACKOFF
                 if not self._pubsub.subscribed:
                     self._wake.clear()
@@ -164,3 +176,4 @@ class ResilientRedisBackend(BroadcastBackend):
             )
         elif kind == "subscribe" and channel in self._confirmed:
             self._confirmed[channel].set()
+            self._maybe_report_gap()
