@@ -21,7 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from auth.errors import PublicError
 from config import Settings, get_settings
 from graph.context import Context, build_context
-from graph.live_execution import SharedPayloadEncoder
+from graph.live_execution import LiveTransportWSHandler
 from graph.schema import build_schema
 from graph.ws_auth import authenticate_credential, credential_from, require_credential
 from models.db import connect, disconnect
@@ -33,6 +33,8 @@ log = logging.getLogger("cashcc")
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context (principal resolved once per request)."""
+
+    graphql_transport_ws_handler_class = LiveTransportWSHandler
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(
@@ -48,17 +50,9 @@ class GraphQLApp(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.live_max_subscriptions_per_connection,
         )
         self.settings = settings
-        self.live_encoder = SharedPayloadEncoder()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return await build_context(request, response, settings=self.settings)
-
-    def encode_json(self, data: object) -> str | bytes:
-        if isinstance(data, dict):
-            shared = self.live_encoder.encode(data)
-            if shared is not None:
-                return shared
-        return super().encode_json(data)
 
     async def on_ws_connect(self, context: Context) -> None:
         """Authenticate the WebSocket in `connection_init`; a missing or invalid credential

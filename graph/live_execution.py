@@ -1,25 +1,43 @@
-"""Shared execution of live events: one GraphQL execution per event and distinct query.
+"""Shared execution of live events: one GraphQL execution and one encoding per event and
+distinct query, however many local subscribers receive it.
 
 Strawberry (graphql-core) executes a subscription's selection set once per event and per
-subscriber; with 1,000 dashboards watching one organization that is 1,000 identical executions
-per event. Every local subscriber of an event gets the same root object (memoized on the
-envelope), so this executor memoizes the result there too, keyed by the operation (parsed
-documents are shared through the ParserCache) and its variables. Results with errors are not
-shared. Authorization and expiry were checked before the event was handed to the subscriber
-(subscribe-time permission check, scope filter, credential deadline in the stream loop).
+subscriber and runs its per-result pipeline for each; with 1,000 dashboards watching one
+organization that is 1,000 identical executions per event. Here:
+
+- every local subscriber of an event gets the same root object (memoized on the envelope), and
+  `SharedLiveEventExecutor` memoizes the execution result there too, keyed by the operation
+  (parsed documents are shared through the ParserCache) and its variables;
+- once one subscriber has executed an event for a query, the others send the already encoded
+  `next` frame straight to their socket (`shared_frame`, used by graph.subscriptions) instead
+  of going through Strawberry's per-result pipeline again. The operation id comes from
+  `LiveTransportWSHandler`, which records it for the operation's task.
+
+Results with errors are never shared. Authorization and expiry were checked before the event
+was handed to the subscriber (subscribe-time permission check, scope filter, credential
+deadline in the stream loop).
 """
 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
-from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from graphql import ExecutionResult, OperationType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
 
 from resolvers.live.envelope import Envelope
+
+# The graphql-transport-ws operation id of the running operation task (see the handler below).
+OPERATION_ID: ContextVar[str | None] = ContextVar("live_operation_id", default=None)
+
+
+def _key(operation: Any, variable_values: Any) -> tuple[Any, ...]:
+    return ("result", id(operation), repr(getattr(variable_values, "coerced", variable_values)))
 
 
 class SharedLiveEventExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -30,7 +48,7 @@ class SharedLiveEventExecutor(StrawberryGraphQLCoreExecutionContext):
             or self.operation.operation is not OperationType.SUBSCRIPTION
         ):
             return super().execute_operation(serially)
-        key = ("result", id(self.operation), repr(self.variable_values.coerced))
+        key = _key(self.operation, self.variable_values)
         cached = envelope.memo.get(key)
         if cached is not None and cached[0] is self.operation:
             return cached[1]
@@ -51,30 +69,27 @@ class SharedLiveEventExecutor(StrawberryGraphQLCoreExecutionContext):
             envelope.memo[key] = (self.operation, result)
 
 
-class SharedPayloadEncoder:
-    """JSON for `next` messages whose `data` is a shared result: the payload is encoded once
-    and only the operation id differs per subscriber. Keeps the last few payloads (held, so
-    their ids cannot be reused while cached)."""
+def shared_frame(envelope: Envelope, operation: Any, variable_values: Any) -> str | None:
+    """The complete `next` message for this event and query, if a subscriber in this process
+    has already executed it, else None (the caller then goes through Strawberry)."""
+    op_id = OPERATION_ID.get()
+    if op_id is None:
+        return None
+    key = _key(operation, variable_values)
+    cached = envelope.memo.get(key)
+    if cached is None or cached[0] is not operation:
+        return None
+    encoded_key = ("encoded", *key[1:])
+    encoded = envelope.memo.get(encoded_key)
+    if encoded is None or encoded[0] is not operation:
+        data = json.dumps(cached[1].data, separators=(",", ":"))
+        encoded = envelope.memo[encoded_key] = (operation, data)
+    return f'{{"id":{json.dumps(op_id)},"type":"next","payload":{{"data":{encoded[1]}}}}}'
 
-    def __init__(self, size: int = 64) -> None:
-        self._size = size
-        self._cache: OrderedDict[int, tuple[Any, str]] = OrderedDict()
 
-    def encode(self, message: Mapping[str, Any]) -> str | None:
-        """The encoded message, or None when it is not a plain `next` message."""
-        payload = message.get("payload")
-        if (
-            message.get("type") != "next"
-            or not isinstance(payload, dict)
-            or set(payload) != {"data"}
-            or not isinstance(payload["data"], dict)
-        ):
-            return None
-        data = payload["data"]
-        hit = self._cache.get(id(data))
-        if hit is None or hit[0] is not data:
-            hit = (data, json.dumps(data, separators=(",", ":")))
-            self._cache[id(data)] = hit
-            if len(self._cache) > self._size:
-                self._cache.popitem(last=False)
-        return f'{{"id":{json.dumps(message["id"])},"type":"next","payload":{{"data":{hit[1]}}}}}'
+class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
+    """Records each operation's id for its task, for `shared_frame`."""
+
+    async def run_operation(self, operation: Any) -> None:
+        OPERATION_ID.set(operation.id)
+        await super().run_operation(operation)

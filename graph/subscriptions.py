@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket
 
 from auth.errors import PermissionDenied
 from graph.context import Context, Info
+from graph.live_execution import shared_frame
 from graph.types.live import InventoryChangedEvent, MachineEventType, TransactionsIngestedEvent
 from resolvers.ids import parse_object_ids
 from resolvers.live.envelope import Envelope, EventType
@@ -97,6 +98,18 @@ def shared(env: Envelope, event_type: type[T]) -> T:
     return event
 
 
+async def sent_directly(info: Info, env: Envelope) -> bool:
+    """Send the event's already encoded `next` frame, if another local subscriber with the
+    same query executed it (graph.live_execution); False: go through Strawberry."""
+    raw = info._raw_info
+    frame = shared_frame(env, raw.operation, raw.variable_values)
+    websocket = info.context.request
+    if frame is None or not isinstance(websocket, WebSocket):
+        return False
+    await websocket.send_text(frame)
+    return True
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -110,7 +123,8 @@ class Subscription:
     ) -> AsyncGenerator[InventoryChangedEvent, None]:
         types = frozenset({EventType.INVENTORY_CHANGED})
         async for env in _stream(info, types, shop_ids, machine_ids):
-            yield shared(env, InventoryChangedEvent)
+            if not await sent_directly(info, env):
+                yield shared(env, InventoryChangedEvent)
 
     @strawberry.subscription(
         description="A summary per accepted ingest batch: counts and amounts by type and the "
@@ -124,7 +138,8 @@ class Subscription:
     ) -> AsyncGenerator[TransactionsIngestedEvent, None]:
         types = frozenset({EventType.TRANSACTIONS_INGESTED})
         async for env in _stream(info, types, shop_ids, machine_ids):
-            yield shared(env, TransactionsIngestedEvent)
+            if not await sent_directly(info, env):
+                yield shared(env, TransactionsIngestedEvent)
 
     @strawberry.subscription(description="Alerts and status changes of machines.")
     async def machine_events(
@@ -137,5 +152,8 @@ class Subscription:
         wanted = frozenset(kinds) if kinds else None
         types = frozenset({EventType.MACHINE_EVENT})
         async for env in _stream(info, types, shop_ids, machine_ids):
-            if wanted is None or env.type is EventType.GAP or env.payload.get("kind") in wanted:
+            kind = env.payload.get("kind")
+            if wanted is not None and env.type is not EventType.GAP and kind not in wanted:
+                continue
+            if not await sent_directly(info, env):
                 yield shared(env, MachineEventType)

@@ -175,6 +175,41 @@ async def test_other_organization_and_other_shop_receive_nothing(
         assert field_of(message["payload"]["data"])["sequence"] == visible["chainPosition"]
 
 
+WITH_DENOMINATIONS = """
+subscription Inv($withDenominations: Boolean!) {
+  inventoryChanged {
+    sequence totalValue
+    denominations @include(if: $withDenominations) { denomination count }
+  }
+}
+"""
+
+
+async def test_subscribers_sharing_a_query_each_get_their_own_operation_id(
+    server: ApiServer, factory: Factory
+) -> None:
+    """The encoded event is shared between subscribers with the same query and variables; the
+    operation id and the variables' effect stay per subscriber."""
+    tenant = await factory.tenant()
+    auth = {"token": tenant.admin_token}
+    a, b, c = [await LiveClient.open(server.ws_url, auth) for _ in range(3)]
+    async with clients(a, b, c):
+        await a.subscribe(WITH_DENOMINATIONS, {"withDenominations": True}, op_id="a1")
+        await b.subscribe(WITH_DENOMINATIONS, {"withDenominations": True}, op_id="b1")
+        await c.subscribe(WITH_DENOMINATIONS, {"withDenominations": False}, op_id="c1")
+        await warm_up(server.http_url, tenant, [a, b, c])
+        for _ in range(3):
+            result = await ingest(server.http_url, tenant)
+            messages = [await client.receive(10) for client in (a, b, c)]
+            assert [m["id"] for m in messages] == ["a1", "b1", "c1"]
+            events = [field_of(m["payload"]["data"]) for m in messages]
+            assert {e["sequence"] for e in events} == {result["chainPosition"]}
+            assert events[0] == events[1]
+            assert len(events[0]["denominations"]) > 0
+            assert "denominations" not in events[2]
+            assert events[2]["totalValue"] == events[0]["totalValue"]
+
+
 async def close_after_init(server: ApiServer, params: dict | None) -> int | None:
     """Open a socket, send connection_init with `params`, return the close code received."""
     async with connect(server.ws_url, subprotocols=["graphql-transport-ws"], proxy=None) as ws:
