@@ -47,6 +47,11 @@ PERMISSIONS: dict[str, Rule] = {
     "Query.transactions": Rule(roles=ALL_ROLES),
     "Query.verifyMachineChain": Rule(roles=ADMINS),
     "Mutation.ingestTransactions": Rule(api_keys=True),
+    # live view: every role, scoped to what the principal may see; API keys (a shop's
+    # dashboard or local system) see their shop/machines
+    "Subscription.inventoryChanged": Rule(roles=ALL_ROLES, api_keys=True),
+    "Subscription.transactionsIngested": Rule(roles=ALL_ROLES, api_keys=True),
+    "Subscription.machineEvents": Rule(roles=ALL_ROLES, api_keys=True),
 }
 
 
