@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format schema bench clean
+.PHONY: run test lint format schema bench bench-live clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ format: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/python -c "from graph.schema import export_sdl; open('schema.graphql','w').write(export_sdl())"
+
+# Live-view latency and memory per subscriber (needs redis-server); BENCH_ARGS=--quick for a short run.
+bench-live: $(STAMP)
+	$(BIN)/python bench/live.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

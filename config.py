@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     max_future_skew_seconds: int = Field(default=86_400, ge=0)
     missing_seq_ranges_limit: int = Field(default=100, ge=1, le=1000)
 
+    # Live view (GraphQL subscriptions): fan-out backend, per-subscriber queue bound, and how
+    # often a long-lived WebSocket's credentials are checked again (revocation, deactivation).
+    broadcast_url: str = "memory://"
+    live_queue_size: int = Field(default=256, ge=1, le=100_000)
+    live_max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
+    live_reauth_seconds: float = Field(default=60.0, gt=0)
+    ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
+
     max_query_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 20_000

@@ -20,7 +20,10 @@ class ScopeRule(StrEnum):
     """Which data an allowed caller reaches (applied by the `Scope` data functions take)."""
 
     NONE = "none: the operation carries its own credential (password, refresh/invite token)"
-    CALLER = "caller's scope: whole org for ORG_ADMIN/AUDITOR, assigned shops (and machines)"
+    CALLER = (
+        "caller's scope: whole org for ORG_ADMIN/AUDITOR, assigned shops (and machines), "
+        "a key's shop (and machines)"
+    )
     ORGANIZATION = "the caller's whole organization"
     KEY = "the key's shop and machines"
 
@@ -75,6 +78,11 @@ PERMISSIONS: dict[str, Rule] = {
     # security audit log
     "Query.securityEvents": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
     "Query.verifySecurityLog": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    # live view: every role, scoped to what the principal may see; API keys (a shop's
+    # dashboard or local system) see their shop/machines
+    "Subscription.inventoryChanged": Rule(roles=ALL_ROLES, api_keys=True),
+    "Subscription.transactionsIngested": Rule(roles=ALL_ROLES, api_keys=True),
+    "Subscription.machineEvents": Rule(roles=ALL_ROLES, api_keys=True),
 }
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -22,12 +24,18 @@ from auth.principal import (
 from auth.throttle import check_api_key_rate
 from config import Settings
 from graph.loaders import Loaders
+from graph.ws_auth import Credential, authenticate_credential
 
 
 @dataclass
 class Context:
     """`principal` is None for anonymous callers; `auth_error` keeps why credentials that were
-    sent did not authenticate, so the authorization check can report it."""
+    sent did not authenticate, so the authorization check can report it.
+
+    On a WebSocket the context lives as long as the connection: `credential` (from
+    `connection_init`) and `auth_expires_at` let long-lived subscriptions end when the token
+    expires and re-check the credential every `live_reauth_seconds`.
+    """
 
     settings: Settings
     request: Request | WebSocket
@@ -35,6 +43,10 @@ class Context:
     request_id: str
     principal: Principal | None = None
     auth_error: PublicError | None = None
+    connection_params: dict[str, Any] | None = None
+    credential: Credential | None = None
+    auth_expires_at: datetime | None = None
+    auth_checked_at: float = 0.0
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,6 +63,33 @@ class Context:
         """Bookkeeping that must not delay or fail the operation (API key last use)."""
         if self.principal is not None and self.principal.kind is PrincipalKind.API_KEY:
             await note_api_key_use(self.principal)
+
+    def credential_expired(self) -> bool:
+        return self.auth_expires_at is not None and self.auth_expires_at <= datetime.now(UTC)
+
+    def seconds_until_auth_check(self) -> float:
+        """Until the token expires or the credential is due for its periodic re-check."""
+        if self.credential is None:
+            due = self.settings.live_reauth_seconds
+        else:
+            due = self.auth_checked_at + self.settings.live_reauth_seconds - time.monotonic()
+        if self.auth_expires_at is not None:
+            due = min(due, (self.auth_expires_at - datetime.now(UTC)).total_seconds())
+        return due
+
+    async def check_auth(self) -> None:
+        """Raise AuthenticationError once the connection's credential is no longer valid."""
+        if self.credential_expired():
+            raise AuthenticationError("access token expired")
+        if self.credential is None:
+            self.require_principal()
+            return
+        if time.monotonic() - self.auth_checked_at < self.settings.live_reauth_seconds:
+            return
+        self.principal, self.auth_expires_at = await authenticate_credential(
+            self.credential, settings=self.settings
+        )
+        self.auth_checked_at = time.monotonic()
 
     def require_principal(self) -> Principal:
         if self.principal is None:
@@ -73,9 +112,8 @@ async def build_context(
     # A proxy's request id is kept only when it is short and plain (it is echoed and logged).
     request_id = offered if _REQUEST_ID_RE.fullmatch(offered) else uuid.uuid4().hex
     ctx = Context(settings=settings, request=request, response=response, request_id=request_id)
-    headers = getattr(response, "headers", None)
-    if headers is not None:
-        headers["x-request-id"] = request_id
+    if not isinstance(request, WebSocket) and hasattr(response, "headers"):
+        response.headers["x-request-id"] = request_id
     authorization = request.headers.get("authorization", "")
     api_key = request.headers.get("x-api-key")
     try:

@@ -117,6 +117,12 @@ class Factory:
         )
         return token
 
+    def token_for_ttl(self, user: User, *, seconds: int) -> str:
+        """An access token that expires `seconds` from now (negative: already expired)."""
+        short = self.settings.model_copy(update={"access_token_ttl_seconds": seconds})
+        token, _ = issue_access_token(user_id=str(user.id), org_id=str(user.org_id), settings=short)
+        return token
+
     async def tenant(
         self, *, shops: int = 1, machines_per_shop: int = 1, currency: str = "EUR"
     ) -> Tenant:

@@ -47,6 +47,7 @@ from resolvers.ingest.records import (
     validate_records,
 )
 from resolvers.ingest.result import IngestResult
+from resolvers.live.publish import CommittedBatch, publish_ingest
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ async def ingest_transactions(
         max_future_skew=timedelta(seconds=settings.max_future_skew_seconds),
     )
     try:
-        return await _commit_with_retries(
+        result = await _commit_with_retries(
             scope=scope,
             machine=machine,
             key=key,
@@ -160,6 +161,9 @@ async def ingest_transactions(
             release_batch(scope=scope, machine_id=machine.id, key=key, owner=owner)
         )
         raise
+    # Only after the commit, and only from the request that committed (not from replays).
+    await publish_ingest(result.committed)
+    return result
 
 
 def _in_progress() -> IngestResult:
@@ -270,6 +274,9 @@ async def _apply_batch(
         missing_seqs=missing,
         missing_seqs_truncated=truncated,
         chain_position=update.state["chain_position"],
+        committed=CommittedBatch(machine=machine, documents=update.documents, state=update.state)
+        if fresh
+        else None,
     )
     if not await complete_batch(
         scope=scope,
