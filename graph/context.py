@@ -77,14 +77,18 @@ class Context:
             due = min(due, (self.auth_expires_at - datetime.now(UTC)).total_seconds())
         return due
 
-    async def check_auth(self) -> None:
-        """Raise AuthenticationError once the connection's credential is no longer valid."""
+    async def check_auth(self, *, max_age: float | None = None) -> None:
+        """Raise AuthenticationError once the connection's credential is no longer valid.
+
+        The credential is read again when the last check is older than `max_age` seconds
+        (default `live_reauth_seconds`)."""
         if self.credential_expired():
             raise AuthenticationError("access token expired")
         if self.credential is None:
             self.require_principal()
             return
-        if time.monotonic() - self.auth_checked_at < self.settings.live_reauth_seconds:
+        limit = self.settings.live_reauth_seconds if max_age is None else max_age
+        if time.monotonic() - self.auth_checked_at < limit:
             return
         self.principal, self.auth_expires_at = await authenticate_credential(
             self.credential, settings=self.settings
