@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -17,10 +19,13 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from auth.errors import PublicError
 from config import Settings, get_settings
 from graph.context import Context, build_context
+from graph.errors import shape_error
+from graph.limits import BodySizeLimit, OperationTimeout
 from graph.live_execution import LiveTransportWSHandler
 from graph.schema import build_schema
 from graph.ws_auth import authenticate_credential, credential_from, require_credential
@@ -53,6 +58,41 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return await build_context(request, response, settings=self.settings)
+
+    async def execute_operation(  # type: ignore[override]
+        self,
+        request: Any,
+        request_adapter: Any,
+        request_data: Any,
+        context: Context,
+        root_value: Any,
+        sub_response: Any,
+    ) -> Any:
+        """Run the HTTP operation (or batch) under the per-operation timeout.
+
+        On timeout the work is cancelled and the client gets a retryable TIMEOUT error; an
+        ingest cut off this way either committed or did not (it is one transaction), and a
+        retry with the same idempotency key is safe.
+        """
+        seconds = self.settings.operation_timeout_seconds
+        try:
+            async with asyncio.timeout(seconds):
+                result = await super().execute_operation(
+                    request, request_adapter, request_data, context, root_value, sub_response
+                )
+            await context.after_operation()
+            return result
+        except TimeoutError:
+            timeout = OperationTimeout(
+                f"operation did not finish within {seconds:g} s", retryable=True
+            )
+            error = shape_error(
+                GraphQLError(timeout.message, original_error=timeout),
+                request_id=context.request_id,
+                operation=None,
+            )
+            result = ExecutionResult(data=None, errors=[error])
+            return [result] * len(request_data) if isinstance(request_data, list) else result
 
     async def on_ws_connect(self, context: Context) -> None:
         """Authenticate the WebSocket in `connection_init`; a missing or invalid credential
@@ -110,7 +150,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             if manage_database:
                 await disconnect()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
@@ -118,3 +158,5 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -33,6 +33,7 @@ from auth.errors import AuthenticationError
 from auth.rbac import PERMISSIONS, authorize
 from config import Settings
 from graph.errors import ErrorPolicy
+from graph.limits import QueryCostLimiter
 from graph.live_execution import SharedLiveEventExecutor
 from graph.mutations import Mutation
 from graph.queries import Query
@@ -94,6 +95,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
     ]
@@ -104,7 +106,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(
+            scalar_map=SCALAR_MAP,
+            batching_config={"max_operations": settings.max_batch_operations},
+            # "Did you mean ...?" would reveal field names with introspection off.
+            disable_field_suggestions=settings.is_production,
+        ),
         execution_context_class=SharedLiveEventExecutor,
     )
     protect(schema)

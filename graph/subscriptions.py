@@ -4,7 +4,8 @@ Each field narrows the caller's scope to the requested shops/machines (never wid
 matching envelopes of the caller's organization and translates them. Every subscription also
 receives GAP events. A subscriber that falls behind is disconnected with close code 4008; a
 subscription ends with an UNAUTHENTICATED error when the connection's token expires or its
-credential stops being valid (checked every LIVE_REAUTH_SECONDS).
+credential stops being valid (checked every LIVE_REAUTH_SECONDS, and before delivering an
+event when the last check is older than DELIVERY_RECHECK_SECONDS).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from resolvers.live.stream import live_events
 log = logging.getLogger(__name__)
 
 SLOW_CONSUMER_CLOSE_CODE = 4008
+# The revocation bound (issue 3: a revoked key stops everywhere within 1 s).
+DELIVERY_RECHECK_SECONDS = 1.0
 T = TypeVar("T")
 _closing: set[asyncio.Task] = set()
 _closing_sockets: set[int] = set()
@@ -71,8 +74,8 @@ async def _stream(
     principal = context.require_principal()
     granted = principal.scope
 
-    async def check() -> None:
-        await context.check_auth()
+    async def check(max_age: float | None = None) -> None:
+        await context.check_auth(max_age=max_age)
         if context.require_principal().scope != granted:
             raise PermissionDenied("your access changed; subscribe again")
 
@@ -86,6 +89,10 @@ async def _stream(
         check=check,
         on_overflow=_close_slow_consumer(context),
     ):
+        # Events are what a revoked key or ended session must stop getting: before one is
+        # delivered, the credential is re-read if its last check is older than the bound, so
+        # revocation reaches open subscriptions within it too (idle ones need no reads).
+        await check(DELIVERY_RECHECK_SECONDS)
         yield env
 
 

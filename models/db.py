@@ -14,10 +14,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from models.identity import ApiKey, User
+from models.identity import ApiKey, RefreshToken, User
 from models.ledger import IngestBatch, MachineInventory, Transaction
 from models.machine import Machine
 from models.organization import Organization, Shop
+from models.rate_limit import ensure_rate_limit_indexes
+from models.security_log import SecurityEvent
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ DOCUMENT_MODELS = [
     Transaction,
     MachineInventory,
     IngestBatch,
+    RefreshToken,
+    SecurityEvent,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
 T = TypeVar("T")
@@ -76,6 +80,7 @@ async def connect(uri: str, db_name: str, *, retention_days: int) -> Database:
     db = client[db_name]
     await init_beanie(database=db, document_models=DOCUMENT_MODELS)
     await ensure_retention_ttl(db, retention_days=retention_days)
+    await ensure_rate_limit_indexes(db)
     _database = Database(client=client, db=db)
     return _database
 
