@@ -47,6 +47,11 @@ PERMISSIONS: dict[str, Rule] = {
     "Query.transactions": Rule(roles=ALL_ROLES),
     "Query.verifyMachineChain": Rule(roles=ADMINS),
     "Mutation.ingestTransactions": Rule(api_keys=True),
+    # analytics (read-only, scoped by the caller's Scope)
+    "Query.overview": Rule(roles=ALL_ROLES),
+    "Query.cashFlow": Rule(roles=ALL_ROLES),
+    "Query.denominationBreakdown": Rule(roles=ALL_ROLES),
+    "Query.replenishmentForecast": Rule(roles=ALL_ROLES),
 }
 
 

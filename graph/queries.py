@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from auth.errors import NotFound
+from graph.analytics_queries import AnalyticsQuery
 from graph.context import Info
 from graph.types.fleet import InventoryReportType, MachineType, OrganizationType, ShopType
 from graph.types.identity import UserType
@@ -21,7 +22,7 @@ from resolvers.queries import find_machine, find_me, find_organization, find_sho
 
 
 @strawberry.type
-class Query:
+class Query(AnalyticsQuery):
     @strawberry.field(description="The signed-in user.")
     async def me(self, info: Info) -> UserType:
         return UserType.from_model(await find_me(principal=info.context.require_principal()))

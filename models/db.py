@@ -18,6 +18,7 @@ from models.identity import ApiKey, User
 from models.ledger import IngestBatch, MachineInventory, Transaction
 from models.machine import Machine
 from models.organization import Organization, Shop
+from models.summary import DailySummary, HourlySummary
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ DOCUMENT_MODELS = [
     Transaction,
     MachineInventory,
     IngestBatch,
+    HourlySummary,
+    DailySummary,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
 T = TypeVar("T")

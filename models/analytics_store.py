@@ -1,0 +1,283 @@
+"""Scoped aggregation pipelines over the summaries (and, for rebuilds, raw transactions).
+
+Every pipeline starts with an index-backed `$match` on `org_id` plus the caller's scope (see
+`Scope.filter`) and a bucket range, so its cost follows the number of summary documents in
+the range, not the number of raw transactions. The builders are public so tests can `explain`
+exactly what runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+
+from models.ledger import Transaction, TransactionType
+from models.scope import Scope
+from models.summary_store import daily, hourly
+
+TYPES = [t.value for t in TransactionType]
+
+
+class Grain(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+
+
+class GroupKey(StrEnum):
+    NONE = "NONE"
+    SHOP = "SHOP"
+    MACHINE = "MACHINE"
+    DENOMINATION = "DENOMINATION"
+    TYPE = "TYPE"
+
+
+def collection(grain: Grain) -> AsyncCollection:
+    return hourly() if grain is Grain.HOUR else daily()
+
+
+def summary_match(
+    scope: Scope, *, start: datetime, end: datetime | None, currency: str | None = None
+) -> dict[str, Any]:
+    """`$match` on org + scope + bucket range (+ currency): the first stage of every pipeline."""
+    query = scope.filter()
+    query["bucket"] = {"$gte": start} if end is None else {"$gte": start, "$lt": end}
+    if currency is not None:
+        query["currency"] = currency
+    return {"$match": query}
+
+
+def bucket_expression(grain: Grain, unit: str, timezone: str) -> Any:
+    """The bucket start of a summary document for `unit` (hour/day/week/month).
+
+    Hourly documents are truncated in `timezone`; daily documents hold a local date at
+    00:00 UTC, so they are truncated in UTC and stay local dates.
+    """
+    if grain is Grain.HOUR and unit == "hour":
+        return "$bucket"
+    if grain is Grain.DAY and unit == "day":
+        return "$bucket"
+    trunc: dict[str, Any] = {
+        "date": "$bucket",
+        "unit": unit,
+        "timezone": timezone if grain is Grain.HOUR else "UTC",
+    }
+    if unit == "week":
+        trunc["startOfWeek"] = "monday"
+    return {"$dateTrunc": trunc}
+
+
+def flow_pipeline(
+    scope: Scope,
+    *,
+    grain: Grain,
+    start: datetime,
+    end: datetime,
+    unit: str,
+    timezone: str,
+    group_by: GroupKey,
+    currency: str | None,
+) -> list[dict[str, Any]]:
+    """Sums per (bucket, currency, group key). Rows: `_id: {b, c, k}`, `n` and one field per
+    transaction type: amounts, or pieces for DENOMINATION, or `a` for TYPE."""
+    stages: list[dict[str, Any]] = [summary_match(scope, start=start, end=end, currency=currency)]
+    bucket = bucket_expression(grain, unit, timezone)
+    if group_by is GroupKey.TYPE:
+        stages += [
+            {"$project": {"b": bucket, "c": "$currency", "e": {"$objectToArray": "$t"}}},
+            {"$unwind": "$e"},
+            {
+                "$group": {
+                    "_id": {"b": "$b", "c": "$c", "k": "$e.k"},
+                    "n": {"$sum": "$e.v.n"},
+                    "a": {"$sum": "$e.v.a"},
+                }
+            },
+        ]
+    elif group_by is GroupKey.DENOMINATION:
+        stages += [
+            {"$project": {"b": bucket, "c": "$currency", "e": {"$objectToArray": "$s"}}},
+            {"$unwind": "$e"},
+            {
+                "$group": {
+                    "_id": {"b": "$b", "c": "$c", "k": "$e.k"},
+                    **{t: {"$sum": f"$e.v.{t}"} for t in TYPES},
+                }
+            },
+        ]
+    else:
+        key = {GroupKey.NONE: None, GroupKey.SHOP: "$shop_id", GroupKey.MACHINE: "$machine_id"}
+        stages.append(
+            {
+                "$group": {
+                    "_id": {"b": bucket, "c": "$currency", "k": key[group_by]},
+                    "n": {"$sum": "$n"},
+                    **{t: {"$sum": f"$t.{t}.a"} for t in TYPES},
+                }
+            }
+        )
+    return stages
+
+
+def slot_flow_pipeline(scope: Scope, *, start: datetime) -> list[dict[str, Any]]:
+    """Pieces per (machine, slot, type) in hourly summaries from `start` on."""
+    return [
+        summary_match(scope, start=start, end=None),
+        {"$project": {"m": "$machine_id", "e": {"$objectToArray": "$s"}}},
+        {"$unwind": "$e"},
+        {
+            "$group": {
+                "_id": {"m": "$m", "k": "$e.k"},
+                **{t: {"$sum": f"$e.v.{t}"} for t in TYPES},
+            }
+        },
+    ]
+
+
+def seasonal_pipeline(
+    scope: Scope, *, start: datetime, end: datetime, timezone: str, hours_of_week: list[int]
+) -> list[dict[str, Any]]:
+    """Organic pieces (deposits minus withdrawals) per (machine, slot, local hour of week).
+
+    Hour of week is 0 for Monday 00:00-01:00 in `timezone`, up to 167.
+    """
+    how = {
+        "$add": [
+            {
+                "$multiply": [
+                    {
+                        "$mod": [
+                            {
+                                "$add": [
+                                    {"$dayOfWeek": {"date": "$bucket", "timezone": timezone}},
+                                    5,
+                                ]
+                            },
+                            7,
+                        ]
+                    },
+                    24,
+                ]
+            },
+            {"$hour": {"date": "$bucket", "timezone": timezone}},
+        ]
+    }
+    return [
+        summary_match(scope, start=start, end=end),
+        {"$project": {"m": "$machine_id", "h": how, "e": {"$objectToArray": "$s"}}},
+        {"$match": {"h": {"$in": hours_of_week}}},
+        {"$unwind": "$e"},
+        {
+            "$group": {
+                "_id": {"m": "$m", "k": "$e.k", "h": "$h"},
+                "p": {
+                    "$sum": {
+                        "$subtract": [
+                            {"$ifNull": ["$e.v.DEPOSIT", 0]},
+                            {"$ifNull": ["$e.v.WITHDRAWAL", 0]},
+                        ]
+                    }
+                },
+            }
+        },
+    ]
+
+
+async def run(grain: Grain, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cursor = await collection(grain).aggregate(pipeline)
+    return await cursor.to_list(length=None)
+
+
+# --- rebuild from raw transactions -------------------------------------------------------
+
+
+def raw_bucket(grain: Grain, timezone: str) -> Any:
+    if grain is Grain.HOUR:
+        return {"$dateTrunc": {"date": "$occurred_at", "unit": "hour"}}
+    local_date = {
+        "$dateToString": {"date": "$occurred_at", "format": "%Y-%m-%d", "timezone": timezone}
+    }
+    return {"$dateFromString": {"dateString": local_date, "timezone": "UTC"}}
+
+
+def raw_match(scope: Scope, *, start: datetime, end: datetime) -> dict[str, Any]:
+    query = scope.filter()
+    query["occurred_at"] = {"$gte": start, "$lt": end}
+    return {"$match": query}
+
+
+def raw_type_pipeline(
+    scope: Scope, *, grain: Grain, start: datetime, end: datetime, timezone: str
+) -> list[dict[str, Any]]:
+    """Count and amount per (shop, machine, currency, bucket, type) from raw transactions."""
+    return [
+        raw_match(scope, start=start, end=end),
+        {
+            "$group": {
+                "_id": {
+                    "s": "$shop_id",
+                    "m": "$machine_id",
+                    "c": "$currency",
+                    "b": raw_bucket(grain, timezone),
+                    "t": "$type",
+                },
+                "n": {"$sum": 1},
+                "a": {"$sum": "$amount"},
+            }
+        },
+    ]
+
+
+def raw_slot_pipeline(
+    scope: Scope, *, grain: Grain, start: datetime, end: datetime, timezone: str
+) -> list[dict[str, Any]]:
+    """Pieces per (shop, machine, currency, bucket, type, slot) from raw transactions."""
+    return [
+        raw_match(scope, start=start, end=end),
+        {"$unwind": "$lines"},
+        {
+            "$group": {
+                "_id": {
+                    "s": "$shop_id",
+                    "m": "$machine_id",
+                    "c": "$currency",
+                    "b": raw_bucket(grain, timezone),
+                    "t": "$type",
+                    "k": {"$concat": ["$lines.kind", {"$toString": "$lines.denomination"}]},
+                },
+                "p": {"$sum": "$lines.count"},
+            }
+        },
+    ]
+
+
+async def run_raw(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cursor = await Transaction.get_pymongo_collection().aggregate(pipeline)
+    return await cursor.to_list(length=None)
+
+
+async def stored_summaries(
+    scope: Scope, *, grain: Grain, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Summary documents in scope with `start <= bucket < end`."""
+    cursor = collection(grain).find(summary_match(scope, start=start, end=end)["$match"])
+    return await cursor.to_list(length=None)
+
+
+async def replace_summaries(
+    scope: Scope,
+    *,
+    grain: Grain,
+    start: datetime,
+    end: datetime,
+    docs: list[dict[str, Any]],
+    session: AsyncClientSession,
+) -> None:
+    """Replace every summary in scope and range by `docs` (the rebuild's `--apply`)."""
+    coll = collection(grain)
+    await coll.delete_many(summary_match(scope, start=start, end=end)["$match"], session=session)
+    if docs:
+        await coll.insert_many(docs, ordered=False, session=session)
