@@ -140,7 +140,8 @@ def slot_flow_pipeline(scope: Scope, *, start: datetime) -> list[dict[str, Any]]
 def seasonal_pipeline(
     scope: Scope, *, start: datetime, end: datetime, timezone: str, hours_of_week: list[int]
 ) -> list[dict[str, Any]]:
-    """Organic pieces (deposits minus withdrawals) per (machine, slot, local hour of week).
+    """Organic pieces (deposits minus withdrawals) per (machine, slot, local hour of week),
+    with `f`, the first hour with movements, to know since when the machine was observed.
 
     Hour of week is 0 for Monday 00:00-01:00 in `timezone`, up to 167.
     """
@@ -167,12 +168,20 @@ def seasonal_pipeline(
     }
     return [
         summary_match(scope, start=start, end=end),
-        {"$project": {"m": "$machine_id", "h": how, "e": {"$objectToArray": "$s"}}},
+        {
+            "$project": {
+                "m": "$machine_id",
+                "b": "$bucket",
+                "h": how,
+                "e": {"$objectToArray": "$s"},
+            }
+        },
         {"$match": {"h": {"$in": hours_of_week}}},
         {"$unwind": "$e"},
         {
             "$group": {
                 "_id": {"m": "$m", "k": "$e.k", "h": "$h"},
+                "f": {"$min": "$b"},
                 "p": {
                     "$sum": {
                         "$subtract": [

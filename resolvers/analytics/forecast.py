@@ -164,6 +164,7 @@ async def replenishment_forecast(
     zones = {s.id: s.timezone for s in await list_shops(scope=scope)}
     future = [now + k * HOUR for k in range(horizon_hours)]
     sums: dict[tuple[ObjectId, str, int], int] = defaultdict(int)
+    first_seen: dict[ObjectId, datetime] = {}
     for tz_name in sorted(set(zones.values())):
         tz = ZoneInfo(tz_name)
         shops = [s for s, z in zones.items() if z == tz_name]
@@ -178,12 +179,15 @@ async def replenishment_forecast(
         for row in await run(Grain.HOUR, pipeline):
             ident = row["_id"]
             sums[(ident["m"], ident["k"], ident["h"])] += row["p"]
+            first_seen[ident["m"]] = min(row["f"], first_seen.get(ident["m"], row["f"]))
     seen_cache: dict[tuple[str, datetime], Counter[int]] = {}
     result = []
     for machine in machines:
         tz_name = zones.get(machine.shop_id, "UTC")
         tz = ZoneInfo(tz_name)
-        since = max(start, hour_of(machine.created_at))
+        # History may be loaded for a machine registered later: observed since the earlier
+        # of its registration and its first movement in the window.
+        since = max(start, hour_of(min(machine.created_at, first_seen.get(machine.id, end))))
         seen = seen_cache.get((tz_name, since))
         if seen is None:
             seen = seen_cache[(tz_name, since)] = observations(since, end, tz)
