@@ -12,11 +12,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
 from models.ledger import Transaction, TransactionType
 from models.scope import Scope
+from models.summary import DailySummary, HourlySummary
 from models.summary_store import daily, hourly
 
 TYPES = [t.value for t in TransactionType]
@@ -39,15 +41,56 @@ def collection(grain: Grain) -> AsyncCollection:
     return hourly() if grain is Grain.HOUR else daily()
 
 
-def summary_match(
-    scope: Scope, *, start: datetime, end: datetime | None, currency: str | None = None
-) -> dict[str, Any]:
-    """`$match` on org + scope + bucket range (+ currency): the first stage of every pipeline."""
+def summary_match(scope: Scope, *, start: datetime, end: datetime | None) -> dict[str, Any]:
+    """A plain filter on org + scope + bucket range (for finds and deletes of the rebuild)."""
     query = scope.filter()
     query["bucket"] = {"$gte": start} if end is None else {"$gte": start, "$lt": end}
-    if currency is not None:
-        query["currency"] = currency
     return {"$match": query}
+
+
+# Matches nothing yet uses the (org_id, machine_id, time) index: ObjectIds are never zero.
+NO_MACHINE = ObjectId(b"\x00" * 12)
+
+
+def scope_branches(
+    scope: Scope, *, field: str, start: datetime, end: datetime | None
+) -> list[dict[str, Any]]:
+    """Equality filters (org + one machine, org + one shop, or org) with a time range, whose
+    union is the scope. Each is served by an (org_id, shop_id|machine_id, time) index prefix;
+    an `$in` followed by a range is not (the embedded planner then scans the collection)."""
+    window = {"$gte": start} if end is None else {"$gte": start, "$lt": end}
+    org = scope.org_id
+    if scope.machine_ids is not None:
+        machines = sorted(scope.machine_ids) or [NO_MACHINE]
+        return [{"org_id": org, "machine_id": m, field: window} for m in machines]
+    if scope.shop_ids is not None:
+        if not scope.shop_ids:
+            return [{"org_id": org, "machine_id": NO_MACHINE, field: window}]
+        return [{"org_id": org, "shop_id": s, field: window} for s in sorted(scope.shop_ids)]
+    return [{"org_id": org, field: window}]
+
+
+def scoped_source(
+    scope: Scope, *, collection_name: str, field: str, start: datetime, end: datetime | None
+) -> list[dict[str, Any]]:
+    """The first stages of every pipeline: an index-backed `$match` on org + scope + time
+    range per scope branch, joined with `$unionWith`; then the shop restriction of a scope
+    narrowed to both shops and machines."""
+    branches = scope_branches(scope, field=field, start=start, end=end)
+    stages: list[dict[str, Any]] = [{"$match": branches[0]}]
+    stages += [
+        {"$unionWith": {"coll": collection_name, "pipeline": [{"$match": b}]}} for b in branches[1:]
+    ]
+    if scope.machine_ids is not None and scope.shop_ids is not None:
+        stages.append({"$match": {"shop_id": {"$in": sorted(scope.shop_ids)}}})
+    return stages
+
+
+def summary_source(
+    scope: Scope, grain: Grain, *, start: datetime, end: datetime | None
+) -> list[dict[str, Any]]:
+    name = (HourlySummary if grain is Grain.HOUR else DailySummary).Settings.name
+    return scoped_source(scope, collection_name=name, field="bucket", start=start, end=end)
 
 
 def bucket_expression(grain: Grain, unit: str, timezone: str) -> Any:
@@ -83,7 +126,11 @@ def flow_pipeline(
 ) -> list[dict[str, Any]]:
     """Sums per (bucket, currency, group key). Rows: `_id: {b, c, k}`, `n` and one field per
     transaction type: amounts, or pieces for DENOMINATION, or `a` for TYPE."""
-    stages: list[dict[str, Any]] = [summary_match(scope, start=start, end=end, currency=currency)]
+    stages = summary_source(scope, grain, start=start, end=end)
+    if currency is not None:
+        # A stage of its own: the embedded planner falls back to a collection scan when the
+        # currency equality sits in the first $match (caught by the explain test).
+        stages.append({"$match": {"currency": currency}})
     bucket = bucket_expression(grain, unit, timezone)
     if group_by is GroupKey.TYPE:
         stages += [
@@ -125,7 +172,7 @@ def flow_pipeline(
 def slot_flow_pipeline(scope: Scope, *, start: datetime) -> list[dict[str, Any]]:
     """Pieces per (machine, slot, type) in hourly summaries from `start` on."""
     return [
-        summary_match(scope, start=start, end=None),
+        *summary_source(scope, Grain.HOUR, start=start, end=None),
         {"$project": {"m": "$machine_id", "e": {"$objectToArray": "$s"}}},
         {"$unwind": "$e"},
         {
@@ -167,7 +214,7 @@ def seasonal_pipeline(
         ]
     }
     return [
-        summary_match(scope, start=start, end=end),
+        *summary_source(scope, Grain.HOUR, start=start, end=end),
         {
             "$project": {
                 "m": "$machine_id",
@@ -212,10 +259,14 @@ def raw_bucket(grain: Grain, timezone: str) -> Any:
     return {"$dateFromString": {"dateString": local_date, "timezone": "UTC"}}
 
 
-def raw_match(scope: Scope, *, start: datetime, end: datetime) -> dict[str, Any]:
-    query = scope.filter()
-    query["occurred_at"] = {"$gte": start, "$lt": end}
-    return {"$match": query}
+def raw_source(scope: Scope, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    return scoped_source(
+        scope,
+        collection_name=Transaction.Settings.name,
+        field="occurred_at",
+        start=start,
+        end=end,
+    )
 
 
 def raw_type_pipeline(
@@ -223,7 +274,7 @@ def raw_type_pipeline(
 ) -> list[dict[str, Any]]:
     """Count and amount per (shop, machine, currency, bucket, type) from raw transactions."""
     return [
-        raw_match(scope, start=start, end=end),
+        *raw_source(scope, start=start, end=end),
         {
             "$group": {
                 "_id": {
@@ -245,7 +296,7 @@ def raw_slot_pipeline(
 ) -> list[dict[str, Any]]:
     """Pieces per (shop, machine, currency, bucket, type, slot) from raw transactions."""
     return [
-        raw_match(scope, start=start, end=end),
+        *raw_source(scope, start=start, end=end),
         {"$unwind": "$lines"},
         {
             "$group": {

@@ -28,6 +28,7 @@ def _indexes() -> list[IndexModel]:
     return [
         IndexModel([(f, ASCENDING) for f in SUMMARY_KEY], unique=True),
         IndexModel([("org_id", ASCENDING), ("bucket", ASCENDING)]),
+        IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING), ("bucket", ASCENDING)]),
         IndexModel([("org_id", ASCENDING), ("machine_id", ASCENDING), ("bucket", ASCENDING)]),
     ]
 

@@ -131,7 +131,13 @@ def project(
 
 
 def recommend(slot: SlotForecast, trajectory: list[float], now: datetime) -> None:
-    """Set the action, quantity and deadline of `slot` from its projected crossings."""
+    """Set the action, quantity and deadline of `slot` from its projected crossings.
+
+    A slot without any learned flow gets no action even when it sits beyond a threshold
+    (an unused denomination is not a cash run).
+    """
+    if not any(trajectory[i] != slot.count for i in range(len(trajectory))):
+        return  # no learned demand: nothing predicts that cash is needed or will pile up
     target = (slot.limits.near_empty + slot.limits.near_full) / 2
     empty_at = slot.hours_to[Threshold.NEAR_EMPTY]
     full_at = slot.hours_to[Threshold.NEAR_FULL]
