@@ -52,31 +52,48 @@ def summary_match(scope: Scope, *, start: datetime, end: datetime | None) -> dic
 NO_MACHINE = ObjectId(b"\x00" * 12)
 
 
-def scope_branches(
-    scope: Scope, *, field: str, start: datetime, end: datetime | None
-) -> list[dict[str, Any]]:
+Window = tuple[datetime, datetime | None]
+
+
+def scope_branches(scope: Scope, *, field: str, windows: list[Window]) -> list[dict[str, Any]]:
     """Equality filters (org + one machine, org + one shop, or org) with a time range, whose
-    union is the scope. Each is served by an (org_id, shop_id|machine_id, time) index prefix;
-    an `$in` followed by a range is not (the embedded planner then scans the collection)."""
-    window = {"$gte": start} if end is None else {"$gte": start, "$lt": end}
+    union is the scope in the (disjoint) windows. Each is served by an (org_id,
+    shop_id|machine_id, time) index prefix; an `$in` followed by a range is not (the embedded
+    planner then scans the collection)."""
     org = scope.org_id
     if scope.machine_ids is not None:
-        machines = sorted(scope.machine_ids) or [NO_MACHINE]
-        return [{"org_id": org, "machine_id": m, field: window} for m in machines]
-    if scope.shop_ids is not None:
-        if not scope.shop_ids:
-            return [{"org_id": org, "machine_id": NO_MACHINE, field: window}]
-        return [{"org_id": org, "shop_id": s, field: window} for s in sorted(scope.shop_ids)]
-    return [{"org_id": org, field: window}]
+        keys = [("machine_id", m) for m in sorted(scope.machine_ids)] or [
+            ("machine_id", NO_MACHINE)
+        ]
+    elif scope.shop_ids is not None:
+        keys = [("shop_id", s) for s in sorted(scope.shop_ids)] or [("machine_id", NO_MACHINE)]
+    else:
+        keys = [None]
+    branches = []
+    for start, end in windows:
+        window = {"$gte": start} if end is None else {"$gte": start, "$lt": end}
+        for key in keys:
+            branch: dict[str, Any] = {"org_id": org}
+            if key is not None:
+                branch[key[0]] = key[1]
+            branch[field] = window
+            branches.append(branch)
+    return branches
 
 
 def scoped_source(
-    scope: Scope, *, collection_name: str, field: str, start: datetime, end: datetime | None
+    scope: Scope,
+    *,
+    collection_name: str,
+    field: str,
+    start: datetime,
+    end: datetime | None,
+    windows: list[Window] | None = None,
 ) -> list[dict[str, Any]]:
     """The first stages of every pipeline: an index-backed `$match` on org + scope + time
-    range per scope branch, joined with `$unionWith`; then the shop restriction of a scope
-    narrowed to both shops and machines."""
-    branches = scope_branches(scope, field=field, start=start, end=end)
+    range per scope branch (and window), joined with `$unionWith`; then the shop restriction
+    of a scope narrowed to both shops and machines."""
+    branches = scope_branches(scope, field=field, windows=windows or [(start, end)])
     stages: list[dict[str, Any]] = [{"$match": branches[0]}]
     stages += [
         {"$unionWith": {"coll": collection_name, "pipeline": [{"$match": b}]}} for b in branches[1:]
@@ -87,10 +104,17 @@ def scoped_source(
 
 
 def summary_source(
-    scope: Scope, grain: Grain, *, start: datetime, end: datetime | None
+    scope: Scope,
+    grain: Grain,
+    *,
+    start: datetime,
+    end: datetime | None,
+    windows: list[Window] | None = None,
 ) -> list[dict[str, Any]]:
     name = (HourlySummary if grain is Grain.HOUR else DailySummary).Settings.name
-    return scoped_source(scope, collection_name=name, field="bucket", start=start, end=end)
+    return scoped_source(
+        scope, collection_name=name, field="bucket", start=start, end=end, windows=windows
+    )
 
 
 def bucket_expression(grain: Grain, unit: str, timezone: str) -> Any:
@@ -185,12 +209,13 @@ def slot_flow_pipeline(scope: Scope, *, start: datetime) -> list[dict[str, Any]]
 
 
 def seasonal_pipeline(
-    scope: Scope, *, start: datetime, end: datetime, timezone: str, hours_of_week: list[int]
+    scope: Scope, *, windows: list[Window], timezone: str, hours_of_week: list[int]
 ) -> list[dict[str, Any]]:
     """Organic pieces (deposits minus withdrawals) per (machine, slot, local hour of week),
     with `f`, the first hour with movements, to know since when the machine was observed.
 
-    Hour of week is 0 for Monday 00:00-01:00 in `timezone`, up to 167.
+    Hour of week is 0 for Monday 00:00-01:00 in `timezone`, up to 167. `windows` (disjoint)
+    limit the scan to the past hours that can have one of `hours_of_week`.
     """
     how = {
         "$add": [
@@ -214,7 +239,7 @@ def seasonal_pipeline(
         ]
     }
     return [
-        *summary_source(scope, Grain.HOUR, start=start, end=end),
+        *summary_source(scope, Grain.HOUR, start=windows[0][0], end=None, windows=windows),
         {
             "$project": {
                 "m": "$machine_id",

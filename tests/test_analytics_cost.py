@@ -202,7 +202,12 @@ async def test_hot_pipelines_start_with_an_index_scan(
         ),
         "forecast": (
             Grain.HOUR,
-            seasonal_pipeline(scope, start=start, end=end, timezone=berlin, hours_of_week=[1, 2]),
+            seasonal_pipeline(
+                scope,
+                windows=[(start, start + timedelta(days=2)), (end - timedelta(days=2), end)],
+                timezone=berlin,
+                hours_of_week=[1, 2],
+            ),
         ),
         "breakdown at": (Grain.HOUR, slot_flow_pipeline(scope, start=start)),
     }

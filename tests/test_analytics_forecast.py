@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from models.organization import utcnow
+from resolvers.analytics.forecast import hour_of_week, past_windows
 from tests.analytics_helpers import build_world
 from tests.factories import Factory, gql, gql_data
 
@@ -91,3 +94,18 @@ async def test_forecast_refuses_out_of_range_horizon(factory: Factory) -> None:
     tenant = await factory.tenant()
     body = await gql(factory.client, FORECAST, {"horizon": 1000}, token=tenant.admin_token)
     assert "horizonHours must be between 1 and 168" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("horizon", [1, 24, 100, 167, 168])
+def test_past_windows_cover_every_same_hour_of_week(horizon: int) -> None:
+    end = datetime(2026, 3, 30, 10, tzinfo=UTC)  # a week after the spring DST change
+    start = end - timedelta(weeks=4)
+    windows = past_windows(start, end, horizon)
+    assert all(a[1] < b[0] for a, b in pairwise(windows))  # disjoint: nothing counted twice
+    tz = ZoneInfo("Europe/Berlin")
+    wanted = {hour_of_week(end + timedelta(hours=k), tz) for k in range(horizon)}
+    at = start
+    while at < end:
+        if hour_of_week(at, tz) in wanted:
+            assert any(lo <= at < hi for lo, hi in windows), at
+        at += timedelta(hours=1)

@@ -101,6 +101,25 @@ def observations(start: datetime, end: datetime, tz: ZoneInfo) -> Counter[int]:
     return seen
 
 
+def past_windows(
+    start: datetime, end: datetime, horizon_hours: int
+) -> list[tuple[datetime, datetime | None]]:
+    """The hours of `[start, end)` that can share a local hour of week with the next
+    `horizon_hours`: the same stretch 1, 2, ... weeks back, widened by an hour each side for
+    DST shifts, merged where they overlap (the full range for long horizons)."""
+    windows: list[tuple[datetime, datetime]] = []
+    back = end - timedelta(weeks=1)
+    while back + timedelta(hours=horizon_hours + 2) > start:
+        lo = max(start, back - HOUR)
+        hi = min(end, back + timedelta(hours=horizon_hours + 1))
+        if windows and hi >= windows[-1][0]:
+            windows[-1] = (lo, windows[-1][1])
+        else:
+            windows.append((lo, hi))
+        back -= timedelta(weeks=1)
+    return [(lo, hi) for lo, hi in sorted(windows)] or [(start, end)]
+
+
 def project(
     count: int, rates: list[float], limits: SlotLimits
 ) -> tuple[dict[Threshold, float | None], list[float]]:
@@ -177,8 +196,7 @@ async def replenishment_forecast(
         wanted = sorted({hour_of_week(at, tz) for at in future})
         pipeline = seasonal_pipeline(
             scope.narrowed(shop_ids=shops),
-            start=start,
-            end=end,
+            windows=past_windows(start, end, horizon_hours),
             timezone=tz_name,
             hours_of_week=wanted,
         )
