@@ -91,16 +91,6 @@ def hour_of_week(at: datetime, tz: ZoneInfo) -> int:
     return local.weekday() * 24 + local.hour
 
 
-def observations(start: datetime, end: datetime, tz: ZoneInfo) -> Counter[int]:
-    """How often each local hour of week occurs among the UTC hours in `[start, end)`."""
-    seen: Counter[int] = Counter()
-    at = start
-    while at < end:
-        seen[hour_of_week(at, tz)] += 1
-        at += HOUR
-    return seen
-
-
 def past_windows(
     start: datetime, end: datetime, horizon_hours: int
 ) -> list[tuple[datetime, datetime | None]]:
@@ -194,8 +184,11 @@ async def replenishment_forecast(
         tz = ZoneInfo(tz_name)
         shops = [s for s, z in zones.items() if z == tz_name]
         wanted = sorted({hour_of_week(at, tz) for at in future})
+        # Narrow to the zone's shops only when the scope spans several zones: every shop
+        # is a branch of its own in the pipeline.
+        zone_scope = scope if len(shops) == len(zones) else scope.narrowed(shop_ids=shops)
         pipeline = seasonal_pipeline(
-            scope.narrowed(shop_ids=shops),
+            zone_scope,
             windows=past_windows(start, end, horizon_hours),
             timezone=tz_name,
             hours_of_week=wanted,
@@ -204,7 +197,13 @@ async def replenishment_forecast(
             ident = row["_id"]
             sums[(ident["m"], ident["k"], ident["h"])] += row["p"]
             first_seen[ident["m"]] = min(row["f"], first_seen.get(ident["m"], row["f"]))
-    seen_cache: dict[tuple[str, datetime], Counter[int]] = {}
+    # How often each local hour of week occurs among the window's hours, from an offset on.
+    hours = int((end - start) / HOUR)
+    past_hows: dict[str, list[int]] = {}
+    seen_cache: dict[tuple[str, int], Counter[int]] = {}
+    future_hows = {
+        z: [hour_of_week(at, ZoneInfo(z)) for at in future] for z in {*zones.values(), "UTC"}
+    }
     result = []
     for machine in machines:
         tz_name = zones.get(machine.shop_id, "UTC")
@@ -212,9 +211,12 @@ async def replenishment_forecast(
         # History may be loaded for a machine registered later: observed since the earlier
         # of its registration and its first movement in the window.
         since = max(start, hour_of(min(machine.created_at, first_seen.get(machine.id, end))))
-        seen = seen_cache.get((tz_name, since))
+        offset = int((since - start) / HOUR)
+        seen = seen_cache.get((tz_name, offset))
         if seen is None:
-            seen = seen_cache[(tz_name, since)] = observations(since, end, tz)
+            if tz_name not in past_hows:
+                past_hows[tz_name] = [hour_of_week(start + k * HOUR, tz) for k in range(hours)]
+            seen = seen_cache[(tz_name, offset)] = Counter(past_hows[tz_name][offset:])
         counts = states.get(machine.id, {}).get("counts", {})
         currency = get_currency(machine.currency)
         slots = (currency.slots() if currency else []) + sorted(
@@ -225,10 +227,10 @@ async def replenishment_forecast(
             limits = machine.limits.get(slot_key) or SlotLimits(
                 capacity=1, near_empty=0, near_full=1
             )
-            rates = []
-            for at in future:
-                h = hour_of_week(at, tz)
-                rates.append(sums.get((machine.id, slot_key, h), 0) / seen[h] if seen[h] else 0.0)
+            rates = [
+                sums.get((machine.id, slot_key, h), 0) / seen[h] if seen[h] else 0.0
+                for h in future_hows[tz_name]
+            ]
             count = counts.get(slot_key, 0)
             hours_to, trajectory = project(count, rates, limits)
             kind, denomination = parse_slot(slot_key)
