@@ -8,7 +8,7 @@ exactly what runs.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -55,7 +55,9 @@ NO_MACHINE = ObjectId(b"\x00" * 12)
 Window = tuple[datetime, datetime | None]
 
 
-def scope_branches(scope: Scope, *, field: str, windows: list[Window]) -> list[dict[str, Any]]:
+def scope_branches(
+    scope: Scope, *, field: str, windows: list[Window], lower: str = "$gte"
+) -> list[dict[str, Any]]:
     """Equality filters (org + one machine, org + one shop, or org) with a time range, whose
     union is the scope in the (disjoint) windows. Each is served by an (org_id,
     shop_id|machine_id, time) index prefix; an `$in` followed by a range is not (the embedded
@@ -71,7 +73,7 @@ def scope_branches(scope: Scope, *, field: str, windows: list[Window]) -> list[d
         keys = [None]
     branches = []
     for start, end in windows:
-        window = {"$gte": start} if end is None else {"$gte": start, "$lt": end}
+        window = {lower: start} if end is None else {lower: start, "$lt": end}
         for key in keys:
             branch: dict[str, Any] = {"org_id": org}
             if key is not None:
@@ -89,11 +91,12 @@ def scoped_source(
     start: datetime,
     end: datetime | None,
     windows: list[Window] | None = None,
+    lower: str = "$gte",
 ) -> list[dict[str, Any]]:
     """The first stages of every pipeline: an index-backed `$match` on org + scope + time
     range per scope branch (and window), joined with `$unionWith`; then the shop restriction
     of a scope narrowed to both shops and machines."""
-    branches = scope_branches(scope, field=field, windows=windows or [(start, end)])
+    branches = scope_branches(scope, field=field, windows=windows or [(start, end)], lower=lower)
     stages: list[dict[str, Any]] = [{"$match": branches[0]}]
     stages += [
         {"$unionWith": {"coll": collection_name, "pipeline": [{"$match": b}]}} for b in branches[1:]
@@ -285,12 +288,19 @@ def raw_bucket(grain: Grain, timezone: str) -> Any:
 
 
 def raw_source(scope: Scope, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Raw transactions in scope with `start <= occurred_at < end`.
+
+    Written as `occurred_at > start - 1 ms` (dates have millisecond precision): the embedded
+    database treats an inclusive lower bound on a descending index field (the transactions'
+    indexes) as exclusive and drops documents exactly at `start`.
+    """
     return scoped_source(
         scope,
         collection_name=Transaction.Settings.name,
         field="occurred_at",
-        start=start,
+        start=start - timedelta(milliseconds=1),
         end=end,
+        lower="$gt",
     )
 
 

@@ -105,3 +105,24 @@ async def test_rebuild_cli_refuses_bad_arguments(settings: Settings) -> None:
     )
     assert code == 2
     assert "error" in out
+
+
+async def test_racing_batches_of_one_machine_count_each_transaction_once(
+    factory: Factory,
+) -> None:
+    """Batches of one machine racing for its state abort and retry whole transactions; the
+    summaries must keep exactly one count per transaction (nothing from aborted attempts)."""
+    world = await build_world(factory, shops=1)
+    machine = world.tenant.machines[0]
+    at = utc(2026, 5, 4, 9)
+    for i in range(60):
+        world.add(machine, "DEPOSIT", at + timedelta(minutes=i), ("N", 500, 1 + i % 3))
+    batches = [world.records[i::6] for i in range(6)]
+    await asyncio.gather(*(world.ingest(batch) for batch in batches))
+    docs = await hourly().find({"machine_id": machine.id}).to_list(None)
+    assert sum(d["n"] for d in docs) == 60
+    assert sum(d["s"]["N500"]["DEPOSIT"] for d in docs) == sum(1 + i % 3 for i in range(60))
+    report = await rebuild_summaries(
+        scope=Scope.organization(world.tenant.org.id), start=at, end=at + timedelta(hours=2)
+    )
+    assert report.differences == []
