@@ -18,7 +18,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from models.ledger import Transaction, TransactionType
 from models.scope import Scope
-from models.summary import DailySummary, HourlySummary
 from models.summary_store import daily, hourly
 
 TYPES = [t.value for t in TransactionType]
@@ -52,72 +51,38 @@ def summary_match(scope: Scope, *, start: datetime, end: datetime | None) -> dic
 NO_MACHINE = ObjectId(b"\x00" * 12)
 
 
-Window = tuple[datetime, datetime | None]
-
-
-def scope_branches(
-    scope: Scope, *, field: str, windows: list[Window], lower: str = "$gte"
-) -> list[dict[str, Any]]:
-    """Equality filters (org + one machine, org + one shop, or org) with a time range, whose
-    union is the scope in the (disjoint) windows. Each is served by an (org_id,
-    shop_id|machine_id, time) index prefix; an `$in` followed by a range is not (the embedded
-    planner then scans the collection)."""
-    org = scope.org_id
-    if scope.machine_ids is not None:
-        keys = [("machine_id", m) for m in sorted(scope.machine_ids)] or [
-            ("machine_id", NO_MACHINE)
-        ]
-    elif scope.shop_ids is not None:
-        keys = [("shop_id", s) for s in sorted(scope.shop_ids)] or [("machine_id", NO_MACHINE)]
-    else:
-        keys = [None]
-    branches = []
-    for start, end in windows:
-        window = {lower: start} if end is None else {lower: start, "$lt": end}
-        for key in keys:
-            branch: dict[str, Any] = {"org_id": org}
-            if key is not None:
-                branch[key[0]] = key[1]
-            branch[field] = window
-            branches.append(branch)
-    return branches
-
-
 def scoped_source(
-    scope: Scope,
-    *,
-    collection_name: str,
-    field: str,
-    start: datetime,
-    end: datetime | None,
-    windows: list[Window] | None = None,
-    lower: str = "$gte",
+    scope: Scope, *, field: str, start: datetime, end: datetime | None, lower: str = "$gte"
 ) -> list[dict[str, Any]]:
-    """The first stages of every pipeline: an index-backed `$match` on org + scope + time
-    range per scope branch (and window), joined with `$unionWith`; then the shop restriction
-    of a scope narrowed to both shops and machines."""
-    branches = scope_branches(scope, field=field, windows=windows or [(start, end)], lower=lower)
-    stages: list[dict[str, Any]] = [{"$match": branches[0]}]
-    stages += [
-        {"$unionWith": {"coll": collection_name, "pipeline": [{"$match": b}]}} for b in branches[1:]
-    ]
-    if scope.machine_ids is not None and scope.shop_ids is not None:
-        stages.append({"$match": {"shop_id": {"$in": sorted(scope.shop_ids)}}})
-    return stages
+    """The first stages of every pipeline: an index-backed `$match` on org + scope + time.
+
+    A scope of one machine or one shop becomes an equality on it, served by the (org_id,
+    machine_id|shop_id, time) index. A wider scope starts with org + time (the (org_id, time)
+    index) and applies its `$in` in the next stage: the embedded database's planner scans the
+    whole collection for an `$in` (or any extra field) before a range, and `$unionWith`
+    branches per shop cost it seconds. On MongoDB the same pipelines stay index-backed.
+    """
+    window = {lower: start} if end is None else {lower: start, "$lt": end}
+    first: dict[str, Any] = {"org_id": scope.org_id}
+    rest: dict[str, Any] = {}
+    machines, shops = scope.machine_ids, scope.shop_ids
+    if machines is not None and len(machines) <= 1:
+        first["machine_id"] = next(iter(machines), NO_MACHINE)
+        if shops is not None:
+            rest["shop_id"] = {"$in": sorted(shops)}
+    elif machines is None and shops is not None and len(shops) <= 1:
+        if shops:
+            first["shop_id"] = next(iter(shops))
+        else:
+            first["machine_id"] = NO_MACHINE
+    else:
+        rest = {k: v for k, v in scope.filter().items() if k != "org_id"}
+    first[field] = window
+    return [{"$match": first}] + ([{"$match": rest}] if rest else [])
 
 
-def summary_source(
-    scope: Scope,
-    grain: Grain,
-    *,
-    start: datetime,
-    end: datetime | None,
-    windows: list[Window] | None = None,
-) -> list[dict[str, Any]]:
-    name = (HourlySummary if grain is Grain.HOUR else DailySummary).Settings.name
-    return scoped_source(
-        scope, collection_name=name, field="bucket", start=start, end=end, windows=windows
-    )
+def summary_source(scope: Scope, *, start: datetime, end: datetime | None) -> list[dict[str, Any]]:
+    return scoped_source(scope, field="bucket", start=start, end=end)
 
 
 def bucket_expression(grain: Grain, unit: str, timezone: str) -> Any:
@@ -153,7 +118,7 @@ def flow_pipeline(
 ) -> list[dict[str, Any]]:
     """Sums per (bucket, currency, group key). Rows: `_id: {b, c, k}`, `n` and one field per
     transaction type: amounts, or pieces for DENOMINATION, or `a` for TYPE."""
-    stages = summary_source(scope, grain, start=start, end=end)
+    stages = summary_source(scope, start=start, end=end)
     if currency is not None:
         # A stage of its own: the embedded planner falls back to a collection scan when the
         # currency equality sits in the first $match (caught by the explain test).
@@ -199,7 +164,7 @@ def flow_pipeline(
 def slot_flow_pipeline(scope: Scope, *, start: datetime) -> list[dict[str, Any]]:
     """Pieces per (machine, slot, type) in hourly summaries from `start` on."""
     return [
-        *summary_source(scope, Grain.HOUR, start=start, end=None),
+        *summary_source(scope, start=start, end=None),
         {"$project": {"m": "$machine_id", "e": {"$objectToArray": "$s"}}},
         {"$unwind": "$e"},
         {
@@ -212,13 +177,12 @@ def slot_flow_pipeline(scope: Scope, *, start: datetime) -> list[dict[str, Any]]
 
 
 def seasonal_pipeline(
-    scope: Scope, *, windows: list[Window], timezone: str, hours_of_week: list[int]
+    scope: Scope, *, start: datetime, end: datetime, timezone: str, hours_of_week: list[int]
 ) -> list[dict[str, Any]]:
     """Organic pieces (deposits minus withdrawals) per (machine, slot, local hour of week),
     with `f`, the first hour with movements, to know since when the machine was observed.
 
-    Hour of week is 0 for Monday 00:00-01:00 in `timezone`, up to 167. `windows` (disjoint)
-    limit the scan to the past hours that can have one of `hours_of_week`.
+    Hour of week is 0 for Monday 00:00-01:00 in `timezone`, up to 167.
     """
     how = {
         "$add": [
@@ -242,7 +206,7 @@ def seasonal_pipeline(
         ]
     }
     return [
-        *summary_source(scope, Grain.HOUR, start=windows[0][0], end=None, windows=windows),
+        *summary_source(scope, start=start, end=end),
         {
             "$project": {
                 "m": "$machine_id",
@@ -295,12 +259,7 @@ def raw_source(scope: Scope, *, start: datetime, end: datetime) -> list[dict[str
     indexes) as exclusive and drops documents exactly at `start`.
     """
     return scoped_source(
-        scope,
-        collection_name=Transaction.Settings.name,
-        field="occurred_at",
-        start=start - timedelta(milliseconds=1),
-        end=end,
-        lower="$gt",
+        scope, field="occurred_at", start=start - timedelta(milliseconds=1), end=end, lower="$gt"
     )
 
 

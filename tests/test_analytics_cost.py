@@ -155,7 +155,9 @@ async def assert_index_backed(database: Database, name: str, coll: str, pipeline
         assert "COLLSCAN" not in plan, (name, plan)
 
 
-@pytest.mark.parametrize("scope_kind", ["organization", "shops", "machines", "both"])
+@pytest.mark.parametrize(
+    "scope_kind", ["organization", "shops", "one shop", "machines", "one machine", "both"]
+)
 async def test_hot_pipelines_start_with_an_index_scan(
     factory: Factory, database: Database, scope_kind: str
 ) -> None:
@@ -166,6 +168,10 @@ async def test_hot_pipelines_start_with_an_index_scan(
     machines = [m.id for m in tenant.machines[:3]]
     if scope_kind == "shops":
         scope = scope.narrowed(shop_ids=shops)
+    elif scope_kind == "one shop":
+        scope = scope.narrowed(shop_ids=shops[1:])
+    elif scope_kind == "one machine":
+        scope = scope.narrowed(machine_ids=machines[:1])
     elif scope_kind == "machines":
         scope = scope.narrowed(machine_ids=machines)
     elif scope_kind == "both":
@@ -203,10 +209,7 @@ async def test_hot_pipelines_start_with_an_index_scan(
         "forecast": (
             Grain.HOUR,
             seasonal_pipeline(
-                scope,
-                windows=[(start, start + timedelta(days=2)), (end - timedelta(days=2), end)],
-                timezone=berlin,
-                hours_of_week=[1, 2],
+                scope, start=end - timedelta(days=2), end=end, timezone=berlin, hours_of_week=[1]
             ),
         ),
         "breakdown at": (Grain.HOUR, slot_flow_pipeline(scope, start=start)),

@@ -127,6 +127,8 @@ def project(
     hours: dict[Threshold, float | None] = {
         t: (0.0 if reached(count, lvl, d) else None) for t, (lvl, d) in levels.items()
     }
+    if not any(rates):  # nothing moves: no crossing ahead, the count stays
+        return hours, [float(count)] * len(rates)
     trajectory = []
     current = float(count)
     for k, rate in enumerate(rates):
@@ -184,19 +186,18 @@ async def replenishment_forecast(
         tz = ZoneInfo(tz_name)
         shops = [s for s, z in zones.items() if z == tz_name]
         wanted = sorted({hour_of_week(at, tz) for at in future})
-        # Narrow to the zone's shops only when the scope spans several zones: every shop
-        # is a branch of its own in the pipeline.
+        # Narrow to the zone's shops only when the scope spans several zones.
         zone_scope = scope if len(shops) == len(zones) else scope.narrowed(shop_ids=shops)
-        pipeline = seasonal_pipeline(
-            zone_scope,
-            windows=past_windows(start, end, horizon_hours),
-            timezone=tz_name,
-            hours_of_week=wanted,
-        )
-        for row in await run(Grain.HOUR, pipeline):
-            ident = row["_id"]
-            sums[(ident["m"], ident["k"], ident["h"])] += row["p"]
-            first_seen[ident["m"]] = min(row["f"], first_seen.get(ident["m"], row["f"]))
+        # One command per window: each starts with an index-backed range, and the windows
+        # are disjoint, so their sums add up.
+        for lo, hi in past_windows(start, end, horizon_hours):
+            pipeline = seasonal_pipeline(
+                zone_scope, start=lo, end=hi or end, timezone=tz_name, hours_of_week=wanted
+            )
+            for row in await run(Grain.HOUR, pipeline):
+                ident = row["_id"]
+                sums[(ident["m"], ident["k"], ident["h"])] += row["p"]
+                first_seen[ident["m"]] = min(row["f"], first_seen.get(ident["m"], row["f"]))
     # How often each local hour of week occurs among the window's hours, from an offset on.
     hours = int((end - start) / HOUR)
     past_hows: dict[str, list[int]] = {}
