@@ -83,6 +83,11 @@ PERMISSIONS: dict[str, Rule] = {
     "Subscription.inventoryChanged": Rule(roles=ALL_ROLES, api_keys=True),
     "Subscription.transactionsIngested": Rule(roles=ALL_ROLES, api_keys=True),
     "Subscription.machineEvents": Rule(roles=ALL_ROLES, api_keys=True),
+    # analytics (read-only, scoped by the caller's Scope)
+    "Query.overview": Rule(roles=ALL_ROLES),
+    "Query.cashFlow": Rule(roles=ALL_ROLES),
+    "Query.denominationBreakdown": Rule(roles=ALL_ROLES),
+    "Query.replenishmentForecast": Rule(roles=ALL_ROLES),
 }
 
 

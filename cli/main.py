@@ -1,4 +1,4 @@
-"""`cashcc` commands: serve, create-org, embedded-db."""
+"""`cashcc` commands: serve, create-org, embedded-db, rebuild-summaries."""
 
 from __future__ import annotations
 
@@ -113,6 +113,14 @@ def cmd_embedded_db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rebuild_summaries(args: argparse.Namespace, settings: Settings) -> int:
+    """Recompute summaries from raw transactions; exit 0 when they match (or were applied),
+    3 when differences were found and left in place."""
+    from cli.rebuild import run_rebuild
+
+    return asyncio.run(_with_database(settings, lambda: run_rebuild(args)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cashcc", description="Cash Command Center")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     emb = sub.add_parser("embedded-db", help="manage the embedded development database")
     emb.add_argument("action", choices=["status", "start", "stop"])
     emb.set_defaults(handler=cmd_embedded_db)
+
+    rebuild = sub.add_parser(
+        "rebuild-summaries", help="recompute analytics summaries from raw transactions"
+    )
+    rebuild.add_argument("--org", required=True, help="organization id")
+    rebuild.add_argument("--from", dest="start", required=True, help="ISO 8601 instant")
+    rebuild.add_argument("--to", dest="end", required=True, help="ISO 8601 instant")
+    rebuild.add_argument("--apply", action="store_true", help="replace differing summaries")
+    rebuild.set_defaults(handler=cmd_rebuild_summaries)
     return parser
 
 

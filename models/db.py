@@ -20,6 +20,7 @@ from models.machine import Machine
 from models.organization import Organization, Shop
 from models.rate_limit import ensure_rate_limit_indexes
 from models.security_log import SecurityEvent
+from models.summary import DailySummary, HourlySummary
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ DOCUMENT_MODELS = [
     IngestBatch,
     RefreshToken,
     SecurityEvent,
+    HourlySummary,
+    DailySummary,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
 T = TypeVar("T")

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,21 @@ def user_var(world: World, target: str | None) -> Awaitable[dict[str, Any]]:
         return {"id": await world.fresh_user(target)}
 
     return make()
+
+
+def window_vars(name: str) -> Vars:
+    """The target's id plus a time window around every record the world ingested."""
+
+    async def make(world: World, target: str | None) -> dict[str, Any]:
+        assert target is not None
+        now = datetime.now(UTC)
+        return {
+            name: [world.ids[target]],
+            "from": (now - timedelta(days=2)).isoformat(),
+            "to": (now + timedelta(days=1)).isoformat(),
+        }
+
+    return make
 
 
 def payload(field: str, inner: str) -> Found:
@@ -189,6 +205,36 @@ CASES: dict[str, Case] = {
         "{ verifySecurityLog { ok checked } }",
         no_vars,
         lambda d, w, t: d["verifySecurityLog"]["ok"] and d["verifySecurityLog"]["checked"] > 0,
+    ),
+    "Query.overview": Case(
+        "{ overview { cashHeld { value } topShops { shop { id } } } }",
+        no_vars,
+        lambda d, w, t: (
+            bool(d["overview"]["topShops"])
+            and all(s["shop"]["id"] != w.ids["SB"] for s in d["overview"]["topShops"])
+        ),
+    ),
+    "Query.cashFlow": Case(
+        "query($m: [ID!], $from: DateTime!, $to: DateTime!) { cashFlow(from: $from, to: $to, "
+        "interval: DAY, groupBy: MACHINE, machineIds: $m) { series { key } } }",
+        window_vars("m"),
+        lambda d, w, t: [s["key"] for s in d["cashFlow"]["series"]] == [w.ids[t]],
+        MACHINE_TARGETS,
+    ),
+    "Query.denominationBreakdown": Case(
+        "query($m: [ID!]) { denominationBreakdown(machineIds: $m) { currencies { totalPieces } } }",
+        ids_var("m", as_list=True),
+        lambda d, w, t: any(c["totalPieces"] for c in d["denominationBreakdown"]["currencies"]),
+        MACHINE_TARGETS,
+    ),
+    "Query.replenishmentForecast": Case(
+        "query($s: [ID!]) { replenishmentForecast(shopIds: $s) { machines { shop { id } } } }",
+        ids_var("s", as_list=True),
+        lambda d, w, t: (
+            bool(d["replenishmentForecast"]["machines"])
+            and {m["shop"]["id"] for m in d["replenishmentForecast"]["machines"]} == {w.ids[t]}
+        ),
+        SHOP_TARGETS,
     ),
     "Mutation.login": Case(
         "mutation($email: String!, $password: String!) "
@@ -418,6 +464,10 @@ POLICY: dict[str, set[str] | str] = {
     "Query.inventory": {A, M, E, AU},
     "Query.transactions": {A, M, E, AU},
     "Query.verifyMachineChain": {A, AU},
+    "Query.overview": {A, M, E, AU},
+    "Query.cashFlow": {A, M, E, AU},
+    "Query.denominationBreakdown": {A, M, E, AU},
+    "Query.replenishmentForecast": {A, M, E, AU},
     "Mutation.ingestTransactions": {K},
     "Query.securityEvents": {A, AU},
     "Query.verifySecurityLog": {A, AU},

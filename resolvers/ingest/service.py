@@ -34,6 +34,7 @@ from models.machine import Machine
 from models.machine_store import get_machine
 from models.organization import utcnow
 from models.scope import Scope
+from models.summary_store import apply_to_summaries
 from resolvers.errors import ErrorCode, UserError
 from resolvers.ids import parse_object_id
 from resolvers.ingest import seq_ranges
@@ -258,6 +259,7 @@ async def _apply_batch(
         received_at=utcnow(),
     )
     await insert_transactions(update.documents, session=session)
+    await apply_to_summaries(update.documents, session=session, scope=scope)
     if fresh and not await save_inventory_state(
         scope=scope, state=update.state, expected_version=state["version"], session=session
     ):
