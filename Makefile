@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format schema bench clean
+.PHONY: run test lint format schema bench bench-live clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[embedded,dev,bench]"
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.chaos
+# Live-view latency and memory per subscriber (needs redis-server); BENCH_ARGS=--quick for a short run.
+bench-live: $(STAMP)
+	$(BIN)/python bench/live.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

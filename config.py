@@ -34,12 +34,31 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
 
     jwt_secret: str = DEV_JWT_SECRET
+    # Key ring for rotating signing keys: JWT_KEYS='{"k2": "...", "k1": "..."}' (JSON). The
+    # key named by JWT_ACTIVE_KID signs; every key in the ring verifies. Empty: JWT_SECRET is
+    # the only key, under JWT_ACTIVE_KID.
+    jwt_keys: dict[str, str] = Field(default_factory=dict)
+    jwt_active_kid: str = "k1"
     jwt_issuer: str = "cash-command-center"
     jwt_audience: str = "cashcc-api"
+    jwt_leeway_seconds: int = Field(default=10, ge=0, le=60)
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=14 * 86_400, ge=300)
+    invite_ttl_seconds: int = Field(default=72 * 3600, ge=300)
 
     api_key_pepper: str = DEV_API_KEY_PEPPER
+    # Peppers being retired (JSON list): still verify, never hash anything new. An API key
+    # verified with one is re-hashed under API_KEY_PEPPER on its next use.
+    api_key_previous_peppers: list[str] = Field(default_factory=list)
     api_key_environment: Literal["live", "test"] = "test"
+    # Token bucket per API key, shared by every worker (stored in MongoDB).
+    api_key_rate_burst: int = Field(default=120, ge=1)
+    api_key_rate_per_second: float = Field(default=20.0, gt=0)
+    # Login attempts: a bucket per account (e-mail) and one per client address.
+    login_account_burst: int = Field(default=10, ge=1)
+    login_account_per_minute: float = Field(default=5.0, gt=0)
+    login_address_burst: int = Field(default=50, ge=1)
+    login_address_per_minute: float = Field(default=30.0, gt=0)
 
     retention_days: int = Field(default=92, ge=1)
     idempotency_ttl_days: int = Field(default=7, ge=7)
@@ -50,9 +69,21 @@ class Settings(BaseSettings):
     # Per worker process; more transactions at once made the database slower, not faster.
     max_concurrent_transactions: int = Field(default=4, ge=1, le=1000)
 
+    # Live view (GraphQL subscriptions): fan-out backend, per-subscriber queue bound, and how
+    # often a long-lived WebSocket's credentials are checked again (revocation, deactivation).
+    broadcast_url: str = "memory://"
+    live_queue_size: int = Field(default=256, ge=1, le=100_000)
+    live_max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
+    live_reauth_seconds: float = Field(default=60.0, gt=0)
+    ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
+
     max_query_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 20_000
+    max_query_cost: int = Field(default=10_000, ge=1)
+    max_batch_operations: int = Field(default=10, ge=1)
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    operation_timeout_seconds: float = Field(default=15.0, gt=0)
 
     demo_admin_email: str = "admin@demo.local"
     demo_admin_password: str = "demo-password-123"
@@ -65,6 +96,16 @@ class Settings(BaseSettings):
     def embedded_db_dir(self) -> Path:
         return self.var_dir / "db"
 
+    @property
+    def api_key_peppers(self) -> list[str]:
+        """The current pepper first, then the ones being retired."""
+        return [self.api_key_pepper, *self.api_key_previous_peppers]
+
+    @property
+    def jwt_key_ring(self) -> dict[str, str]:
+        """`kid -> secret` for every key that verifies tokens (the active one signs)."""
+        return dict(self.jwt_keys) or {self.jwt_active_kid: self.jwt_secret}
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if not self.is_production:
@@ -75,11 +116,20 @@ class Settings(BaseSettings):
             ("API_KEY_PEPPER", DEV_API_KEY_PEPPER),
         ):
             value = getattr(self, name.lower())
+            if name == "JWT_SECRET" and self.jwt_keys:
+                continue  # the ring replaces the single secret
             if value == default or len(value) < MIN_SECRET_LENGTH:
                 problems.append(
                     f"{name} must be set to a random secret of at least "
                     f"{MIN_SECRET_LENGTH} characters"
                 )
+        if any(len(p) < MIN_SECRET_LENGTH for p in self.api_key_previous_peppers):
+            problems.append(f"API_KEY_PREVIOUS_PEPPERS entries need {MIN_SECRET_LENGTH}+ chars")
+        for kid, secret in self.jwt_keys.items():
+            if secret == DEV_JWT_SECRET or len(secret) < MIN_SECRET_LENGTH:
+                problems.append(f"JWT_KEYS[{kid}] must be at least {MIN_SECRET_LENGTH} characters")
+        if self.jwt_active_kid not in self.jwt_key_ring:
+            problems.append("JWT_ACTIVE_KID must name a key of JWT_KEYS")
         if not self.mongodb_uri:
             problems.append("MONGODB_URI must point at a MongoDB replica set")
         if problems:

@@ -56,6 +56,13 @@ def generate_key(environment: str) -> tuple[str, ParsedKey]:
     return body + _checksum(body), ParsedKey(environment, key_id, secret)
 
 
+def rebuild_key(parsed: ParsedKey, *, key_id: str) -> tuple[str, ParsedKey]:
+    """The same secret and environment under another key id (used when rotating a key, so
+    the public id and prefix of the key stay the same)."""
+    body = f"{PREFIX}_{parsed.environment}_{key_id}_{parsed.secret}"
+    return body + _checksum(body), ParsedKey(parsed.environment, key_id, parsed.secret)
+
+
 def parse_key(raw: str) -> ParsedKey | None:
     """The parts of a well-formed key with a valid checksum, else None."""
     match = _KEY_RE.match(raw.strip())

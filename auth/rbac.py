@@ -9,30 +9,56 @@ ship unprotected. Data scoping (which shops and machines) is applied separately 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from auth.errors import AuthenticationError, PermissionDenied
 from auth.principal import Principal, PrincipalKind
 from models.identity import Role
 
 
+class ScopeRule(StrEnum):
+    """Which data an allowed caller reaches (applied by the `Scope` data functions take)."""
+
+    NONE = "none: the operation carries its own credential (password, refresh/invite token)"
+    CALLER = (
+        "caller's scope: whole org for ORG_ADMIN/AUDITOR, assigned shops (and machines), "
+        "a key's shop (and machines)"
+    )
+    ORGANIZATION = "the caller's whole organization"
+    KEY = "the key's shop and machines"
+
+
 @dataclass(frozen=True)
 class Rule:
-    """Who may call an operation: anyone (`public`), users with one of `roles`, API keys."""
+    """Who may call an operation: anyone (`public`), users with one of `roles`, API keys;
+    `scope` documents which data the call can reach."""
 
     roles: frozenset[Role] = frozenset()
     api_keys: bool = False
     public: bool = False
+    scope: ScopeRule = ScopeRule.CALLER
 
 
 ALL_ROLES = frozenset(Role)
 ADMINS = frozenset({Role.ORG_ADMIN})
+ADMINS_AND_AUDITORS = frozenset({Role.ORG_ADMIN, Role.AUDITOR})
 KEY_MANAGERS = frozenset({Role.ORG_ADMIN, Role.SHOP_MANAGER})
+KEY_READERS = frozenset({Role.ORG_ADMIN, Role.SHOP_MANAGER, Role.AUDITOR})
 
+# AUDITOR is read-only: it appears in query rules only, never in a mutation rule.
 PERMISSIONS: dict[str, Rule] = {
+    # sessions
+    "Mutation.login": Rule(public=True, scope=ScopeRule.NONE),
+    "Mutation.refreshSession": Rule(public=True, scope=ScopeRule.NONE),
+    "Mutation.logout": Rule(public=True, scope=ScopeRule.NONE),
+    "Mutation.acceptInvite": Rule(public=True, scope=ScopeRule.NONE),
     # identity
-    "Mutation.login": Rule(public=True),
     "Query.me": Rule(roles=ALL_ROLES),
     "Query.organization": Rule(roles=ALL_ROLES),
+    "Query.users": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    "Mutation.createUser": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
+    "Mutation.setUserAccess": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
+    "Mutation.deactivateUser": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
     # shops and machines
     "Query.shops": Rule(roles=ALL_ROLES),
     "Query.shop": Rule(roles=ALL_ROLES),
@@ -40,13 +66,28 @@ PERMISSIONS: dict[str, Rule] = {
     "Mutation.createShop": Rule(roles=ADMINS),
     "Mutation.registerMachine": Rule(roles=ADMINS),
     # API keys: managers may manage keys of their own shops
+    "Query.apiKeys": Rule(roles=KEY_READERS),
     "Mutation.createApiKey": Rule(roles=KEY_MANAGERS),
+    "Mutation.rotateApiKey": Rule(roles=KEY_MANAGERS),
     "Mutation.revokeApiKey": Rule(roles=KEY_MANAGERS),
     # cash
     "Query.inventory": Rule(roles=ALL_ROLES),
     "Query.transactions": Rule(roles=ALL_ROLES),
-    "Query.verifyMachineChain": Rule(roles=ADMINS),
-    "Mutation.ingestTransactions": Rule(api_keys=True),
+    "Query.verifyMachineChain": Rule(roles=ADMINS_AND_AUDITORS),
+    "Mutation.ingestTransactions": Rule(api_keys=True, scope=ScopeRule.KEY),
+    # security audit log
+    "Query.securityEvents": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    "Query.verifySecurityLog": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    # live view: every role, scoped to what the principal may see; API keys (a shop's
+    # dashboard or local system) see their shop/machines
+    "Subscription.inventoryChanged": Rule(roles=ALL_ROLES, api_keys=True),
+    "Subscription.transactionsIngested": Rule(roles=ALL_ROLES, api_keys=True),
+    "Subscription.machineEvents": Rule(roles=ALL_ROLES, api_keys=True),
+    # analytics (read-only, scoped by the caller's Scope)
+    "Query.overview": Rule(roles=ALL_ROLES),
+    "Query.cashFlow": Rule(roles=ALL_ROLES),
+    "Query.denominationBreakdown": Rule(roles=ALL_ROLES),
+    "Query.replenishmentForecast": Rule(roles=ALL_ROLES),
 }
 
 

@@ -1,4 +1,11 @@
-"""Access tokens: creation and decoding of short-lived JWTs live here and nowhere else."""
+"""Access tokens: creation and decoding of short-lived JWTs live here and nowhere else.
+
+Signing keys form a ring (`Settings.jwt_key_ring`, `kid -> secret`): the key named by
+`jwt_active_kid` signs, every key in the ring verifies, so a key is rotated by adding the new
+one, making it active, and dropping the old one after one access-token lifetime. Only the
+algorithms in `ALLOWED_ALGORITHMS` are accepted (never `none`, never a public-key algorithm
+that could be confused with an HMAC secret).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +19,7 @@ from auth.errors import AuthenticationError
 from config import Settings
 
 ALGORITHM = "HS256"
-KEY_ID = "k1"
-CLOCK_SKEW_SECONDS = 30
+ALLOWED_ALGORITHMS = (ALGORITHM,)
 
 
 @dataclass(frozen=True)
@@ -21,10 +27,16 @@ class AccessClaims:
     user_id: str
     org_id: str
     expires_at: datetime
+    session_id: str | None = None
 
 
-def issue_access_token(*, user_id: str, org_id: str, settings: Settings) -> tuple[str, datetime]:
-    """A signed access token for the user and when it expires."""
+def issue_access_token(
+    *, user_id: str, org_id: str, settings: Settings, session_id: str | None = None
+) -> tuple[str, datetime]:
+    """A token for the user signed with the active key, and when it expires.
+
+    `session_id` names the refresh-token family the token was issued for (claim `sid`).
+    """
     now = datetime.now(UTC)
     expires = now + timedelta(seconds=settings.access_token_ttl_seconds)
     payload = {
@@ -37,28 +49,43 @@ def issue_access_token(*, user_id: str, org_id: str, settings: Settings) -> tupl
         "aud": settings.jwt_audience,
         "jti": uuid.uuid4().hex,
     }
-    token = jwt.encode(payload, settings.jwt_secret, algorithm=ALGORITHM, headers={"kid": KEY_ID})
+    if session_id is not None:
+        payload["sid"] = session_id
+    kid = settings.jwt_active_kid
+    secret = settings.jwt_key_ring[kid]
+    token = jwt.encode(payload, secret, algorithm=ALGORITHM, headers={"kid": kid})
     return token, expires
 
 
 def decode_access_token(token: str, *, settings: Settings) -> AccessClaims:
-    """Verify signature, algorithm, expiry, issuer and audience; raise AuthenticationError."""
+    """Verify kid, algorithm, signature, exp/iat/nbf, issuer and audience.
+
+    Raises AuthenticationError; the message only says "expired" or "invalid".
+    """
     try:
+        header = jwt.get_unverified_header(token)
+        secret = settings.jwt_key_ring.get(str(header.get("kid")))
+        if secret is None or header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise AuthenticationError("invalid access token")
         payload = jwt.decode(
             token,
-            settings.jwt_secret,
-            algorithms=[ALGORITHM],
+            secret,
+            algorithms=list(ALLOWED_ALGORITHMS),
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            leeway=CLOCK_SKEW_SECONDS,
+            leeway=settings.jwt_leeway_seconds,
             options={"require": ["exp", "iat", "nbf", "sub", "aud", "iss"]},
         )
+        issued_at = datetime.fromtimestamp(payload["iat"], UTC)
     except jwt.ExpiredSignatureError as exc:
         raise AuthenticationError("access token expired") from exc
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, TypeError, ValueError, OverflowError) as exc:
         raise AuthenticationError("invalid access token") from exc
+    if issued_at > datetime.now(UTC) + timedelta(seconds=settings.jwt_leeway_seconds):
+        raise AuthenticationError("invalid access token")
     return AccessClaims(
-        user_id=payload["sub"],
-        org_id=payload["org"],
+        user_id=str(payload["sub"]),
+        org_id=str(payload.get("org")),
         expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+        session_id=payload.get("sid"),
     )

@@ -1,4 +1,4 @@
-"""`cashcc` commands: serve, create-org, embedded-db, simulate."""
+"""`cashcc` commands: serve, create-org, embedded-db, rebuild-summaries, simulate."""
 
 from __future__ import annotations
 
@@ -161,6 +161,14 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_rebuild_summaries(args: argparse.Namespace, settings: Settings) -> int:
+    """Recompute summaries from raw transactions; exit 0 when they match (or were applied),
+    3 when differences were found and left in place."""
+    from cli.rebuild import run_rebuild
+
+    return asyncio.run(_with_database(settings, lambda: run_rebuild(args)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cashcc", description="Cash Command Center")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--timeout", type=float, default=600.0, help="convergence deadline (s)")
     sim.add_argument("--state-dir", type=Path, help="outboxes (default: VAR_DIR/sim)")
     sim.set_defaults(handler=cmd_simulate)
+    rebuild = sub.add_parser(
+        "rebuild-summaries", help="recompute analytics summaries from raw transactions"
+    )
+    rebuild.add_argument("--org", required=True, help="organization id")
+    rebuild.add_argument("--from", dest="start", required=True, help="ISO 8601 instant")
+    rebuild.add_argument("--to", dest="end", required=True, help="ISO 8601 instant")
+    rebuild.add_argument("--apply", action="store_true", help="replace differing summaries")
+    rebuild.set_defaults(handler=cmd_rebuild_summaries)
     return parser
 
 

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
+from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
+from auth.errors import PublicError
 from config import Settings, get_settings
 from graph.context import Context, build_context
+from graph.errors import shape_error
+from graph.limits import BodySizeLimit, OperationTimeout
+from graph.live_execution import LiveTransportWSHandler
 from graph.schema import build_schema
+from graph.ws_auth import authenticate_credential, credential_from, require_credential
 from models.db import connect, disconnect
 from models.embedded import start_server
+from resolvers.live.hub import LiveHub, get_hub, make_broadcast, set_hub
 
 log = logging.getLogger("cashcc")
 
@@ -26,16 +39,77 @@ log = logging.getLogger("cashcc")
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context (principal resolved once per request)."""
 
+    graphql_transport_ws_handler_class = LiveTransportWSHandler
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(
             build_schema(settings),
             graphql_ide=None if settings.is_production else "graphiql",
             allow_queries_via_get=False,
+            # graphql-transport-ws only: the legacy graphql-ws protocol would need its own
+            # authentication path and tests.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(
+                seconds=settings.ws_connection_init_timeout_seconds
+            ),
+            max_subscriptions_per_connection=settings.live_max_subscriptions_per_connection,
         )
         self.settings = settings
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return await build_context(request, response, settings=self.settings)
+
+    async def execute_operation(  # type: ignore[override]
+        self,
+        request: Any,
+        request_adapter: Any,
+        request_data: Any,
+        context: Context,
+        root_value: Any,
+        sub_response: Any,
+    ) -> Any:
+        """Run the HTTP operation (or batch) under the per-operation timeout.
+
+        On timeout the work is cancelled and the client gets a retryable TIMEOUT error; an
+        ingest cut off this way either committed or did not (it is one transaction), and a
+        retry with the same idempotency key is safe.
+        """
+        seconds = self.settings.operation_timeout_seconds
+        try:
+            async with asyncio.timeout(seconds):
+                result = await super().execute_operation(
+                    request, request_adapter, request_data, context, root_value, sub_response
+                )
+            await context.after_operation()
+            return result
+        except TimeoutError:
+            timeout = OperationTimeout(
+                f"operation did not finish within {seconds:g} s", retryable=True
+            )
+            error = shape_error(
+                GraphQLError(timeout.message, original_error=timeout),
+                request_id=context.request_id,
+                operation=None,
+            )
+            result = ExecutionResult(data=None, errors=[error])
+            return [result] * len(request_data) if isinstance(request_data, list) else result
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """Authenticate the WebSocket in `connection_init`; a missing or invalid credential
+        closes the socket (4403 Forbidden)."""
+        try:
+            credential = require_credential(
+                credential_from(context.connection_params or {}, context.request.headers)
+            )
+            principal, expires_at = await authenticate_credential(
+                credential, settings=self.settings
+            )
+        except PublicError as exc:
+            log.info("WebSocket connection refused: %s", exc.message)
+            raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from exc
+        context.principal, context.auth_error = principal, None
+        context.credential, context.auth_expires_at = credential, expires_at
+        context.auth_checked_at = time.monotonic()
 
 
 def database_uri(settings: Settings) -> str:
@@ -46,7 +120,11 @@ def database_uri(settings: Settings) -> str:
 
 
 async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
+    """Liveness, plus this process's live subscriber count (operations and tests use it)."""
+    hub = get_hub()
+    return JSONResponse(
+        {"status": "ok", "liveSubscribers": hub.subscriber_count if hub is not None else 0}
+    )
 
 
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
@@ -64,13 +142,18 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                 retention_days=settings.retention_days,
                 max_concurrent_transactions=settings.max_concurrent_transactions,
             )
+        hub = LiveHub(make_broadcast(settings.broadcast_url), queue_size=settings.live_queue_size)
+        await hub.start()
+        set_hub(hub)
         try:
             yield
         finally:
+            set_hub(None)
+            await hub.stop()
             if manage_database:
                 await disconnect()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
@@ -78,3 +161,5 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

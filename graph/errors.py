@@ -60,15 +60,26 @@ def shape_error(
 
 
 class ErrorPolicy(SchemaExtension):
-    """Applies `shape_error` to every error of every operation."""
+    """Applies `shape_error` to every error of every operation, including each result a
+    subscription streams (those are sent before `on_operation` ends)."""
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        self._shape(result)
+        yield
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        self._shape(self.execution_context.result)
+
+    def _shape(self, result: Any) -> None:
         if result is None or not getattr(result, "errors", None):
+            return
+        shaped: set[int] = self.__dict__.setdefault("_shaped", set())
+        if id(result.errors) in shaped:
             return
         request_id = _request_id(self.execution_context.context)
         operation = self.execution_context.operation_name
         result.errors = [
             shape_error(e, request_id=request_id, operation=operation) for e in result.errors
         ]
+        shaped.add(id(result.errors))

@@ -10,7 +10,12 @@ from strawberry.dataloader import DataLoader
 from models.machine import Machine
 from models.organization import Shop
 from resolvers.inventory import MachineInventoryView
-from resolvers.lookups import inventories_for_machines, machines_by_shop_ids, shops_by_ids
+from resolvers.lookups import (
+    inventories_for_machines,
+    machines_by_ids,
+    machines_by_shop_ids,
+    shops_by_ids,
+)
 
 if TYPE_CHECKING:
     from graph.context import Context
@@ -23,6 +28,7 @@ class Loaders:
         self._context = context
         self.shop_by_id: DataLoader[ObjectId, Shop | None] = DataLoader(self._shops)
         self.machines_by_shop: DataLoader[ObjectId, list[Machine]] = DataLoader(self._machines)
+        self.machine_by_id: DataLoader[ObjectId, Machine | None] = DataLoader(self._machine)
         self.inventory_by_machine: DataLoader[Machine, MachineInventoryView] = DataLoader(
             self._inventories, cache_key_fn=lambda m: m.id
         )
@@ -34,6 +40,9 @@ class Loaders:
         return await machines_by_shop_ids(
             principal=self._context.require_principal(), shop_ids=shop_ids
         )
+
+    async def _machine(self, ids: list[ObjectId]) -> list[Machine | None]:
+        return await machines_by_ids(principal=self._context.require_principal(), ids=ids)
 
     async def _inventories(self, machines: list[Machine]) -> list[MachineInventoryView]:
         return await inventories_for_machines(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import strawberry
 
 from auth.errors import NotFound
+from graph.analytics_queries import AnalyticsQuery
 from graph.context import Info
+from graph.identity_queries import IdentityQueries
 from graph.types.fleet import InventoryReportType, MachineType, OrganizationType, ShopType
 from graph.types.identity import UserType
 from graph.types.ledger import (
@@ -21,7 +23,7 @@ from resolvers.queries import find_machine, find_me, find_organization, find_sho
 
 
 @strawberry.type
-class Query:
+class Query(IdentityQueries, AnalyticsQuery):
     @strawberry.field(description="The signed-in user.")
     async def me(self, info: Info) -> UserType:
         return UserType.from_model(await find_me(principal=info.context.require_principal()))

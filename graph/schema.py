@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
@@ -28,12 +29,16 @@ from strawberry.extensions import (
 from strawberry.printer import print_schema
 from strawberry.schema.config import StrawberryConfig
 
+from auth.errors import AuthenticationError
 from auth.rbac import PERMISSIONS, authorize
 from config import Settings
 from graph.errors import ErrorPolicy
+from graph.limits import QueryCostLimiter
+from graph.live_execution import SharedLiveEventExecutor
 from graph.mutations import Mutation
 from graph.queries import Query
 from graph.scalars import SCALAR_MAP
+from graph.subscriptions import Subscription
 
 CACHE_SIZE = 512
 
@@ -59,6 +64,10 @@ def _guard(operation: str, resolve: Callable[..., Any]) -> Callable[..., Any]:
         auth_error = getattr(info.context, "auth_error", None)
         if principal is None and auth_error is not None and not PERMISSIONS[operation].public:
             raise auth_error
+        # A WebSocket context outlives its token: refuse operations once the token expired.
+        expires_at = getattr(info.context, "auth_expires_at", None)
+        if principal is not None and expires_at is not None and expires_at <= datetime.now(UTC):
+            raise AuthenticationError("access token expired")
         authorize(principal, operation)
         result = resolve(source, info, **kwargs)
         if inspect.isawaitable(result):
@@ -86,6 +95,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
     ]
@@ -94,8 +104,15 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(
+            scalar_map=SCALAR_MAP,
+            batching_config={"max_operations": settings.max_batch_operations},
+            # "Did you mean ...?" would reveal field names with introspection off.
+            disable_field_suggestions=settings.is_production,
+        ),
+        execution_context_class=SharedLiveEventExecutor,
     )
     protect(schema)
     return schema

@@ -15,10 +15,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from models.identity import ApiKey, User
+from models.identity import ApiKey, RefreshToken, User
 from models.ledger import IngestBatch, MachineInventory, Transaction
 from models.machine import Machine
 from models.organization import Organization, Shop
+from models.rate_limit import ensure_rate_limit_indexes
+from models.security_log import SecurityEvent
+from models.summary import DailySummary, HourlySummary
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,10 @@ DOCUMENT_MODELS = [
     Transaction,
     MachineInventory,
     IngestBatch,
+    RefreshToken,
+    SecurityEvent,
+    HourlySummary,
+    DailySummary,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
 DEFAULT_MAX_CONCURRENT_TRANSACTIONS = 4
@@ -94,6 +101,7 @@ async def connect(
     db = client[db_name]
     await init_beanie(database=db, document_models=DOCUMENT_MODELS)
     await ensure_retention_ttl(db, retention_days=retention_days)
+    await ensure_rate_limit_indexes(db)
     _database = Database(
         client=client, db=db, max_concurrent_transactions=max_concurrent_transactions
     )

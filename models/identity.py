@@ -16,6 +16,7 @@ class Role(StrEnum):
     ORG_ADMIN = "ORG_ADMIN"
     SHOP_MANAGER = "SHOP_MANAGER"
     EMPLOYEE = "EMPLOYEE"
+    AUDITOR = "AUDITOR"
 
 
 class User(Document):
@@ -26,14 +27,23 @@ class User(Document):
     password_hash: str
     role: Role
     shop_ids: list[PydanticObjectId] = Field(default_factory=list)
+    # EMPLOYEE only: limit the user to these machines of the assigned shops.
+    machine_ids: list[PydanticObjectId] | None = None
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # A pending invitation: the keyed hash of the one-time token and when it lapses.
+    invite_hash: str | None = None
+    invite_expires_at: datetime | None = None
 
     class Settings:
         name = "users"
         indexes = [
             IndexModel([("email", ASCENDING)], unique=True),
             IndexModel([("org_id", ASCENDING)]),
+            IndexModel(
+                [("invite_hash", ASCENDING)],
+                partialFilterExpression={"invite_hash": {"$type": "string"}},
+            ),
         ]
 
 
@@ -41,7 +51,8 @@ class ApiKey(Document):
     """A key a shop's local system uses to push data.
 
     Only an HMAC of the secret (keyed with the server-side pepper) is stored. The key covers
-    one shop and, when `machine_ids` is set, only those machines of it.
+    one shop and, when `machine_ids` is set, only those machines of it. During a rotation the
+    previous secret's hash stays valid until `previous_valid_until`.
     """
 
     org_id: PydanticObjectId
@@ -51,8 +62,12 @@ class ApiKey(Document):
     key_id: str
     prefix: str
     secret_hash: str
+    previous_secret_hash: str | None = None
+    previous_valid_until: datetime | None = None
     created_by: PydanticObjectId | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    rotated_at: datetime | None = None
+    last_used_at: datetime | None = None
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
 
@@ -61,4 +76,30 @@ class ApiKey(Document):
         indexes = [
             IndexModel([("key_id", ASCENDING)], unique=True),
             IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)]),
+        ]
+
+
+class RefreshToken(Document):
+    """One opaque refresh token (only its keyed hash is stored) in a session family.
+
+    A login starts a family; each refresh marks the presented token `used_at` and issues the
+    next one in the same family. Presenting a used token again revokes the whole family.
+    """
+
+    token_hash: str
+    family_id: str
+    user_id: PydanticObjectId
+    org_id: PydanticObjectId
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    class Settings:
+        name = "refresh_tokens"
+        indexes = [
+            IndexModel([("token_hash", ASCENDING)], unique=True),
+            IndexModel([("family_id", ASCENDING)]),
+            IndexModel([("user_id", ASCENDING)]),
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
         ]

@@ -1,21 +1,49 @@
-"""Issuing and revoking the API keys shops' local systems authenticate with."""
+"""Issuing, listing, rotating and revoking the API keys shops' local systems use."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 
-from auth.api_keys import display_prefix, generate_key, hash_secret
+from auth.api_keys import ParsedKey, display_prefix, generate_key, hash_secret, rebuild_key
 from auth.principal import Principal
 from config import Settings
 from models.identity import ApiKey
-from models.identity_store import create_api_key, get_api_key, mark_api_key_revoked
+from models.identity_store import (
+    create_api_key,
+    get_api_key,
+    list_api_keys,
+    mark_api_key_revoked,
+    rotate_api_key_secret,
+)
 from models.machine_store import list_machines
 from models.org_store import get_shop
 from models.organization import utcnow
 from resolvers.errors import ErrorCode, UserError
 from resolvers.ids import parse_object_id, parse_object_ids
+from resolvers.security_log import Actor, SecurityAction, record_event
 from resolvers.validation import check_name
+
+MAX_OVERLAP_SECONDS = 7 * 86_400
+
+
+class ApiKeyStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    ROTATING = "ROTATING"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+
+
+def key_status(key: ApiKey, *, now: datetime) -> ApiKeyStatus:
+    """REVOKED and EXPIRED win; ROTATING while a previous secret still works."""
+    if key.revoked_at is not None:
+        return ApiKeyStatus.REVOKED
+    if key.expires_at is not None and key.expires_at <= now:
+        return ApiKeyStatus.EXPIRED
+    if key.previous_valid_until is not None and key.previous_valid_until > now:
+        return ApiKeyStatus.ROTATING
+    return ApiKeyStatus.ACTIVE
 
 
 @dataclass(frozen=True)
@@ -74,7 +102,81 @@ async def issue_api_key(
             expires_at=expires_at,
         ),
     )
+    await record_event(
+        org_id=principal.org_id,
+        action=SecurityAction.API_KEY_CREATED,
+        actor=Actor.of(principal),
+        target_kind="API_KEY",
+        target_id=key.id,
+        details={"prefix": key.prefix, "shop": str(shop.id)},
+    )
     return IssuedKey(key=key, secret=raw, prefix=display_prefix(parsed))
+
+
+async def find_api_keys(*, principal: Principal, shop_ids: list[str] | None) -> list[ApiKey]:
+    """Keys of the shops the caller may see (never their secrets)."""
+    return await list_api_keys(scope=principal.scope, shop_ids=parse_object_ids(shop_ids))
+
+
+async def rotate_api_key(
+    *, principal: Principal, key_id: str, overlap_seconds: int, settings: Settings
+) -> IssuedKey | list[UserError]:
+    """A new secret for the key; the current one keeps working for `overlap_seconds`.
+
+    Rotating again during an overlap ends the older secret at once (only one previous
+    secret is kept). A revoked or expired key cannot be rotated.
+    """
+    if not 0 <= overlap_seconds <= MAX_OVERLAP_SECONDS:
+        return [
+            UserError(
+                "overlapSeconds",
+                ErrorCode.INVALID,
+                f"must be between 0 and {MAX_OVERLAP_SECONDS}",
+            )
+        ]
+    oid = parse_object_id(key_id)
+    key = await get_api_key(scope=principal.scope, key_id=oid) if oid else None
+    if key is None:
+        return [UserError("id", ErrorCode.NOT_FOUND, "API key not found")]
+    now = utcnow()
+    if key_status(key, now=now) in (ApiKeyStatus.REVOKED, ApiKeyStatus.EXPIRED):
+        return [UserError("id", ErrorCode.INVALID, "a revoked or expired key cannot be rotated")]
+    raw, parsed = generate_key_for(key)
+    rotated = await rotate_api_key_secret(
+        scope=principal.scope,
+        key_id=key.id,
+        expected_hash=key.secret_hash,
+        new_hash=hash_secret(parsed.secret, pepper=settings.api_key_pepper),
+        previous_valid_until=now + timedelta(seconds=overlap_seconds),
+        at=now,
+    )
+    if not rotated:
+        return [
+            UserError(
+                "id",
+                ErrorCode.IN_PROGRESS,
+                "the key was changed concurrently; read it again",
+                retryable=True,
+            )
+        ]
+    refreshed = await get_api_key(scope=principal.scope, key_id=key.id)
+    assert refreshed is not None
+    await record_event(
+        org_id=principal.org_id,
+        action=SecurityAction.API_KEY_ROTATED,
+        actor=Actor.of(principal),
+        target_kind="API_KEY",
+        target_id=key.id,
+        details={"prefix": key.prefix, "overlapSeconds": str(overlap_seconds)},
+    )
+    return IssuedKey(key=refreshed, secret=raw, prefix=key.prefix)
+
+
+def generate_key_for(key: ApiKey) -> tuple[str, ParsedKey]:
+    """A new secret under the key's existing public id, so its prefix stays the same."""
+    environment = key.prefix.split("_")[1]
+    _, parsed = generate_key(environment)
+    return rebuild_key(parsed, key_id=key.key_id)
 
 
 async def revoke_api_key(*, principal: Principal, key_id: str) -> ApiKey | list[UserError]:
@@ -84,7 +186,15 @@ async def revoke_api_key(*, principal: Principal, key_id: str) -> ApiKey | list[
     if key is None:
         return [UserError("id", ErrorCode.NOT_FOUND, "API key not found")]
     now = utcnow()
-    await mark_api_key_revoked(scope=principal.scope, key_id=key.id, at=now)
+    if await mark_api_key_revoked(scope=principal.scope, key_id=key.id, at=now):
+        await record_event(
+            org_id=principal.org_id,
+            action=SecurityAction.API_KEY_REVOKED,
+            actor=Actor.of(principal),
+            target_kind="API_KEY",
+            target_id=key.id,
+            details={"prefix": key.prefix},
+        )
     refreshed = await get_api_key(scope=principal.scope, key_id=key.id)
     assert refreshed is not None
     return refreshed

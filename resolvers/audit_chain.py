@@ -65,9 +65,17 @@ def canonical_json(data: dict[str, Any]) -> bytes:
     ).encode()
 
 
+def chain_hash(record: dict[str, Any], fields: tuple[str, ...]) -> str:
+    """SHA-256 (hex) of the canonical JSON of `fields` of `record` (missing ones as null).
+
+    The one hasher of every hash chain (transactions, security log).
+    """
+    return hashlib.sha256(canonical_json({f: record.get(f) for f in fields})).hexdigest()
+
+
 def link_hash(record: dict[str, Any]) -> str:
     """SHA-256 (hex) of the chained fields of a stored transaction document."""
-    return hashlib.sha256(canonical_json({f: record.get(f) for f in CHAINED_FIELDS})).hexdigest()
+    return chain_hash(record, CHAINED_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,10 @@
-"""Organizations, their first admin, login, and the development demo tenant."""
+"""Organizations, their first admin, and the development demo tenant."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 
-from auth.passwords import hash_password, password_problem, verify_password
-from auth.tokens import issue_access_token
+from auth.passwords import hash_password, password_problem
 from config import Settings
 from models.identity import Role, User
 from models.identity_store import DuplicateEmail, create_user, find_user_by_email
@@ -18,26 +15,6 @@ from resolvers.errors import ErrorCode, UserError
 from resolvers.validation import check_currency, check_name, check_timezone, collect
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Session:
-    access_token: str
-    expires_at: datetime
-    user: User
-
-
-async def login(*, email: str, password: str, settings: Settings) -> Session | UserError:
-    """A session for valid credentials. Unknown e-mail, wrong password and an inactive user
-    get the same error after the same amount of work."""
-    user = await find_user_by_email(email)
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
-        return UserError(None, ErrorCode.INVALID_CREDENTIALS, "invalid e-mail or password")
-    token, expires = issue_access_token(
-        user_id=str(user.id), org_id=str(user.org_id), settings=settings
-    )
-    return Session(access_token=token, expires_at=expires, user=user)
 
 
 async def create_organization(
@@ -56,7 +33,7 @@ async def create_organization(
     )
     if "@" not in admin_email:
         errors.append(UserError("adminEmail", ErrorCode.INVALID, "not an e-mail address"))
-    problem = password_problem(admin_password)
+    problem = password_problem(admin_password, email=admin_email)
     if problem:
         errors.append(UserError("adminPassword", ErrorCode.INVALID, f"password {problem}"))
     if errors:

@@ -21,6 +21,11 @@ async def shops_by_ids(*, principal: Principal, ids: Sequence[ObjectId]) -> list
     return [found.get(i) for i in ids]
 
 
+async def machines_by_ids(*, principal: Principal, ids: Sequence[ObjectId]) -> list[Machine | None]:
+    found = {m.id: m for m in await list_machines(scope=principal.scope, machine_ids=list(ids))}
+    return [found.get(i) for i in ids]
+
+
 async def machines_by_shop_ids(
     *, principal: Principal, shop_ids: Sequence[ObjectId]
 ) -> list[list[Machine]]:

@@ -111,10 +111,16 @@ class Factory:
     client: httpx.AsyncClient
     settings: Settings
 
-    def token_for(self, user: User) -> str:
+    def token_for(self, user: User, *, settings: Settings | None = None) -> str:
         token, _ = issue_access_token(
-            user_id=str(user.id), org_id=str(user.org_id), settings=self.settings
+            user_id=str(user.id), org_id=str(user.org_id), settings=settings or self.settings
         )
+        return token
+
+    def token_for_ttl(self, user: User, *, seconds: int) -> str:
+        """An access token that expires `seconds` from now (negative: already expired)."""
+        short = self.settings.model_copy(update={"access_token_ttl_seconds": seconds})
+        token, _ = issue_access_token(user_id=str(user.id), org_id=str(user.org_id), settings=short)
         return token
 
     async def tenant(
@@ -169,7 +175,14 @@ class Factory:
         assert not isinstance(issued, list), issued
         return issued.secret
 
-    async def user(self, tenant: Tenant, role: Role, shop_indexes: list[int]) -> tuple[User, str]:
+    async def user(
+        self,
+        tenant: Tenant,
+        role: Role,
+        shop_indexes: list[int],
+        *,
+        machine_ids: list[Any] | None = None,
+    ) -> tuple[User, str]:
         user = await create_user(
             scope=Scope.organization(tenant.org.id),
             user=User(
@@ -178,6 +191,7 @@ class Factory:
                 password_hash=hash_password(PASSWORD),
                 role=role,
                 shop_ids=[tenant.shops[i].id for i in shop_indexes],
+                machine_ids=machine_ids,
             ),
         )
         return user, self.token_for(user)

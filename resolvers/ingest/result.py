@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resolvers.errors import UserError
 from resolvers.ingest.records import Rejection, RejectionCode
+
+if TYPE_CHECKING:
+    from resolvers.live.publish import CommittedBatch
 
 
 @dataclass
 class IngestResult:
     """`missing_seqs` are inclusive ranges the cloud has not seen (oldest first, bounded);
-    `replayed` is True when the response came from the idempotency store."""
+    `replayed` is True when the response came from the idempotency store; `committed` is set
+    only on the request that committed new transactions."""
 
     accepted: int = 0
     duplicates: int = 0
@@ -22,6 +26,8 @@ class IngestResult:
     chain_position: int | None = None
     user_errors: list[UserError] = field(default_factory=list)
     replayed: bool = False
+    # What this request committed, for the live view; never stored, so replays publish nothing.
+    committed: CommittedBatch | None = field(default=None, repr=False, compare=False)
 
     def to_stored(self) -> dict[str, Any]:
         return {

@@ -34,6 +34,7 @@ from models.machine import Machine
 from models.machine_store import get_machine
 from models.organization import utcnow
 from models.scope import Scope
+from models.summary_store import apply_to_summaries
 from resolvers.errors import ErrorCode, UserError
 from resolvers.ids import parse_object_id
 from resolvers.ingest import seq_ranges
@@ -47,6 +48,7 @@ from resolvers.ingest.records import (
     validate_records,
 )
 from resolvers.ingest.result import IngestResult
+from resolvers.live.publish import CommittedBatch, publish_ingest
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ async def ingest_transactions(
         max_future_skew=timedelta(seconds=settings.max_future_skew_seconds),
     )
     try:
-        return await _commit_with_retries(
+        result = await _commit_with_retries(
             scope=scope,
             machine=machine,
             key=key,
@@ -160,6 +162,9 @@ async def ingest_transactions(
             release_batch(scope=scope, machine_id=machine.id, key=key, owner=owner)
         )
         raise
+    # Only after the commit, and only from the request that committed (not from replays).
+    await publish_ingest(result.committed)
+    return result
 
 
 def _in_progress() -> IngestResult:
@@ -254,6 +259,7 @@ async def _apply_batch(
         received_at=utcnow(),
     )
     await insert_transactions(update.documents, session=session)
+    await apply_to_summaries(update.documents, session=session, scope=scope)
     if fresh and not await save_inventory_state(
         scope=scope, state=update.state, expected_version=state["version"], session=session
     ):
@@ -270,6 +276,9 @@ async def _apply_batch(
         missing_seqs=missing,
         missing_seqs_truncated=truncated,
         chain_position=update.state["chain_position"],
+        committed=CommittedBatch(machine=machine, documents=update.documents, state=update.state)
+        if fresh
+        else None,
     )
     if not await complete_batch(
         scope=scope,

@@ -1,0 +1,85 @@
+"""WebSocket authentication: credentials from `connection_init`, checked by the same
+functions as HTTP requests (`auth.principal.authenticate_bearer` / `authenticate_api_key`).
+
+A browser cannot set headers on a WebSocket, so clients send `{"authorization": "Bearer
+<jwt>"}` (or `{"token": "<jwt>"}`) or `{"apiKey": "<key>"}` as the connection params; headers on
+the upgrade request are accepted as a fallback. The connection remembers the credential so
+long-lived subscriptions can check it again (expiry, revocation, deactivation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import jwt
+
+from auth.errors import AuthenticationError
+from auth.principal import Principal, authenticate_api_key, authenticate_bearer
+from config import Settings
+
+
+class CredentialKind(StrEnum):
+    BEARER = "BEARER"
+    API_KEY = "API_KEY"
+
+
+@dataclass(frozen=True)
+class Credential:
+    kind: CredentialKind
+    secret: str
+
+
+def _param(params: dict[str, Any], *names: str) -> str | None:
+    lowered = {str(k).lower(): v for k, v in params.items()}
+    for name in names:
+        value = lowered.get(name.lower())
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def credential_from(params: dict[str, Any], headers: Any) -> Credential | None:
+    """The credential in the connection params, else in the upgrade request's headers."""
+    authorization = _param(params, "authorization", "Authorization")
+    token = _param(params, "token", "accessToken")
+    api_key = _param(params, "apiKey", "api_key", "x-api-key")
+    if authorization is None and token is None and api_key is None:
+        authorization = headers.get("authorization")
+        api_key = headers.get("x-api-key")
+    if authorization and authorization.lower().startswith("bearer "):
+        token = authorization[7:].strip()
+    if token:
+        return Credential(CredentialKind.BEARER, token)
+    if api_key:
+        return Credential(CredentialKind.API_KEY, api_key)
+    return None
+
+
+def token_expiry(token: str) -> datetime | None:
+    """`exp` of a JWT that `authenticate_bearer` has already verified."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    exp = claims.get("exp")
+    return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
+
+
+async def authenticate_credential(
+    credential: Credential, *, settings: Settings
+) -> tuple[Principal, datetime | None]:
+    """The principal of `credential` and when it stops being valid (None: no fixed end).
+
+    Raises AuthenticationError like the HTTP path does.
+    """
+    if credential.kind is CredentialKind.BEARER:
+        principal = await authenticate_bearer(credential.secret, settings=settings)
+        return principal, token_expiry(credential.secret)
+    principal = await authenticate_api_key(credential.secret, settings=settings)
+    return principal, None
+
+
+def require_credential(credential: Credential | None) -> Credential:
+    if credential is None:
+        raise AuthenticationError("connection_init must carry an access token or an API key")
+    return credential

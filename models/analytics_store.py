@@ -1,0 +1,331 @@
+"""Scoped aggregation pipelines over the summaries (and, for rebuilds, raw transactions).
+
+Every pipeline starts with an index-backed `$match` on `org_id` plus the caller's scope (see
+`Scope.filter`) and a bucket range, so its cost follows the number of summary documents in
+the range, not the number of raw transactions. The builders are public so tests can `explain`
+exactly what runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+
+from models.ledger import Transaction, TransactionType
+from models.scope import Scope
+from models.summary_store import daily, hourly
+
+TYPES = [t.value for t in TransactionType]
+
+
+class Grain(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+
+
+class GroupKey(StrEnum):
+    NONE = "NONE"
+    SHOP = "SHOP"
+    MACHINE = "MACHINE"
+    DENOMINATION = "DENOMINATION"
+    TYPE = "TYPE"
+
+
+def collection(grain: Grain) -> AsyncCollection:
+    return hourly() if grain is Grain.HOUR else daily()
+
+
+def summary_match(scope: Scope, *, start: datetime, end: datetime | None) -> dict[str, Any]:
+    """A plain filter on org + scope + bucket range (for finds and deletes of the rebuild)."""
+    query = scope.filter()
+    query["bucket"] = {"$gte": start} if end is None else {"$gte": start, "$lt": end}
+    return {"$match": query}
+
+
+# Matches nothing yet uses the (org_id, machine_id, time) index: ObjectIds are never zero.
+NO_MACHINE = ObjectId(b"\x00" * 12)
+
+
+def scoped_source(
+    scope: Scope, *, field: str, start: datetime, end: datetime | None
+) -> list[dict[str, Any]]:
+    """The first stages of every pipeline: an index-backed `$match` on org + scope + time.
+
+    A scope of one machine or one shop becomes an equality on it, served by the (org_id,
+    machine_id|shop_id, time) index. A wider scope starts with org + time (the (org_id, time)
+    index) and applies its `$in` in the next stage: the embedded database's planner scans the
+    whole collection for an `$in` (or any extra field) before a range, and `$unionWith`
+    branches per shop cost it seconds. On MongoDB the same pipelines stay index-backed.
+    """
+    window = {"$gte": start} if end is None else {"$gte": start, "$lt": end}
+    first: dict[str, Any] = {"org_id": scope.org_id}
+    rest: dict[str, Any] = {}
+    machines, shops = scope.machine_ids, scope.shop_ids
+    if machines is not None and len(machines) <= 1:
+        first["machine_id"] = next(iter(machines), NO_MACHINE)
+        if shops is not None:
+            rest["shop_id"] = {"$in": sorted(shops)}
+    elif machines is None and shops is not None and len(shops) <= 1:
+        if shops:
+            first["shop_id"] = next(iter(shops))
+        else:
+            first["machine_id"] = NO_MACHINE
+    else:
+        rest = {k: v for k, v in scope.filter().items() if k != "org_id"}
+    first[field] = window
+    return [{"$match": first}] + ([{"$match": rest}] if rest else [])
+
+
+def summary_source(scope: Scope, *, start: datetime, end: datetime | None) -> list[dict[str, Any]]:
+    return scoped_source(scope, field="bucket", start=start, end=end)
+
+
+def bucket_expression(grain: Grain, unit: str, timezone: str) -> Any:
+    """The bucket start of a summary document for `unit` (hour/day/week/month).
+
+    Hourly documents are truncated in `timezone`; daily documents hold a local date at
+    00:00 UTC, so they are truncated in UTC and stay local dates.
+    """
+    if grain is Grain.HOUR and unit == "hour":
+        return "$bucket"
+    if grain is Grain.DAY and unit == "day":
+        return "$bucket"
+    trunc: dict[str, Any] = {
+        "date": "$bucket",
+        "unit": unit,
+        "timezone": timezone if grain is Grain.HOUR else "UTC",
+    }
+    if unit == "week":
+        trunc["startOfWeek"] = "monday"
+    return {"$dateTrunc": trunc}
+
+
+def flow_pipeline(
+    scope: Scope,
+    *,
+    grain: Grain,
+    start: datetime,
+    end: datetime,
+    unit: str,
+    timezone: str,
+    group_by: GroupKey,
+    currency: str | None,
+) -> list[dict[str, Any]]:
+    """Sums per (bucket, currency, group key). Rows: `_id: {b, c, k}`, `n` and one field per
+    transaction type: amounts, or pieces for DENOMINATION, or `a` for TYPE."""
+    stages = summary_source(scope, start=start, end=end)
+    if currency is not None:
+        # A stage of its own: the embedded planner falls back to a collection scan when the
+        # currency equality sits in the first $match (caught by the explain test).
+        stages.append({"$match": {"currency": currency}})
+    bucket = bucket_expression(grain, unit, timezone)
+    if group_by is GroupKey.TYPE:
+        stages += [
+            {"$project": {"b": bucket, "c": "$currency", "e": {"$objectToArray": "$t"}}},
+            {"$unwind": "$e"},
+            {
+                "$group": {
+                    "_id": {"b": "$b", "c": "$c", "k": "$e.k"},
+                    "n": {"$sum": "$e.v.n"},
+                    "a": {"$sum": "$e.v.a"},
+                }
+            },
+        ]
+    elif group_by is GroupKey.DENOMINATION:
+        stages += [
+            {"$project": {"b": bucket, "c": "$currency", "e": {"$objectToArray": "$s"}}},
+            {"$unwind": "$e"},
+            {
+                "$group": {
+                    "_id": {"b": "$b", "c": "$c", "k": "$e.k"},
+                    **{t: {"$sum": f"$e.v.{t}"} for t in TYPES},
+                }
+            },
+        ]
+    else:
+        key = {GroupKey.NONE: None, GroupKey.SHOP: "$shop_id", GroupKey.MACHINE: "$machine_id"}
+        stages.append(
+            {
+                "$group": {
+                    "_id": {"b": bucket, "c": "$currency", "k": key[group_by]},
+                    "n": {"$sum": "$n"},
+                    **{t: {"$sum": f"$t.{t}.a"} for t in TYPES},
+                }
+            }
+        )
+    return stages
+
+
+def slot_flow_pipeline(scope: Scope, *, start: datetime) -> list[dict[str, Any]]:
+    """Pieces per (machine, slot, type) in hourly summaries from `start` on."""
+    return [
+        *summary_source(scope, start=start, end=None),
+        {"$project": {"m": "$machine_id", "e": {"$objectToArray": "$s"}}},
+        {"$unwind": "$e"},
+        {
+            "$group": {
+                "_id": {"m": "$m", "k": "$e.k"},
+                **{t: {"$sum": f"$e.v.{t}"} for t in TYPES},
+            }
+        },
+    ]
+
+
+def seasonal_pipeline(
+    scope: Scope, *, start: datetime, end: datetime, timezone: str, hours_of_week: list[int]
+) -> list[dict[str, Any]]:
+    """Organic pieces (deposits minus withdrawals) per (machine, slot, local hour of week),
+    with `f`, the first hour with movements, to know since when the machine was observed.
+
+    Hour of week is 0 for Monday 00:00-01:00 in `timezone`, up to 167.
+    """
+    how = {
+        "$add": [
+            {
+                "$multiply": [
+                    {
+                        "$mod": [
+                            {
+                                "$add": [
+                                    {"$dayOfWeek": {"date": "$bucket", "timezone": timezone}},
+                                    5,
+                                ]
+                            },
+                            7,
+                        ]
+                    },
+                    24,
+                ]
+            },
+            {"$hour": {"date": "$bucket", "timezone": timezone}},
+        ]
+    }
+    return [
+        *summary_source(scope, start=start, end=end),
+        {
+            "$project": {
+                "m": "$machine_id",
+                "b": "$bucket",
+                "h": how,
+                "e": {"$objectToArray": "$s"},
+            }
+        },
+        {"$match": {"h": {"$in": hours_of_week}}},
+        {"$unwind": "$e"},
+        {
+            "$group": {
+                "_id": {"m": "$m", "k": "$e.k", "h": "$h"},
+                "f": {"$min": "$b"},
+                "p": {
+                    "$sum": {
+                        "$subtract": [
+                            {"$ifNull": ["$e.v.DEPOSIT", 0]},
+                            {"$ifNull": ["$e.v.WITHDRAWAL", 0]},
+                        ]
+                    }
+                },
+            }
+        },
+    ]
+
+
+async def run(grain: Grain, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cursor = await collection(grain).aggregate(pipeline)
+    return await cursor.to_list(length=None)
+
+
+# --- rebuild from raw transactions -------------------------------------------------------
+
+
+def raw_bucket(grain: Grain, timezone: str) -> Any:
+    if grain is Grain.HOUR:
+        return {"$dateTrunc": {"date": "$occurred_at", "unit": "hour"}}
+    local_date = {
+        "$dateToString": {"date": "$occurred_at", "format": "%Y-%m-%d", "timezone": timezone}
+    }
+    return {"$dateFromString": {"dateString": local_date, "timezone": "UTC"}}
+
+
+def raw_source(scope: Scope, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Raw transactions in scope with `start <= occurred_at < end` (served by the ascending
+    time indexes of `models.ledger.Transaction`)."""
+    return scoped_source(scope, field="occurred_at", start=start, end=end)
+
+
+def raw_type_pipeline(
+    scope: Scope, *, grain: Grain, start: datetime, end: datetime, timezone: str
+) -> list[dict[str, Any]]:
+    """Count and amount per (shop, machine, currency, bucket, type) from raw transactions."""
+    return [
+        *raw_source(scope, start=start, end=end),
+        {
+            "$group": {
+                "_id": {
+                    "s": "$shop_id",
+                    "m": "$machine_id",
+                    "c": "$currency",
+                    "b": raw_bucket(grain, timezone),
+                    "t": "$type",
+                },
+                "n": {"$sum": 1},
+                "a": {"$sum": "$amount"},
+            }
+        },
+    ]
+
+
+def raw_slot_pipeline(
+    scope: Scope, *, grain: Grain, start: datetime, end: datetime, timezone: str
+) -> list[dict[str, Any]]:
+    """Pieces per (shop, machine, currency, bucket, type, slot) from raw transactions."""
+    return [
+        *raw_source(scope, start=start, end=end),
+        {"$unwind": "$lines"},
+        {
+            "$group": {
+                "_id": {
+                    "s": "$shop_id",
+                    "m": "$machine_id",
+                    "c": "$currency",
+                    "b": raw_bucket(grain, timezone),
+                    "t": "$type",
+                    "k": {"$concat": ["$lines.kind", {"$toString": "$lines.denomination"}]},
+                },
+                "p": {"$sum": "$lines.count"},
+            }
+        },
+    ]
+
+
+async def run_raw(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    cursor = await Transaction.get_pymongo_collection().aggregate(pipeline)
+    return await cursor.to_list(length=None)
+
+
+async def stored_summaries(
+    scope: Scope, *, grain: Grain, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Summary documents in scope with `start <= bucket < end`."""
+    cursor = collection(grain).find(summary_match(scope, start=start, end=end)["$match"])
+    return await cursor.to_list(length=None)
+
+
+async def replace_summaries(
+    scope: Scope,
+    *,
+    grain: Grain,
+    start: datetime,
+    end: datetime,
+    docs: list[dict[str, Any]],
+    session: AsyncClientSession,
+) -> None:
+    """Replace every summary in scope and range by `docs` (the rebuild's `--apply`)."""
+    coll = collection(grain)
+    await coll.delete_many(summary_match(scope, start=start, end=end)["$match"], session=session)
+    if docs:
+        await coll.insert_many(docs, ordered=False, session=session)

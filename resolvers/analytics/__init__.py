@@ -1,0 +1,1 @@
+"""Multi-shop analytics over the materialized summaries (see docs/analytics.md)."""

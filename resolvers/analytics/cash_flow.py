@@ -1,0 +1,166 @@
+"""`cashFlow`: zero-filled time series of cash movements, per currency and group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bson import ObjectId
+
+from auth.errors import PublicError
+from auth.principal import Principal
+from models.analytics_store import Grain, GroupKey, flow_pipeline, run
+from models.currencies import parse_slot
+from models.org_store import get_organization, list_shops
+from models.scope import Scope
+from resolvers.analytics.buckets import (
+    Interval,
+    as_local_date,
+    bucket_starts,
+    local_date_instant,
+    next_bucket,
+)
+from resolvers.validation import check_timezone
+
+MAX_BUCKETS = 1000
+FLOW_TYPES = ["DEPOSIT", "WITHDRAWAL", "COLLECTION", "REPLENISHMENT", "ADJUSTMENT"]
+SIGN = {"DEPOSIT": 1, "REPLENISHMENT": 1, "WITHDRAWAL": -1, "COLLECTION": -1, "ADJUSTMENT": 1}
+
+
+@dataclass
+class CashFlowSeries:
+    """One line of a chart: amounts per bucket in one currency (minor units).
+
+    `key` is the shop id, machine id, transaction type or slot (`N500`) of the group; None
+    for NONE. `count` is transactions per bucket (None for DENOMINATION, where a transaction
+    can touch several denominations); `pieces` is the net pieces per bucket (DENOMINATION only).
+    """
+
+    currency: str
+    key: str | None
+    values: dict[str, list[int]]
+    count: list[int] | None
+    pieces: list[int] | None = None
+
+    @property
+    def net(self) -> list[int]:
+        columns = [[SIGN[t] * v for v in self.values[t]] for t in FLOW_TYPES]
+        return [sum(col) for col in zip(*columns, strict=True)]
+
+
+@dataclass
+class CashFlow:
+    interval: Interval
+    group_by: GroupKey
+    timezone: str
+    buckets: list[datetime]
+    series: list[CashFlowSeries] = field(default_factory=list)
+
+
+async def resolve_timezone(scope: Scope, requested: str | None) -> str:
+    """The requested zone (validated) or the organization's."""
+    if requested is not None:
+        error = check_timezone("timezone", requested)
+        if error:
+            raise PublicError(error.message, code="BAD_TIMEZONE")
+        return requested
+    org = await get_organization(scope=scope)
+    if org is None:
+        raise PublicError("organization not found", code="NOT_FOUND")
+    return org.timezone
+
+
+async def choose_grain(scope: Scope, interval: Interval, timezone: str) -> Grain:
+    """Daily summaries when every shop in scope keeps them in `timezone`, else hourly."""
+    if interval is Interval.HOUR:
+        return Grain.HOUR
+    shops = await list_shops(scope=scope, shop_ids=None)
+    return Grain.DAY if all(s.timezone == timezone for s in shops) else Grain.HOUR
+
+
+async def cash_flow(
+    *,
+    principal: Principal,
+    start: datetime,
+    end: datetime,
+    interval: Interval,
+    group_by: GroupKey,
+    shop_ids: list[ObjectId] | None,
+    machine_ids: list[ObjectId] | None,
+    currency: str | None,
+    timezone: str | None,
+) -> CashFlow:
+    """Sums per bucket intersecting `[start, end)` (whole buckets), one series per
+    (currency, group), every bucket present (zero when nothing moved)."""
+    if start >= end:
+        raise PublicError("from must be before to", code="BAD_RANGE")
+    scope = principal.scope.narrowed(shop_ids=shop_ids, machine_ids=machine_ids)
+    tz = await resolve_timezone(scope, timezone)
+    buckets = bucket_starts(start, end, interval, tz)
+    if len(buckets) > MAX_BUCKETS:
+        raise PublicError(
+            f"at most {MAX_BUCKETS} buckets per query, this range has {len(buckets)}",
+            code="BAD_RANGE",
+        )
+    flow = CashFlow(interval=interval, group_by=group_by, timezone=tz, buckets=buckets)
+    grain = await choose_grain(scope, interval, tz)
+    last_end = next_bucket(buckets[-1], interval, tz)
+    if grain is Grain.DAY:
+        lo, hi = as_local_date(buckets[0], tz), as_local_date(last_end, tz)
+    else:
+        lo, hi = buckets[0], last_end
+    rows = await run(
+        grain,
+        flow_pipeline(
+            scope,
+            grain=grain,
+            start=lo,
+            end=hi,
+            unit=interval.value.lower(),
+            timezone=tz,
+            group_by=group_by,
+            currency=currency,
+        ),
+    )
+    flow.series = _assemble(rows, flow, grain)
+    return flow
+
+
+def _assemble(rows: list[dict], flow: CashFlow, grain: Grain) -> list[CashFlowSeries]:
+    index = {b: i for i, b in enumerate(flow.buckets)}
+    size = len(flow.buckets)
+    series: dict[tuple[str, str | None], CashFlowSeries] = {}
+    denominations = flow.group_by is GroupKey.DENOMINATION
+    for row in rows:
+        ident = row["_id"]
+        bucket = ident["b"]
+        if grain is Grain.DAY:
+            bucket = local_date_instant(bucket, flow.timezone)
+        i = index.get(bucket)
+        if i is None:
+            continue
+        key = None if ident.get("k") is None else str(ident["k"])
+        s = series.get((ident["c"], key))
+        if s is None:
+            s = CashFlowSeries(
+                currency=ident["c"],
+                key=key,
+                values={t: [0] * size for t in FLOW_TYPES},
+                count=None if denominations else [0] * size,
+                pieces=[0] * size if denominations else None,
+            )
+            series[(ident["c"], key)] = s
+        if flow.group_by is GroupKey.TYPE:
+            s.values[ident["k"]][i] += row["a"]
+        elif denominations:
+            _, denomination = parse_slot(ident["k"])
+            for t in FLOW_TYPES:
+                s.values[t][i] += row[t] * denomination
+                assert s.pieces is not None
+                s.pieces[i] += SIGN[t] * row[t]
+        else:
+            for t in FLOW_TYPES:
+                s.values[t][i] += row[t]
+        if s.count is not None:
+            s.count[i] += row["n"]
+    return [series[k] for k in sorted(series, key=lambda k: (k[0], k[1] or ""))]

@@ -1,0 +1,255 @@
+"""`replenishmentForecast`: when each machine's slots cross their thresholds, and what to do.
+
+Method (docs/analytics.md): the expected organic flow of a slot in a future hour is the mean
+of its net pieces (deposits minus withdrawals) in the same local hour of the week over the
+last `lookback_weeks` weeks of hourly summaries, counting only hours the machine existed.
+Collections, replenishments and adjustments are interventions, not demand, and are left out.
+The count is projected hour by hour from the live inventory; threshold crossings are
+interpolated within the hour.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from bson import ObjectId
+
+from auth.errors import PublicError
+from auth.principal import Principal
+from models.analytics_store import Grain, run, seasonal_pipeline
+from models.currencies import CashKind, get_currency, parse_slot
+from models.ledger_store import list_inventory_states
+from models.machine import Machine, SlotLimits
+from models.machine_store import list_machines
+from models.org_store import list_shops
+from models.organization import utcnow
+from models.summary_store import hour_of
+from resolvers.inventory import FillStatus, fill_status
+
+MAX_HORIZON_HOURS = 168
+LOOKBACK_WEEKS = 4
+HOUR = timedelta(hours=1)
+
+
+class Action(StrEnum):
+    NONE = "NONE"
+    REPLENISH = "REPLENISH"
+    COLLECT = "COLLECT"
+
+
+class Threshold(StrEnum):
+    NEAR_EMPTY = "NEAR_EMPTY"
+    EMPTY = "EMPTY"
+    NEAR_FULL = "NEAR_FULL"
+    FULL = "FULL"
+
+
+@dataclass
+class SlotForecast:
+    """One denomination of one machine. `hours_to[t]` is None when `t` is not reached within
+    the horizon, 0 when already reached. `quantity` is the pieces to bring (REPLENISH) or take
+    away (COLLECT) at `deadline` to return the slot to the middle of its normal band."""
+
+    kind: CashKind
+    denomination: int
+    count: int
+    limits: SlotLimits
+    status: FillStatus
+    expected_net_per_hour: float
+    hours_to: dict[Threshold, float | None]
+    action: Action = Action.NONE
+    quantity: int = 0
+    deadline: datetime | None = None
+
+
+@dataclass
+class MachineForecast:
+    machine: Machine
+    slots: list[SlotForecast] = field(default_factory=list)
+
+    @property
+    def next_deadline(self) -> datetime | None:
+        deadlines = [s.deadline for s in self.slots if s.deadline is not None]
+        return min(deadlines) if deadlines else None
+
+
+@dataclass
+class Forecast:
+    generated_at: datetime
+    horizon_hours: int
+    lookback_weeks: int
+    machines: list[MachineForecast]
+
+
+def hour_of_week(at: datetime, tz: ZoneInfo) -> int:
+    local = at.astimezone(tz)
+    return local.weekday() * 24 + local.hour
+
+
+def past_windows(
+    start: datetime, end: datetime, horizon_hours: int
+) -> list[tuple[datetime, datetime | None]]:
+    """The hours of `[start, end)` that can share a local hour of week with the next
+    `horizon_hours`: the same stretch 1, 2, ... weeks back, widened by an hour each side for
+    DST shifts, merged where they overlap (the full range for long horizons)."""
+    windows: list[tuple[datetime, datetime]] = []
+    back = end - timedelta(weeks=1)
+    while back + timedelta(hours=horizon_hours + 2) > start:
+        lo = max(start, back - HOUR)
+        hi = min(end, back + timedelta(hours=horizon_hours + 1))
+        if windows and hi >= windows[-1][0]:
+            windows[-1] = (lo, windows[-1][1])
+        else:
+            windows.append((lo, hi))
+        back -= timedelta(weeks=1)
+    return [(lo, hi) for lo, hi in sorted(windows)] or [(start, end)]
+
+
+def project(
+    count: int, rates: list[float], limits: SlotLimits
+) -> tuple[dict[Threshold, float | None], list[float]]:
+    """Hours until each threshold is crossed, and the projected count after every hour."""
+    levels = {
+        Threshold.NEAR_EMPTY: (limits.near_empty, -1),
+        Threshold.EMPTY: (0, -1),
+        Threshold.NEAR_FULL: (limits.near_full, 1),
+        Threshold.FULL: (limits.capacity, 1),
+    }
+
+    def reached(value: float, level: int, direction: int) -> bool:
+        return value <= level if direction < 0 else value >= level
+
+    hours: dict[Threshold, float | None] = {
+        t: (0.0 if reached(count, lvl, d) else None) for t, (lvl, d) in levels.items()
+    }
+    if not any(rates):  # nothing moves: no crossing ahead, the count stays
+        return hours, [float(count)] * len(rates)
+    trajectory = []
+    current = float(count)
+    for k, rate in enumerate(rates):
+        nxt = current + rate
+        for t, (lvl, d) in levels.items():
+            if hours[t] is None and reached(nxt, lvl, d):
+                hours[t] = k + (lvl - current) / rate
+        trajectory.append(nxt)
+        current = nxt
+    return hours, trajectory
+
+
+def recommend(slot: SlotForecast, trajectory: list[float], now: datetime) -> None:
+    """Set the action, quantity and deadline of `slot` from its projected crossings.
+
+    A slot without any learned flow gets no action even when it sits beyond a threshold
+    (an unused denomination is not a cash run).
+    """
+    if not any(trajectory[i] != slot.count for i in range(len(trajectory))):
+        return  # no learned demand: nothing predicts that cash is needed or will pile up
+    target = (slot.limits.near_empty + slot.limits.near_full) / 2
+    empty_at = slot.hours_to[Threshold.NEAR_EMPTY]
+    full_at = slot.hours_to[Threshold.NEAR_FULL]
+    candidates = [(h, a) for h, a in ((empty_at, Action.REPLENISH), (full_at, Action.COLLECT))]
+    due = sorted((h, a) for h, a in candidates if h is not None)
+    if not due:
+        return
+    hours, action = due[0]
+    level = slot.count if hours == 0 else trajectory[min(math.ceil(hours), len(trajectory)) - 1]
+    gap = target - level if action is Action.REPLENISH else level - target
+    slot.action = action
+    slot.quantity = max(1, math.ceil(gap))
+    slot.deadline = now + timedelta(hours=hours)
+
+
+async def replenishment_forecast(
+    *, principal: Principal, shop_ids: list[ObjectId] | None, horizon_hours: int
+) -> Forecast:
+    """A forecast for every machine and denomination in scope over `horizon_hours`."""
+    if not 1 <= horizon_hours <= MAX_HORIZON_HOURS:
+        raise PublicError(
+            f"horizonHours must be between 1 and {MAX_HORIZON_HOURS}", code="BAD_HORIZON"
+        )
+    scope = principal.scope.narrowed(shop_ids=shop_ids)
+    now = utcnow()
+    end = hour_of(now)
+    start = end - timedelta(weeks=LOOKBACK_WEEKS)
+    machines = await list_machines(scope=scope)
+    states = {s["_id"]: s for s in await list_inventory_states(scope=scope)}
+    zones = {s.id: s.timezone for s in await list_shops(scope=scope)}
+    future = [now + k * HOUR for k in range(horizon_hours)]
+    sums: dict[tuple[ObjectId, str, int], int] = defaultdict(int)
+    first_seen: dict[ObjectId, datetime] = {}
+    for tz_name in sorted(set(zones.values())):
+        tz = ZoneInfo(tz_name)
+        shops = [s for s, z in zones.items() if z == tz_name]
+        wanted = sorted({hour_of_week(at, tz) for at in future})
+        # Narrow to the zone's shops only when the scope spans several zones.
+        zone_scope = scope if len(shops) == len(zones) else scope.narrowed(shop_ids=shops)
+        # One command per window: each starts with an index-backed range, and the windows
+        # are disjoint, so their sums add up.
+        for lo, hi in past_windows(start, end, horizon_hours):
+            pipeline = seasonal_pipeline(
+                zone_scope, start=lo, end=hi or end, timezone=tz_name, hours_of_week=wanted
+            )
+            for row in await run(Grain.HOUR, pipeline):
+                ident = row["_id"]
+                sums[(ident["m"], ident["k"], ident["h"])] += row["p"]
+                first_seen[ident["m"]] = min(row["f"], first_seen.get(ident["m"], row["f"]))
+    # How often each local hour of week occurs among the window's hours, from an offset on.
+    hours = int((end - start) / HOUR)
+    past_hows: dict[str, list[int]] = {}
+    seen_cache: dict[tuple[str, int], Counter[int]] = {}
+    future_hows = {
+        z: [hour_of_week(at, ZoneInfo(z)) for at in future] for z in {*zones.values(), "UTC"}
+    }
+    result = []
+    for machine in machines:
+        tz_name = zones.get(machine.shop_id, "UTC")
+        tz = ZoneInfo(tz_name)
+        # History may be loaded for a machine registered later: observed since the earlier
+        # of its registration and its first movement in the window.
+        since = max(start, hour_of(min(machine.created_at, first_seen.get(machine.id, end))))
+        offset = int((since - start) / HOUR)
+        seen = seen_cache.get((tz_name, offset))
+        if seen is None:
+            if tz_name not in past_hows:
+                past_hows[tz_name] = [hour_of_week(start + k * HOUR, tz) for k in range(hours)]
+            seen = seen_cache[(tz_name, offset)] = Counter(past_hows[tz_name][offset:])
+        counts = states.get(machine.id, {}).get("counts", {})
+        currency = get_currency(machine.currency)
+        slots = (currency.slots() if currency else []) + sorted(
+            k for k in counts if not currency or k not in currency.slots()
+        )
+        forecast = MachineForecast(machine=machine)
+        for slot_key in slots:
+            limits = machine.limits.get(slot_key) or SlotLimits(
+                capacity=1, near_empty=0, near_full=1
+            )
+            rates = [
+                sums.get((machine.id, slot_key, h), 0) / seen[h] if seen[h] else 0.0
+                for h in future_hows[tz_name]
+            ]
+            count = counts.get(slot_key, 0)
+            hours_to, trajectory = project(count, rates, limits)
+            kind, denomination = parse_slot(slot_key)
+            slot = SlotForecast(
+                kind=kind,
+                denomination=denomination,
+                count=count,
+                limits=limits,
+                status=fill_status(count, limits),
+                expected_net_per_hour=sum(rates) / len(rates),
+                hours_to=hours_to,
+            )
+            recommend(slot, trajectory, now)
+            forecast.slots.append(slot)
+        result.append(forecast)
+    return Forecast(
+        generated_at=now,
+        horizon_hours=horizon_hours,
+        lookback_weeks=LOOKBACK_WEEKS,
+        machines=result,
+    )

@@ -1,0 +1,161 @@
+"""`overview`: cash held now, today's and this month's flows, top shops, machine activity."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bson import ObjectId
+
+from auth.errors import PublicError
+from auth.principal import Principal
+from models.analytics_store import Grain, GroupKey, flow_pipeline, run
+from models.currencies import CashKind
+from models.ledger_store import list_inventory_states
+from models.machine_store import list_machines
+from models.organization import utcnow
+from resolvers.analytics.buckets import as_local_date
+from resolvers.analytics.cash_flow import FLOW_TYPES, SIGN, resolve_timezone
+from resolvers.inventory import machine_view
+
+MAX_TOP_SHOPS = 100
+ACTIVE_WINDOW = timedelta(hours=24)
+
+
+@dataclass
+class CashHeld:
+    """Cash in machines in one currency; `notes_value + coins_value == value`."""
+
+    currency: str
+    value: int = 0
+    pieces: int = 0
+    notes_value: int = 0
+    coins_value: int = 0
+
+
+@dataclass
+class FlowTotals:
+    currency: str
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FLOW_TYPES, 0))
+    count: int = 0
+
+    @property
+    def net(self) -> int:
+        return sum(SIGN[t] * v for t, v in self.values.items())
+
+
+@dataclass
+class ShopCash:
+    shop_id: ObjectId
+    held: CashHeld
+    machines: int = 0
+    last_transaction_at: datetime | None = None
+
+
+@dataclass
+class Overview:
+    """`today`/`month_to_date` use each shop's local calendar date equal to the date (and
+    month) of `as_of` in `timezone`. Machine online/offline/error counts need telemetry, which
+    does not exist yet: `machines_active` counts machines with a transaction in 24 hours."""
+
+    as_of: datetime
+    timezone: str
+    cash_held: list[CashHeld]
+    today: list[FlowTotals]
+    month_to_date: list[FlowTotals]
+    top_shops: list[ShopCash]
+    machines_total: int
+    machines_active: int
+    last_transaction_at: datetime | None
+
+
+def _add(held: CashHeld, kind: CashKind, value: int, pieces: int) -> None:
+    held.value += value
+    held.pieces += pieces
+    if kind is CashKind.NOTE:
+        held.notes_value += value
+    else:
+        held.coins_value += value
+
+
+async def overview(*, principal: Principal, currency: str | None, top: int) -> Overview:
+    """The dashboard's headline numbers for everything in the caller's scope."""
+    if not 1 <= top <= MAX_TOP_SHOPS:
+        raise PublicError(f"top must be between 1 and {MAX_TOP_SHOPS}", code="BAD_PAGE_SIZE")
+    scope = principal.scope
+    now = utcnow()
+    tz = await resolve_timezone(scope, None)
+    machines = [
+        m for m in await list_machines(scope=scope) if currency is None or m.currency == currency
+    ]
+    states = {s["_id"]: s for s in await list_inventory_states(scope=scope)}
+    held: dict[str, CashHeld] = {}
+    shops: dict[tuple[ObjectId, str], ShopCash] = {}
+    last_seen: datetime | None = None
+    active = 0
+    for machine in machines:
+        state = states.get(machine.id)
+        view = machine_view(machine, state)
+        total = held.setdefault(view.currency, CashHeld(view.currency))
+        shop = shops.setdefault(
+            (machine.shop_id, view.currency),
+            ShopCash(machine.shop_id, CashHeld(view.currency)),
+        )
+        shop.machines += 1
+        for slot in view.slots:
+            _add(total, slot.kind, slot.value, slot.count)
+            _add(shop.held, slot.kind, slot.value, slot.count)
+        last = state.get("last_occurred_at") if state else None
+        if last is not None:
+            if shop.last_transaction_at is None or last > shop.last_transaction_at:
+                shop.last_transaction_at = last
+            last_seen = last if last_seen is None or last > last_seen else last_seen
+            active += last >= now - ACTIVE_WINDOW
+    today = as_local_date(now, tz)
+    month_start = today.replace(day=1)
+    rows = await run(
+        Grain.DAY,
+        flow_pipeline(
+            scope,
+            grain=Grain.DAY,
+            start=month_start,
+            end=today + timedelta(days=1),
+            unit="day",
+            timezone=tz,
+            group_by=GroupKey.NONE,
+            currency=currency,
+        ),
+    )
+    today_totals: dict[str, FlowTotals] = defaultdict(lambda: FlowTotals(""))
+    month_totals: dict[str, FlowTotals] = defaultdict(lambda: FlowTotals(""))
+    for row in rows:
+        c = row["_id"]["c"]
+        targets = [month_totals[c]] + ([today_totals[c]] if row["_id"]["b"] == today else [])
+        for totals in targets:
+            totals.currency = c
+            totals.count += row["n"]
+            for t in FLOW_TYPES:
+                totals.values[t] += row[t]
+    ranked = sorted(shops.values(), key=lambda s: (s.held.currency, -s.held.value, str(s.shop_id)))
+    return Overview(
+        as_of=now,
+        timezone=tz,
+        cash_held=[held[c] for c in sorted(held)],
+        today=[today_totals[c] for c in sorted(today_totals)],
+        month_to_date=[month_totals[c] for c in sorted(month_totals)],
+        top_shops=_top_per_currency(ranked, top),
+        machines_total=len(machines),
+        machines_active=active,
+        last_transaction_at=last_seen,
+    )
+
+
+def _top_per_currency(ranked: list[ShopCash], top: int) -> list[ShopCash]:
+    taken: dict[str, int] = defaultdict(int)
+    result = []
+    for shop in ranked:
+        if taken[shop.held.currency] < top:
+            taken[shop.held.currency] += 1
+            result.append(shop)
+    return result

@@ -1,0 +1,48 @@
+"""Helpers for the identity tests: clients with their own client address, and operations."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import AsyncIterator
+
+import httpx
+
+from config import Settings
+
+LOGIN = """
+mutation Login($email: String!, $password: String!) {
+  login(email: $email, password: $password) {
+    accessToken refreshToken expiresAt refreshExpiresAt
+    user { id role }
+    userErrors { field code message }
+  }
+}
+"""
+REFRESH = """
+mutation Refresh($t: String!) {
+  refreshSession(refreshToken: $t) {
+    accessToken refreshToken user { id } userErrors { field code message }
+  }
+}
+"""
+LOGOUT = "mutation Logout($t: String!) { logout(refreshToken: $t) { ok } }"
+ME = "{ me { id email role } }"
+
+
+def random_address() -> str:
+    """A client address no other test uses, so per-address login buckets do not interfere."""
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+@contextlib.asynccontextmanager
+async def app_client(
+    settings: Settings, *, address: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for an app built from `settings`, calling from `address`."""
+    from graph.app import create_app
+
+    app = create_app(settings, manage_database=False)
+    transport = httpx.ASGITransport(app=app, client=(address or random_address(), 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http

@@ -1,0 +1,303 @@
+"""Real processes for the live-view tests and the benchmark: redis-server, uvicorn workers, and
+a graphql-transport-ws client on the `websockets` library.
+
+Everything waits on conditions with timeouts (readiness polls, message waits), never on fixed
+sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.servers import REPO, free_port, wait_until
+
+PROTOCOL = "graphql-transport-ws"
+READY_TIMEOUT = 30.0
+
+
+def _port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
+
+
+class RedisServer:
+    """A throw-away redis-server (no persistence) on a fixed port, restartable in place."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError(
+                "redis-server is not installed: the live-view tests need it "
+                "(Debian/Ubuntu: apt-get install -y redis-server)"
+            )
+        self.binary = binary
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="cashcc-redis-")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                self.dir,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(self._ready, timeout=READY_TIMEOUT, what=f"redis-server on {self.port}")
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", self.port), 0.2) as s,
+        ):
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+        return False
+
+    def kill(self) -> None:
+        """SIGKILL, like a crash: clients see their connections drop."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        wait_until(lambda: not _port_open(self.port), timeout=10, what="redis port to close")
+
+    def stop(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@dataclass
+class ApiServer:
+    """One uvicorn process serving `graph.app:create_app` against the test database."""
+
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+    _log_file: Any = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def start(self) -> None:
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        handle, name = tempfile.mkstemp(prefix="cashcc-uvicorn-", suffix=".log")
+        os.close(handle)
+        self.log_path = Path(name)
+        self._log_file = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "graph.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(self._ready, timeout=READY_TIMEOUT, what=f"uvicorn on {self.port}")
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"uvicorn exited with {self.process.returncode}:\n{self.log()}")
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{self.http_url}/healthz", timeout=0.5).status_code == 200
+        return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if self._log_file is not None:
+            self._log_file.close()
+        if self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_bytes(self) -> int:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
+
+
+@contextlib.contextmanager
+def running(*servers: ApiServer) -> Iterator[None]:
+    started: list[ApiServer] = []
+    try:
+        for server in servers:
+            server.start()
+            started.append(server)
+        yield
+    finally:
+        for server in started:
+            server.stop()
+
+
+def server_env(
+    *, mongodb_uri: str, mongodb_db: str, broadcast_url: str = "memory://", **extra: Any
+) -> dict[str, str]:
+    env = {
+        "APP_ENV": "test",
+        "MONGODB_URI": mongodb_uri,
+        "MONGODB_DB": mongodb_db,
+        "BROADCAST_URL": broadcast_url,
+    }
+    env.update({k.upper(): str(v) for k, v in extra.items()})
+    return env
+
+
+class ProtocolError(AssertionError):
+    pass
+
+
+class LiveClient:
+    """A graphql-transport-ws client: connection_init, subscribe, and typed waits."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    @classmethod
+    async def open(
+        cls, url: str, params: dict[str, Any] | None, *, timeout: float = 10.0, **kwargs: Any
+    ) -> LiveClient:
+        """Connect and send connection_init; returns after connection_ack."""
+        ws = await connect(url, subprotocols=[PROTOCOL], proxy=None, open_timeout=timeout, **kwargs)
+        client = cls(ws)
+        await ws.send(json.dumps({"type": "connection_init", "payload": params or {}}))
+        ack = await client.receive(timeout)
+        if ack.get("type") != "connection_ack":
+            raise ProtocolError(f"expected connection_ack, got {ack}")
+        return client
+
+    async def receive(self, timeout: float) -> dict[str, Any]:
+        """The next protocol message (pings are answered and skipped)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                message = json.loads(await self.ws.recv())
+                if message.get("type") == "ping":
+                    await self.ws.send(json.dumps({"type": "pong"}))
+                    continue
+                return message
+
+    async def subscribe(
+        self, query: str, variables: dict[str, Any] | None = None, op_id: str | None = None
+    ) -> str:
+        op_id = op_id or uuid.uuid4().hex[:8]
+        await self.ws.send(
+            json.dumps(
+                {
+                    "id": op_id,
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables or {}},
+                }
+            )
+        )
+        return op_id
+
+    async def next_data(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The `data` of the next `next` message; fails on errors, complete or close."""
+        message = await self.receive(timeout)
+        if message.get("type") != "next" or message["payload"].get("errors"):
+            raise ProtocolError(f"expected data, got {message}")
+        return message["payload"]["data"]
+
+    async def close_code(self, timeout: float = 10.0) -> tuple[int | None, str | None]:
+        """Read until the server closes; returns the close code and reason it sent."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    await self.ws.recv()
+        except ConnectionClosed as exc:
+            return (exc.rcvd.code, exc.rcvd.reason) if exc.rcvd else (None, None)
+        raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def graphql_post(
+    base_url: str,
+    query: str,
+    variables: dict[str, Any],
+    *,
+    api_key: str | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
+    headers = {}
+    if api_key:
+        headers["X-API-Key"] = api_key
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as http:
+        response = await http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]

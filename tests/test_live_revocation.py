@@ -1,0 +1,84 @@
+"""Revocation reaches open subscriptions within the 1 s bound, even though idle connections
+re-check their credential only every LIVE_REAUTH_SECONDS (60 s here)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from auth.principal import principal_for_user
+from config import Settings
+from resolvers.api_keys import issue_api_key
+from tests.factories import Factory
+from tests.live_flow import TRANSACTIONS_INGESTED, ingest, warm_up
+from tests.live_support import ApiServer, LiveClient, graphql_post, server_env
+
+BOUND_SECONDS = 1.0
+
+
+@pytest.fixture(scope="module")
+def slow_reauth_server(settings: Settings) -> Iterator[ApiServer]:
+    assert settings.mongodb_uri
+    api = ApiServer(
+        server_env(
+            mongodb_uri=settings.mongodb_uri,
+            mongodb_db=settings.mongodb_db,
+            live_reauth_seconds=60,
+        )
+    )
+    api.start()
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+async def test_a_revoked_key_gets_no_events_after_the_bound(
+    slow_reauth_server: ApiServer, factory: Factory, settings: Settings
+) -> None:
+    server = slow_reauth_server
+    tenant = await factory.tenant()
+    issued = await issue_api_key(
+        principal=principal_for_user(tenant.admin),
+        name="dashboard",
+        shop_id=str(tenant.shops[0].id),
+        machine_ids=None,
+        expires_at=None,
+        settings=settings,
+    )
+    assert not isinstance(issued, list)
+    client = await LiveClient.open(server.ws_url, {"apiKey": issued.secret})
+    try:
+        op = await client.subscribe(TRANSACTIONS_INGESTED)
+        await warm_up(server.http_url, tenant, [client])
+        data = await graphql_post(
+            server.http_url,
+            "mutation R($id: ID!) { revokeApiKey(id: $id) { userErrors { message } } }",
+            {"id": str(issued.key.id)},
+            token=tenant.admin_token,
+        )
+        revoked_at = time.monotonic()
+        assert data["revokeApiKey"]["userErrors"] == []
+        # Keep events flowing; the subscription must end with UNAUTHENTICATED long before the
+        # 60 s periodic re-check, and no event may arrive later than the bound.
+        deadline = revoked_at + 15
+        while True:
+            assert time.monotonic() < deadline, "revoked key still subscribed"
+            await ingest(server.http_url, tenant)
+            try:
+                message = await client.receive(timeout=0.5)
+            except TimeoutError:
+                continue
+            assert message["id"] == op
+            errors = message.get("payload", {}).get("errors")
+            if errors:
+                assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+                break
+            # Slack for delivery latency on a loaded machine; the regression is 60 s.
+            assert time.monotonic() - revoked_at <= BOUND_SECONDS + 1.0, (
+                "an event was delivered well after the revocation"
+            )
+    finally:
+        await client.close()
