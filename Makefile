@@ -32,6 +32,11 @@ format: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python -c "from graph.schema import export_sdl; open('schema.graphql','w').write(export_sdl())"
 
+# Benchmarks at a size that finishes within a few minutes; see README for the full size.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[embedded,dev,bench]"
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.chaos
 # Live-view latency and memory per subscriber (needs redis-server); BENCH_ARGS=--quick for a short run.
 bench-live: $(STAMP)
 	$(BIN)/python bench/live.py $(BENCH_ARGS)

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=1000, ge=1, le=1000)
     max_future_skew_seconds: int = Field(default=86_400, ge=0)
     missing_seq_ranges_limit: int = Field(default=100, ge=1, le=1000)
+    # Per worker process; more transactions at once made the database slower, not faster.
+    max_concurrent_transactions: int = Field(default=4, ge=1, le=1000)
 
     # Live view (GraphQL subscriptions): fan-out backend, per-subscriber queue bound, and how
     # often a long-lived WebSocket's credentials are checked again (revocation, deactivation).

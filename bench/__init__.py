@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a table, writes JSON to bench/results/ and draws a PNG."""

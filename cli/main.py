@@ -1,4 +1,4 @@
-"""`cashcc` commands: serve, create-org, embedded-db, rebuild-summaries."""
+"""`cashcc` commands: serve, create-org, embedded-db, rebuild-summaries, simulate."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from config import Settings, get_settings
@@ -113,6 +114,53 @@ def cmd_embedded_db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    """Run a simulated fleet against a running API; exit 1 unless the cloud holds exactly
+    what the shops journaled."""
+    import httpx
+
+    from simulator.api import ApiError
+    from simulator.proxy import FaultRates
+    from simulator.run import SimulationConfig, format_summary, run_simulation
+
+    faults = None
+    if args.flaky or any((args.drop, args.reset, args.stall, args.duplicate)):
+        base = FaultRates.flaky() if args.flaky else FaultRates()
+        faults = FaultRates(
+            drop=args.drop if args.drop is not None else base.drop,
+            reset=args.reset if args.reset is not None else base.reset,
+            stall=args.stall if args.stall is not None else base.stall,
+            duplicate=args.duplicate if args.duplicate is not None else base.duplicate,
+            stall_seconds=args.client_timeout + 1,
+        )
+    config = SimulationConfig(
+        url=args.url or f"http://{settings.host}:{settings.port}/graphql",
+        email=args.email or settings.demo_admin_email,
+        password=args.password or settings.demo_admin_password,
+        shops=args.shops,
+        machines=args.machines,
+        transactions=args.transactions,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        rate=args.rate,
+        faults=faults,
+        kill_every=args.kill_every,
+        client_timeout=args.client_timeout,
+        converge_timeout=args.timeout,
+        state_dir=args.state_dir or settings.var_dir / "sim",
+    )
+    # The progress bar and the summary say what matters; retries are counted, not logged.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("cashcc.agent").setLevel(logging.WARNING)
+    try:
+        result = asyncio.run(run_simulation(config))
+    except (httpx.TransportError, ApiError) as exc:
+        print(f"error: {config.url}: {exc or type(exc).__name__}", file=sys.stderr)
+        return 2
+    print(format_summary(result))
+    return 0 if result.ok else 1
+
+
 def cmd_rebuild_summaries(args: argparse.Namespace, settings: Settings) -> int:
     """Recompute summaries from raw transactions; exit 0 when they match (or were applied),
     3 when differences were found and left in place."""
@@ -143,6 +191,24 @@ def build_parser() -> argparse.ArgumentParser:
     emb.add_argument("action", choices=["status", "start", "stop"])
     emb.set_defaults(handler=cmd_embedded_db)
 
+    sim = sub.add_parser("simulate", help="drive a simulated fleet of shops against the API")
+    sim.add_argument("--url", help="GraphQL endpoint (default: HOST:PORT of the settings)")
+    sim.add_argument("--email", help="admin login (default: the demo admin)")
+    sim.add_argument("--password")
+    sim.add_argument("--shops", type=int, default=5)
+    sim.add_argument("--machines", type=int, default=2, help="machines per shop")
+    sim.add_argument("--transactions", type=int, default=200, help="per machine")
+    sim.add_argument("--seed", type=int, default=42)
+    sim.add_argument("--batch-size", type=int, default=100)
+    sim.add_argument("--rate", type=float, default=0.0, help="tx/s per machine; 0 = max")
+    sim.add_argument("--flaky", action="store_true", help="route agents via a flaky proxy")
+    for fault in ("drop", "reset", "stall", "duplicate"):
+        sim.add_argument(f"--{fault}", type=float, help=f"probability of {fault} per request")
+    sim.add_argument("--kill-every", type=float, default=0.0, help="mean s between agent kills")
+    sim.add_argument("--client-timeout", type=float, default=30.0, help="seconds per request")
+    sim.add_argument("--timeout", type=float, default=600.0, help="convergence deadline (s)")
+    sim.add_argument("--state-dir", type=Path, help="outboxes (default: VAR_DIR/sim)")
+    sim.set_defaults(handler=cmd_simulate)
     rebuild = sub.add_parser(
         "rebuild-summaries", help="recompute analytics summaries from raw transactions"
     )

@@ -137,7 +137,10 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_database:
             await connect(
-                database_uri(settings), settings.mongodb_db, retention_days=settings.retention_days
+                database_uri(settings),
+                settings.mongodb_db,
+                retention_days=settings.retention_days,
+                max_concurrent_transactions=settings.max_concurrent_transactions,
             )
         hub = LiveHub(make_broadcast(settings.broadcast_url), queue_size=settings.live_queue_size)
         await hub.start()

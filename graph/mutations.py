@@ -73,7 +73,8 @@ class Mutation(IdentityMutations):
             principal=info.context.require_principal(),
             machine_id=input.machine_id,
             idempotency_key=input.idempotency_key,
-            records=[t.to_record() for t in input.transactions],
+            # Already RecordInput values: see graph.types.ingest._record_from_input.
+            records=list(input.transactions),  # type: ignore[arg-type]
             settings=info.context.settings,
         )
         return IngestTransactionsPayload.from_result(result)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from beanie import init_beanie
@@ -39,6 +40,7 @@ DOCUMENT_MODELS = [
     DailySummary,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
+DEFAULT_MAX_CONCURRENT_TRANSACTIONS = 4
 T = TypeVar("T")
 
 
@@ -48,6 +50,8 @@ class Database:
 
     client: AsyncMongoClient
     db: AsyncDatabase
+    max_concurrent_transactions: int = DEFAULT_MAX_CONCURRENT_TRANSACTIONS
+    _transaction_slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
 
     async def close(self) -> None:
         await self.client.close()
@@ -58,7 +62,12 @@ class Database:
         `work` must be safe to run more than once: it may be re-run from the start when the
         server reports a TransientTransactionError or an unknown commit result.
         """
-        async with self.client.start_session() as session:
+        # Back-pressure, not correctness: many concurrent snapshot transactions collapse the
+        # database's throughput (20 machines at once: ~12x fewer transactions/s on the embedded
+        # server, docs/performance.md), so each process runs a few at a time and queues the rest.
+        if self._transaction_slots is None:
+            self._transaction_slots = asyncio.Semaphore(self.max_concurrent_transactions)
+        async with self._transaction_slots, self.client.start_session() as session:
             return await session.with_transaction(
                 work,
                 read_concern=ReadConcern("snapshot"),
@@ -76,15 +85,26 @@ def get_database() -> Database:
     return _database
 
 
-async def connect(uri: str, db_name: str, *, retention_days: int) -> Database:
-    """Connect, initialise Beanie and make sure every index (including the TTL) exists."""
+async def connect(
+    uri: str,
+    db_name: str,
+    *,
+    retention_days: int,
+    max_concurrent_transactions: int = DEFAULT_MAX_CONCURRENT_TRANSACTIONS,
+) -> Database:
+    """Connect, initialise Beanie and make sure every index (including the TTL) exists.
+
+    `max_concurrent_transactions` bounds the multi-document transactions this process runs
+    at once (`in_transaction` queues the others)."""
     global _database
     client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, uuidRepresentation="standard")
     db = client[db_name]
     await init_beanie(database=db, document_models=DOCUMENT_MODELS)
     await ensure_retention_ttl(db, retention_days=retention_days)
     await ensure_rate_limit_indexes(db)
-    _database = Database(client=client, db=db)
+    _database = Database(
+        client=client, db=db, max_concurrent_transactions=max_concurrent_transactions
+    )
     return _database
 
 

@@ -1,0 +1,71 @@
+"""`python -m agent`: run the reference client against an existing outbox.
+
+    CASHCC_API_KEY=cck_... python -m agent run    --url URL --machine-id ID --outbox FILE
+    CASHCC_API_KEY=cck_... python -m agent flush  --url URL --machine-id ID --outbox FILE
+    python -m agent status --machine-id ID --outbox FILE
+
+`run` keeps sending until SIGINT/SIGTERM; `flush` sends what is pending and exits (0 when
+everything was acknowledged); `status` prints the outbox counts and quarantined records.
+The API key comes from the environment so it never shows in the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from agent.client import AgentClient, AgentError
+from agent.outbox import Outbox
+
+
+async def _send(args: argparse.Namespace, api_key: str) -> int:
+    client = AgentClient(
+        args.url, api_key, args.machine_id, args.outbox, batch_size=args.batch_size
+    )
+    try:
+        if args.command == "flush":
+            report = await client.flush()
+            print(f"acknowledged {report.accepted} new, {report.duplicates} duplicates, "
+                  f"{report.rejected} quarantined")  # fmt: skip
+        else:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await client.run(stop)
+        return 0 if client.status().pending == 0 else 1
+    except AgentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await client.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agent", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["run", "flush", "status"])
+    parser.add_argument("--url", help="GraphQL endpoint")
+    parser.add_argument("--machine-id", required=True)
+    parser.add_argument("--outbox", required=True)
+    parser.add_argument("--batch-size", type=int, default=100)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.command == "status":
+        outbox = Outbox(args.outbox, args.machine_id)
+        print(outbox.status())
+        for q in outbox.quarantined():
+            print(f"quarantined seq {q.seq}: {q.code} {q.message}")
+        outbox.close()
+        return 0
+    api_key = os.environ.get("CASHCC_API_KEY")
+    if not api_key or not args.url:
+        parser.error("--url and the CASHCC_API_KEY environment variable are required")
+    return asyncio.run(_send(args, api_key))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""Chaos: a fleet pushes through a flaky network while agents are killed at random and the
+API server crashes (SIGKILL) and restarts mid-run; the cloud must end with exactly the
+journaled transactions: zero lost, zero duplicated. Reports how long convergence took.
+
+    python -m bench.chaos            # quick: 20 machines x 300 transactions (make bench)
+    python -m bench.chaos --full     # the issue's 20 machines x 1,000 transactions
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import Any
+
+from bench.common import ADMIN_PASSWORD, bench_env, create_tenant, print_table, write_result
+from models.db import connect, disconnect
+from simulator.proxy import FaultRates
+from simulator.run import SimulationConfig, format_summary, run_simulation
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    with bench_env("chaos") as env:
+        await connect(env.uri, env.db_name, retention_days=92)
+        try:
+            tenant = await create_tenant(env.settings, shops=1, machines_per_shop=0)
+        finally:
+            await disconnect()
+        server = env.server(IDEMPOTENCY_LEASE_SECONDS=str(args.lease))
+        server.start()
+        timeline: list[tuple[float, int]] = []
+        events: dict[str, float] = {}
+
+        async def chaos(state: dict[str, Any]) -> None:
+            started, total = state["started"], state["total"]
+            restarted = False
+            while True:
+                now = time.monotonic()
+                timeline.append((round(now - started, 2), state["acked"]))
+                if not restarted and state["acked"] >= args.restart_at * total:
+                    events["server_killed"] = round(now - started, 2)
+                    await asyncio.to_thread(server.kill)
+                    await asyncio.sleep(args.downtime)
+                    await asyncio.to_thread(server.start)
+                    events["server_back"] = round(time.monotonic() - started, 2)
+                    restarted = True
+                await asyncio.sleep(0.25)
+
+        config = SimulationConfig(
+            url=server.url,
+            email=tenant.admin_email,
+            password=ADMIN_PASSWORD,
+            shops=args.machines // 2,
+            machines=2,
+            transactions=args.transactions,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            faults=FaultRates.flaky(stall_seconds=args.client_timeout + 1),
+            kill_every=args.kill_every,
+            client_timeout=args.client_timeout,
+            converge_timeout=args.timeout,
+            state_dir=env.workdir / "sim",
+        )
+        try:
+            result = await run_simulation(config, out=sys.stderr, during=chaos)
+        finally:
+            server.stop()
+    print(format_summary(result))
+    v = result.verification
+    return {
+        "mode": "full" if args.full else "quick",
+        "machines": result.machines,
+        "transactions": result.journaled,
+        "stored": v.stored,
+        "lost": sum(len(m.missing) for m in v.machines),
+        "duplicated": sum(len(m.duplicated) for m in v.machines),
+        "altered": sum(len(m.different) for m in v.machines),
+        "verification_ok": v.ok,
+        "converged": result.converged,
+        "agent_kills": result.kills,
+        "network_faults": result.faults,
+        "server_restarts": 1 if "server_back" in events else 0,
+        "idempotency_lease_seconds": args.lease,
+        "elapsed_seconds": round(result.elapsed, 2),
+        "server_killed_at": events.get("server_killed"),
+        "server_back_at": events.get("server_back"),
+        "converged_after_restart_seconds": round(result.elapsed - events["server_back"], 2)
+        if "server_back" in events
+        else None,
+        "timeline": timeline,
+        "errors": result.errors,
+    }
+
+
+def chart(result: dict[str, Any], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4))
+    ts, acked = zip(*result["timeline"], strict=True) if result["timeline"] else ((), ())
+    ax.plot(ts, acked, label="acknowledged by the cloud")
+    ax.axhline(result["transactions"], color="grey", linestyle=":", label="journaled")
+    if result["server_killed_at"] is not None:
+        ax.axvspan(
+            result["server_killed_at"], result["server_back_at"], color="red", alpha=0.2,
+            label="API server down (SIGKILL + restart)",
+        )  # fmt: skip
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("transactions")
+    ax.set_title(
+        f"Chaos: {result['machines']} machines, {result['agent_kills']} agent kills, "
+        f"lost {result['lost']}, duplicated {result['duplicated']}"
+    )
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="20 machines x 1,000 transactions")
+    parser.add_argument("--machines", type=int, default=20)
+    parser.add_argument("--transactions", type=int, help="per machine")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--kill-every", type=float, default=0.5, help="mean s between kills")
+    parser.add_argument("--client-timeout", type=float, default=10.0)
+    parser.add_argument("--restart-at", type=float, default=0.4, help="fraction acknowledged")
+    parser.add_argument("--downtime", type=float, default=1.0, help="s the server stays down")
+    parser.add_argument("--lease", type=int, default=30, help="IDEMPOTENCY_LEASE_SECONDS")
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+    args.transactions = args.transactions or (1000 if args.full else 300)
+    result = asyncio.run(run(args))
+    print()
+    print_table(
+        ["machines", "tx", "stored", "lost", "duplicated", "agent kills", "net faults",
+         "restarts", "total s", "converged after restart s", "verified"],
+        [[result["machines"], result["transactions"], result["stored"], result["lost"],
+          result["duplicated"], result["agent_kills"],
+          sum(n for k, n in result["network_faults"].items() if k != "passed"),
+          result["server_restarts"], result["elapsed_seconds"],
+          result["converged_after_restart_seconds"], result["verification_ok"]]],
+    )  # fmt: skip
+    path = write_result("chaos", result)
+    png = str(path.with_suffix(".png"))
+    chart(result, png)
+    print(f"\nwrote {path} and {png}")
+    ok = result["verification_ok"] and result["converged"] and result["lost"] == 0
+    return 0 if ok and result["duplicated"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

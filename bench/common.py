@@ -1,0 +1,165 @@
+"""Shared set-up of the benchmarks: a database, a real API server, a tenant, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from auth.principal import principal_for_user
+from bench.server import ApiServer
+from config import Settings
+from models.embedded import start_server, stop_server
+from models.machine import MachineModel
+from resolvers.api_keys import issue_api_key
+from resolvers.identity import create_organization
+from resolvers.shops import add_shop, register_machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ADMIN_PASSWORD = "bench-password-123"
+
+
+@dataclass
+class BenchEnv:
+    uri: str
+    db_name: str
+    workdir: Path
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(app_env="test", mongodb_uri=self.uri, mongodb_db=self.db_name)
+
+    def server(self, **env: str) -> ApiServer:
+        return ApiServer(
+            {"MONGODB_URI": self.uri, "MONGODB_DB": self.db_name, "APP_ENV": "test", **env},
+            log_path=self.workdir / "api.log",
+        )
+
+
+@contextmanager
+def bench_env(name: str) -> Iterator[BenchEnv]:
+    """A fresh database (on MONGODB_URI, else an embedded server in a temporary directory)
+    that is dropped afterwards."""
+    db_name = f"cashcc_bench_{name}_{uuid.uuid4().hex[:6]}"
+    with tempfile.TemporaryDirectory(prefix=f"cashcc-bench-{name}-") as tmp:
+        workdir = Path(tmp)
+        external = os.environ.get("MONGODB_URI")
+        handle = None if external else start_server(workdir / "db", workdir)
+        uri = external or handle.uri  # type: ignore[union-attr]
+        try:
+            yield BenchEnv(uri=uri, db_name=db_name, workdir=workdir)
+        finally:
+            from pymongo import MongoClient
+            from pymongo.errors import PyMongoError
+
+            client: MongoClient = MongoClient(
+                uri, serverSelectionTimeoutMS=10_000, socketTimeoutMS=60_000
+            )
+            try:
+                client.drop_database(db_name)
+            except PyMongoError as exc:  # never hang the clean-up on a wedged database
+                print(f"could not drop {db_name}: {exc}")
+            finally:
+                client.close()
+            if handle is not None:
+                stop_server(handle)
+
+
+@dataclass
+class BenchTenant:
+    admin_email: str
+    machine_ids: list[str]
+    api_keys: list[str]  # per machine: the key of its shop
+
+
+async def create_tenant(
+    settings: Settings, *, shops: int, machines_per_shop: int, currency: str = "EUR"
+) -> BenchTenant:
+    """An organization with shops and machines, and one API key per shop (needs a
+    connected database)."""
+    suffix = uuid.uuid4().hex[:8]
+    created = await create_organization(
+        name=f"Bench {suffix}",
+        currency=currency,
+        timezone="Europe/Berlin",
+        admin_email=f"bench-{suffix}@example.com",
+        admin_password=ADMIN_PASSWORD,
+    )
+    assert not isinstance(created, list), created
+    _org, admin = created
+    principal = principal_for_user(admin)
+    tenant = BenchTenant(admin_email=admin.email, machine_ids=[], api_keys=[])
+    for s in range(shops):
+        shop = await add_shop(
+            principal=principal, name=f"Bench {s}", code=f"B{s}", timezone=None, currency=None
+        )
+        assert not isinstance(shop, list), shop
+        issued = await issue_api_key(
+            principal=principal,
+            name="bench",
+            shop_id=str(shop.id),
+            machine_ids=None,
+            expires_at=None,
+            settings=settings,
+        )
+        assert not isinstance(issued, list), issued
+        for m in range(machines_per_shop):
+            machine = await register_machine(
+                principal=principal,
+                shop_id=str(shop.id),
+                serial=f"B-{suffix}-{s}-{m}",
+                model=MachineModel.CI_10,
+                currency=None,
+                name=None,
+                first_seq=1,
+            )
+            assert not isinstance(machine, list), machine
+            tenant.machine_ids.append(str(machine.id))
+            tenant.api_keys.append(issued.secret)
+    return tenant
+
+
+def machine_info() -> dict[str, Any]:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=RESULTS.parent,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "database": "MONGODB_URI" if os.environ.get("MONGODB_URI") else "embedded SecantusDB",
+    }
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"meta": machine_info(), **data}, indent=2) + "\n")
+    return path
+
+
+def print_table(headers: list[str], rows: list[list[Any]]) -> None:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
