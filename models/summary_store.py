@@ -19,7 +19,6 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
-from models.organization import Shop
 from models.scope import Scope
 from models.summary import DailySummary, HourlySummary
 
@@ -92,32 +91,19 @@ def upserts(incs: Mapping[Key, Mapping[str, int]], *, timezone: str | None) -> l
     return ops
 
 
-async def shop_timezone(
-    *, scope: Scope, shop_id: ObjectId, session: AsyncClientSession | None = None
-) -> str:
-    """The shop's IANA time zone (the key of its daily summaries)."""
-    shop = await Shop.get_pymongo_collection().find_one(
-        {"_id": shop_id, "org_id": scope.org_id}, {"timezone": 1}, session=session
-    )
-    if shop is None:
-        raise LookupError(f"shop {shop_id} not found")
-    return shop["timezone"]
-
-
 async def apply_to_summaries(
-    docs: list[dict[str, Any]], *, session: AsyncClientSession, scope: Scope
+    docs: list[dict[str, Any]], *, session: AsyncClientSession, scope: Scope, timezone: str
 ) -> None:
-    """Add freshly inserted transaction documents (all of one machine) to the summaries.
+    """Add freshly inserted transaction documents of one machine to the summaries.
 
-    Must run in the transaction that inserts `docs`.
+    `timezone` is the machine's shop's IANA zone (the key of its daily summaries); the caller
+    reads it before the transaction so the transaction stays short. Must run in the
+    transaction that inserts `docs`.
     """
     if not docs:
         return
-    for shop_id in {d["shop_id"] for d in docs}:
-        if not scope.allows_shop(shop_id):
-            raise PermissionError("transaction outside the caller's scope")
-        batch = [d for d in docs if d["shop_id"] == shop_id]
-        tz = await shop_timezone(scope=scope, shop_id=shop_id, session=session)
-        hours, days = summary_increments(batch, timezone=tz)
-        await hourly().bulk_write(upserts(hours, timezone=None), ordered=False, session=session)
-        await daily().bulk_write(upserts(days, timezone=tz), ordered=False, session=session)
+    if any(not scope.allows_shop(d["shop_id"]) for d in docs):
+        raise PermissionError("transaction outside the caller's scope")
+    hours, days = summary_increments(docs, timezone=timezone)
+    await hourly().bulk_write(upserts(hours, timezone=None), ordered=False, session=session)
+    await daily().bulk_write(upserts(days, timezone=timezone), ordered=False, session=session)

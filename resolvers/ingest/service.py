@@ -32,6 +32,7 @@ from models.ledger_store import (
 )
 from models.machine import Machine
 from models.machine_store import get_machine
+from models.org_store import get_shop
 from models.organization import utcnow
 from models.scope import Scope
 from models.summary_store import apply_to_summaries
@@ -147,9 +148,14 @@ async def ingest_transactions(
         max_future_skew=timedelta(seconds=settings.max_future_skew_seconds),
     )
     try:
+        # Read outside the transaction: it only keys the daily summaries.
+        shop = await get_shop(scope=Scope.organization(machine.org_id), shop_id=machine.shop_id)
+        if shop is None:
+            raise LookupError(f"shop {machine.shop_id} of machine {machine.id} not found")
         result = await _commit_with_retries(
             scope=scope,
             machine=machine,
+            shop_timezone=shop.timezone,
             key=key,
             owner=owner,
             outcome=outcome,
@@ -192,6 +198,7 @@ async def _commit_with_retries(
     *,
     scope: Scope,
     machine: Machine,
+    shop_timezone: str,
     key: str,
     owner: str,
     outcome: ValidationOutcome,
@@ -205,6 +212,7 @@ async def _commit_with_retries(
                     session,
                     scope=scope,
                     machine=machine,
+                    shop_timezone=shop_timezone,
                     key=key,
                     owner=owner,
                     outcome=outcome,
@@ -224,6 +232,7 @@ async def _apply_batch(
     *,
     scope: Scope,
     machine: Machine,
+    shop_timezone: str,
     key: str,
     owner: str,
     outcome: ValidationOutcome,
@@ -259,7 +268,7 @@ async def _apply_batch(
         received_at=utcnow(),
     )
     await insert_transactions(update.documents, session=session)
-    await apply_to_summaries(update.documents, session=session, scope=scope)
+    await apply_to_summaries(update.documents, session=session, scope=scope, timezone=shop_timezone)
     if fresh and not await save_inventory_state(
         scope=scope, state=update.state, expected_version=state["version"], session=session
     ):
