@@ -24,7 +24,7 @@ from auth.principal import (
 from auth.throttle import check_api_key_rate
 from config import Settings
 from graph.loaders import Loaders
-from graph.ws_auth import Credential, authenticate_credential
+from graph.ws_auth import Credential, recheck_credential
 
 
 @dataclass
@@ -90,10 +90,9 @@ class Context:
         limit = self.settings.live_reauth_seconds if max_age is None else max_age
         if time.monotonic() - self.auth_checked_at < limit:
             return
-        self.principal, self.auth_expires_at = await authenticate_credential(
-            self.credential, settings=self.settings
+        self.principal, self.auth_expires_at, self.auth_checked_at = await recheck_credential(
+            self.credential, settings=self.settings, max_age=limit
         )
-        self.auth_checked_at = time.monotonic()
 
     def require_principal(self) -> Principal:
         if self.principal is None:

@@ -9,6 +9,8 @@ long-lived subscriptions can check it again (expiry, revocation, deactivation).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -77,6 +79,43 @@ async def authenticate_credential(
         return principal, token_expiry(credential.secret)
     principal = await authenticate_api_key(credential.secret, settings=settings)
     return principal, None
+
+
+# Successful re-checks shared by every connection of this process that holds the same
+# credential, for at most RECHECK_SHARE_SECONDS: a thousand dashboards on one token cost one
+# database read per second instead of a thousand. Revocation still reaches every connection
+# within that bound (each connection takes the entry's read time as its own check time).
+RECHECK_SHARE_SECONDS = 1.0
+_MAX_SHARED = 10_000
+_shared: dict[tuple[int, Credential], tuple[float, asyncio.Future]] = {}
+
+
+async def recheck_credential(
+    credential: Credential, *, settings: Settings, max_age: float
+) -> tuple[Principal, datetime | None, float]:
+    """Like `authenticate_credential`, reusing a read at most `min(max_age, 1 s)` old.
+
+    Returns the principal, its expiry and the monotonic time the credential was read.
+    Concurrent callers share one read; failures are never reused.
+    """
+    now = time.monotonic()
+    window = min(max_age, RECHECK_SHARE_SECONDS)
+    key = (id(asyncio.get_running_loop()), credential)
+    entry = _shared.get(key)
+    if entry is None or now - entry[0] >= window:
+        if len(_shared) >= _MAX_SHARED:
+            for stale in [k for k, (at, _) in _shared.items() if now - at >= window]:
+                del _shared[stale]
+        entry = (now, asyncio.ensure_future(authenticate_credential(credential, settings=settings)))
+        _shared[key] = entry
+    read_at, future = entry
+    try:
+        principal, expires = await asyncio.shield(future)
+    except Exception:
+        if _shared.get(key) is entry:
+            del _shared[key]
+        raise
+    return principal, expires, read_at
 
 
 def require_credential(credential: Credential | None) -> Credential:
