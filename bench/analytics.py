@@ -20,7 +20,6 @@ import os
 import platform
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,9 @@ from pathlib import Path
 import httpx
 
 from auth.tokens import issue_access_token
+from bench.common import percentile
 from bench.seed import create_tenant, records_for, seed_machine
+from bench.server import free_port
 from config import Settings
 from models.db import connect, disconnect
 from models.embedded import start_server, stop_server
@@ -62,19 +63,6 @@ FORECAST = """query { replenishmentForecast(horizonHours: 24) {
     denominations { denomination count hoursToNearEmpty hoursToNearFull action quantity deadline }
   }
 } }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 async def seed(n: int, settings: Settings) -> dict:
@@ -142,8 +130,8 @@ def measure(base: str, token: str, runs: int) -> dict:
                 if i >= 3:  # warm-up: parser/validation caches, connection pool
                     timings.append(elapsed)
             out[name] = {
-                "p50_ms": round(percentile(timings, 0.5), 1),
-                "p95_ms": round(percentile(timings, 0.95), 1),
+                "p50_ms": round(percentile(timings, 50), 1),
+                "p95_ms": round(percentile(timings, 95), 1),
                 "max_ms": round(max(timings), 1),
                 "mean_ms": round(statistics.fmean(timings), 1),
                 "runs": runs,

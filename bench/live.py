@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
+from bench.common import percentile  # noqa: E402
 from config import Settings  # noqa: E402
 from models.db import connect as db_connect  # noqa: E402
 from models.db import disconnect as db_disconnect  # noqa: E402
@@ -171,14 +172,6 @@ async def wait_all(subs: list[Subscriber], position: int, limit: float) -> bool:
             except TimeoutError:
                 return False
     return True
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
 
 
 async def run_scenario(
