@@ -33,7 +33,6 @@ import httpx
 from auth.tokens import issue_access_token
 from bench.common import percentile
 from bench.seed import create_tenant, records_for, seed_machine
-from bench.server import free_port
 from config import Settings
 from models.db import connect, disconnect
 from models.embedded import start_server, stop_server
@@ -41,6 +40,7 @@ from models.ledger import Transaction
 from models.scope import Scope
 from models.summary_store import daily, hourly
 from resolvers.analytics.rebuild import rebuild_summaries
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

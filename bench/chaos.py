@@ -48,7 +48,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.25)
 
         config = SimulationConfig(
-            url=server.url,
+            url=server.graphql_url,
             email=tenant.admin_email,
             password=ADMIN_PASSWORD,
             shops=args.machines // 2,

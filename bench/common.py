@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from auth.principal import principal_for_user
-from bench.server import ApiServer
 from config import Settings
 from models.embedded import start_server, stop_server
 from models.machine import MachineModel
 from resolvers.api_keys import issue_api_key
 from resolvers.identity import create_organization
 from resolvers.shops import add_shop, register_machine
+from tests.servers import ApiServer, server_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ADMIN_PASSWORD = "bench-password-123"
@@ -39,10 +39,7 @@ class BenchEnv:
         return Settings(app_env="test", mongodb_uri=self.uri, mongodb_db=self.db_name)
 
     def server(self, **env: str) -> ApiServer:
-        return ApiServer(
-            {"MONGODB_URI": self.uri, "MONGODB_DB": self.db_name, "APP_ENV": "test", **env},
-            log_path=self.workdir / "api.log",
-        )
+        return ApiServer(server_env(mongodb_uri=self.uri, mongodb_db=self.db_name, **env))
 
 
 @contextmanager

@@ -238,7 +238,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             _baseline(env.uri, env.db_name, built, batch), limit
                         )
                         full = await asyncio.wait_for(
-                            _full_path(server.url, work, latencies), limit
+                            _full_path(server.graphql_url, work, latencies), limit
                         )
                         docs = [await _stored_docs(env, mid, lo, hi) for mid, lo, hi in ranges]
                         total = sum(len(d) for d in docs)

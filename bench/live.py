@@ -46,7 +46,8 @@ from models.db import connect as db_connect  # noqa: E402
 from models.db import disconnect as db_disconnect  # noqa: E402
 from models.embedded import start_server, stop_server  # noqa: E402
 from tests.factories import INGEST, Factory, Tenant, tx  # noqa: E402
-from tests.live_support import ApiServer, RedisServer, server_env  # noqa: E402
+from tests.live_support import RedisServer  # noqa: E402
+from tests.servers import ApiServer, server_env  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SUBSCRIPTION = """

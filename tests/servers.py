@@ -1,21 +1,27 @@
-"""Real server processes for integration tests: uvicorn on a free port, ready when it answers."""
+"""Real API processes for tests and benchmarks: uvicorn on a free port, ready when `/healthz`
+answers; stopped cleanly, or crashed (SIGKILL) and restarted on the same port."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
+READY_TIMEOUT = 30.0
 
 
 def free_port() -> int:
@@ -34,51 +40,135 @@ def wait_until(predicate, *, timeout: float, what: str) -> None:
     raise TimeoutError(f"timed out waiting for {what}")
 
 
+@dataclass
+class ApiServer:
+    """One uvicorn process serving `graph.app:create_app` against the test database."""
+
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+    _log_file: Any = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def start(self) -> None:
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        handle, name = tempfile.mkstemp(prefix="cashcc-uvicorn-", suffix=".log")
+        os.close(handle)
+        self.log_path = Path(name)
+        self._log_file = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "graph.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(self._ready, timeout=READY_TIMEOUT, what=f"uvicorn on {self.port}")
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"uvicorn exited with {self.process.returncode}:\n{self.log()}")
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{self.http_url}/healthz", timeout=0.5).status_code == 200
+        return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.http_url}/graphql"
+
+    def kill(self) -> None:
+        """Crash the server (SIGKILL): in-flight requests die mid-way; `start()` restarts it
+        on the same port."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if self._log_file is not None:
+            self._log_file.close()
+        if self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_bytes(self) -> int:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
+
+
+@contextlib.contextmanager
+def running(*servers: ApiServer) -> Iterator[None]:
+    started: list[ApiServer] = []
+    try:
+        for server in servers:
+            server.start()
+            started.append(server)
+        yield
+    finally:
+        for server in started:
+            server.stop()
+
+
+def server_env(
+    *, mongodb_uri: str, mongodb_db: str, broadcast_url: str = "memory://", **extra: Any
+) -> dict[str, str]:
+    env = {
+        "APP_ENV": "test",
+        "MONGODB_URI": mongodb_uri,
+        "MONGODB_DB": mongodb_db,
+        "BROADCAST_URL": broadcast_url,
+    }
+    env.update({k.upper(): str(v) for k, v in extra.items()})
+    return env
+
+
 @contextlib.contextmanager
 def uvicorn_server(settings: Settings, *, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """Run the API in a uvicorn subprocess against the test database; yield its base URL."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
-        "MONGODB_URI": settings.mongodb_uri or "",
-        "MONGODB_DB": settings.mongodb_db,
-        **(extra_env or {}),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "graph.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=env,
+    server = ApiServer(
+        server_env(
+            mongodb_uri=settings.mongodb_uri or "",
+            mongodb_db=settings.mongodb_db,
+            **(extra_env or {}),
+        )
     )
-    base = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited with {proc.returncode}")
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(ready, timeout=30, what="uvicorn to answer /healthz")
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running(server):
+        yield server.http_url

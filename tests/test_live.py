@@ -32,8 +32,8 @@ from tests.live_flow import (
     next_seqs,
     warm_up,
 )
-from tests.live_support import ApiServer, LiveClient, graphql_post, server_env
-from tests.servers import free_port, wait_until
+from tests.live_support import LiveClient, graphql_post
+from tests.servers import ApiServer, free_port, server_env, wait_until
 from tests.test_nginx import CONFIG, nginx_binary
 
 QUEUE_SIZE = 8

@@ -13,7 +13,8 @@ import pytest
 from config import Settings
 from tests.factories import Factory
 from tests.live_flow import INVENTORY_CHANGED, TRANSACTIONS_INGESTED, field_of, ingest, warm_up
-from tests.live_support import ApiServer, LiveClient, RedisServer, server_env
+from tests.live_support import LiveClient, RedisServer
+from tests.servers import ApiServer, server_env
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from config import Settings
 from resolvers.api_keys import issue_api_key
 from tests.factories import Factory
 from tests.live_flow import TRANSACTIONS_INGESTED, ingest, warm_up
-from tests.live_support import ApiServer, LiveClient, graphql_post, server_env
+from tests.live_support import LiveClient, graphql_post
+from tests.servers import ApiServer, server_env
 
 BOUND_SECONDS = 1.0
 
