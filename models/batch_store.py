@@ -49,24 +49,28 @@ async def claim_batch(
         "created_at": now,
         "expires_at": expires_at,
     }
-    try:
-        await _batches().insert_one(doc)
-        return None
-    except DuplicateKeyError:
-        pass
-    taken = await _batches().find_one_and_update(
-        {
-            **_key_filter(scope, machine_id, key),
-            "fingerprint": fingerprint,
-            "status": BatchStatus.IN_PROGRESS.value,
-            "lease_until": {"$lt": now},
-        },
-        {"$set": {"owner": owner, "lease_until": lease_until}},
-        return_document=ReturnDocument.AFTER,
-    )
-    if taken is not None:
-        return None
-    return await _batches().find_one(_key_filter(scope, machine_id, key))
+    while True:
+        try:
+            await _batches().insert_one(dict(doc))
+            return None
+        except DuplicateKeyError:
+            pass
+        taken = await _batches().find_one_and_update(
+            {
+                **_key_filter(scope, machine_id, key),
+                "fingerprint": fingerprint,
+                "status": BatchStatus.IN_PROGRESS.value,
+                "lease_until": {"$lt": now},
+            },
+            {"$set": {"owner": owner, "lease_until": lease_until}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if taken is not None:
+            return None
+        existing = await _batches().find_one(_key_filter(scope, machine_id, key))
+        if existing is not None:
+            return existing
+        # Released or expired between our insert and this read: try to claim it again.
 
 
 async def complete_batch(

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from beanie import PydanticObjectId
 from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from models.db import get_database
 from models.ledger import GENESIS_HASH, MachineInventory
 from models.machine import Machine
 from models.scope import Scope
@@ -37,26 +40,33 @@ async def list_machines(
 
 
 async def create_machine(*, scope: Scope, machine: Machine) -> Machine:
-    """Insert the machine and its empty inventory state; raises DuplicateSerial."""
+    """Insert the machine and its empty inventory state in one transaction (a machine without
+    state could never ingest); raises DuplicateSerial."""
     machine.org_id = scope.org_id
+    machine.id = PydanticObjectId()
+    state = {
+        "_id": machine.id,
+        "org_id": machine.org_id,
+        "shop_id": machine.shop_id,
+        "currency": machine.currency,
+        "counts": {},
+        "seen_seqs": [],
+        "chain_position": 0,
+        "chain_hash": GENESIS_HASH,
+        "transaction_count": 0,
+        "last_occurred_at": None,
+        "updated_at": machine.created_at,
+        "version": 0,
+    }
+
+    async def insert_both(session: AsyncClientSession) -> None:
+        await Machine.get_pymongo_collection().insert_one(
+            machine.model_dump(by_alias=True, mode="python"), session=session
+        )
+        await MachineInventory.get_pymongo_collection().insert_one(dict(state), session=session)
+
     try:
-        await machine.insert()
+        await get_database().in_transaction(insert_both)
     except DuplicateKeyError as exc:
         raise DuplicateSerial(machine.serial) from exc
-    await MachineInventory.get_pymongo_collection().insert_one(
-        {
-            "_id": machine.id,
-            "org_id": machine.org_id,
-            "shop_id": machine.shop_id,
-            "currency": machine.currency,
-            "counts": {},
-            "seen_seqs": [],
-            "chain_position": 0,
-            "chain_hash": GENESIS_HASH,
-            "transaction_count": 0,
-            "last_occurred_at": None,
-            "updated_at": machine.created_at,
-            "version": 0,
-        }
-    )
     return machine

@@ -46,7 +46,7 @@ class SecurityEvent(Document):
 
     class Settings:
         name = "security_events"
-        indexes = [IndexModel([("org_id", ASCENDING), ("position", DESCENDING)], unique=True)]
+        indexes = [IndexModel([("org_id", ASCENDING), ("position", ASCENDING)], unique=True)]
 
 
 async def read_head(chain: ObjectId, *, session: AsyncClientSession) -> dict[str, Any] | None:

@@ -117,6 +117,8 @@ async def verify_machine_chain(
     prev_hash: str | None = None
     async for record in iter_chain(scope=scope, machine_id=machine_id):
         position = record["chain_position"]
+        if position > head_position:
+            break  # committed after the head was read: newer than what is being verified
         if first is None:
             first = position
             if position != 1:

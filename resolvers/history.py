@@ -13,6 +13,7 @@ from bson import ObjectId
 from auth.errors import PublicError
 from auth.principal import Principal
 from models.ledger_store import page_transactions
+from resolvers.timestamps import optional_instant
 
 MAX_PAGE_SIZE = 100
 
@@ -61,8 +62,8 @@ async def transaction_page(
     docs = await page_transactions(
         scope=scope,
         types=filter.types,
-        occurred_from=filter.occurred_from,
-        occurred_to=filter.occurred_to,
+        occurred_from=optional_instant("filter.from", filter.occurred_from),
+        occurred_to=optional_instant("filter.to", filter.occurred_to),
         after=decode_cursor(after) if after else None,
         limit=first + 1,
     )

@@ -16,6 +16,7 @@ from models.machine_store import list_machines
 from models.organization import utcnow
 from models.summary_store import hour_of
 from resolvers.analytics.cash_flow import FLOW_TYPES, SIGN
+from resolvers.timestamps import optional_instant
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ async def denomination_breakdown(
             pieces[machines[state["_id"]].currency][slot] += count
     now = utcnow()
     as_of = now
+    at = optional_instant("at", at)
     if at is not None and at < now:
         as_of = hour_of(at)
         for row in await run(Grain.HOUR, slot_flow_pipeline(scope, start=as_of)):

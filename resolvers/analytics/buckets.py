@@ -52,12 +52,13 @@ def next_bucket(start: datetime, interval: Interval, timezone: str) -> datetime:
 
 
 def bucket_starts(
-    start: datetime, end: datetime, interval: Interval, timezone: str
+    start: datetime, end: datetime, interval: Interval, timezone: str, *, limit: int
 ) -> list[datetime]:
-    """Starts of every bucket intersecting `[start, end)`, in order."""
-    starts = []
+    """Starts of every bucket intersecting `[start, end)`, in order; stops after `limit + 1`
+    buckets, so a caller can refuse a range that is too long without building all of it."""
+    starts: list[datetime] = []
     current = bucket_start(start, interval, timezone)
-    while current < end:
+    while current < end and len(starts) <= limit:
         starts.append(current)
         current = next_bucket(current, interval, timezone)
     return starts

@@ -20,6 +20,7 @@ from resolvers.analytics.buckets import (
     local_date_instant,
     next_bucket,
 )
+from resolvers.timestamps import client_instant
 from resolvers.validation import check_timezone
 
 MAX_BUCKETS = 1000
@@ -92,14 +93,15 @@ async def cash_flow(
 ) -> CashFlow:
     """Sums per bucket intersecting `[start, end)` (whole buckets), one series per
     (currency, group), every bucket present (zero when nothing moved)."""
+    start, end = client_instant("from", start), client_instant("to", end)
     if start >= end:
         raise PublicError("from must be before to", code="BAD_RANGE")
     scope = principal.scope.narrowed(shop_ids=shop_ids, machine_ids=machine_ids)
     tz = await resolve_timezone(scope, timezone)
-    buckets = bucket_starts(start, end, interval, tz)
+    buckets = bucket_starts(start, end, interval, tz, limit=MAX_BUCKETS)
     if len(buckets) > MAX_BUCKETS:
         raise PublicError(
-            f"at most {MAX_BUCKETS} buckets per query, this range has {len(buckets)}",
+            f"at most {MAX_BUCKETS} buckets per query; choose a shorter range or a longer interval",
             code="BAD_RANGE",
         )
     flow = CashFlow(interval=interval, group_by=group_by, timezone=tz, buckets=buckets)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from models.currencies import CashKind, get_currency, slot_key
 from models.ledger import TransactionType
 from resolvers.audit_chain import canonical_json, iso_millis
+from resolvers.timestamps import to_utc
 
 MAX_SEQ = 2**63 - 1
 MAX_PIECES_PER_LINE = 1_000_000
@@ -32,6 +33,7 @@ class RejectionCode(StrEnum):
     EMPTY_LINES = "EMPTY_LINES"
     AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
     FUTURE_TIMESTAMP = "FUTURE_TIMESTAMP"
+    INVALID_TIMESTAMP = "INVALID_TIMESTAMP"
     FIELD_TOO_LONG = "FIELD_TOO_LONG"
     DUPLICATE_SEQ_IN_BATCH = "DUPLICATE_SEQ_IN_BATCH"
     SEQ_CONFLICT = "SEQ_CONFLICT"
@@ -97,9 +99,6 @@ class ValidationOutcome:
 
 
 def _truncate_ms(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
@@ -133,7 +132,10 @@ def _validate_one(
             RejectionCode.WRONG_CURRENCY,
             f"currency {rec.currency} does not match the machine's {machine_currency}",
         )
-    occurred_at = _truncate_ms(rec.occurred_at)
+    utc = to_utc(rec.occurred_at)
+    if utc is None:
+        return reject(RejectionCode.INVALID_TIMESTAMP, "occurredAt must be between 1970 and 9998")
+    occurred_at = _truncate_ms(utc)
     if occurred_at > latest_allowed:
         return reject(RejectionCode.FUTURE_TIMESTAMP, "occurredAt is too far in the future")
     if rec.reference is not None and len(rec.reference) > MAX_REFERENCE_LENGTH:
@@ -269,7 +271,9 @@ def request_fingerprint(machine_id: str, records: list[RecordInput]) -> str:
             {
                 "seq": r.seq,
                 "type": r.type.value,
-                "occurred_at": iso_millis(r.occurred_at),
+                # As sent (no UTC conversion): a record with an unusable time must not
+                # fail the fingerprint of the whole batch; it is rejected on its own.
+                "occurred_at": r.occurred_at.isoformat(),
                 "currency": r.currency,
                 "lines": [
                     [ln.kind.value if ln.kind else None, ln.denomination, ln.count]

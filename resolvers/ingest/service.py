@@ -61,6 +61,10 @@ class _ConcurrentWrite(Exception):
     """Another batch for the same machine committed first; re-read and try again."""
 
 
+class _TooContended(Exception):
+    """Every attempt lost to concurrent batches of the same machine; the client retries."""
+
+
 class _ClaimLost(Exception):
     """Our idempotency claim was taken over after its lease ended."""
 
@@ -163,6 +167,9 @@ async def ingest_transactions(
         )
     except _ClaimLost:
         return _in_progress()
+    except _TooContended:
+        await release_batch(scope=scope, machine_id=machine.id, key=key, owner=owner)
+        return _in_progress()
     except BaseException:
         await asyncio.shield(
             release_batch(scope=scope, machine_id=machine.id, key=key, owner=owner)
@@ -221,7 +228,7 @@ async def _commit_with_retries(
             )
         except (_ConcurrentWrite, DuplicateKeyError) as exc:
             if attempt == MAX_COMMIT_ATTEMPTS:
-                raise
+                raise _TooContended() from exc
             log.debug("ingest retry %s for machine %s: %s", attempt, machine.id, exc)
             await asyncio.sleep(random.uniform(0, 0.005 * min(attempt, 10)))  # noqa: S311
     raise AssertionError("unreachable")
