@@ -21,8 +21,6 @@ import platform
 import random
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -40,7 +38,7 @@ from models.ledger import Transaction
 from models.scope import Scope
 from models.summary_store import daily, hourly
 from resolvers.analytics.rebuild import rebuild_summaries
-from tests.servers import free_port
+from tests.servers import ApiServer, server_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -162,41 +160,11 @@ def run_size(n: int, runs: int) -> dict:
             "summaries",
             flush=True,
         )
-        port = free_port()
-        env = {
-            **os.environ,
-            "MONGODB_URI": handle.uri,
-            "MONGODB_DB": DB_NAME,
-            "LOG_LEVEL": "WARNING",
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "graph.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
+        server = ApiServer(
+            server_env(mongodb_uri=handle.uri, mongodb_db=DB_NAME, log_level="WARNING")
         )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.2)
+        server.start()
+        base = server.http_url
         admin = info.pop("admin")
         token, _ = issue_access_token(
             user_id=str(admin.id), org_id=str(admin.org_id), settings=settings
@@ -205,8 +173,7 @@ def run_size(n: int, runs: int) -> dict:
         return {"n": n, **info}
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
         stop_server(handle)
         shutil.rmtree(workdir, ignore_errors=True)
 
