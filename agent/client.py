@@ -18,9 +18,6 @@ from agent.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger("cashcc.agent")
 
-TRANSACTION_TYPES = frozenset(
-    {"DEPOSIT", "WITHDRAWAL", "COLLECTION", "REPLENISHMENT", "ADJUSTMENT"}
-)
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 DEFAULT_KEEP_ACKED_SECONDS = 7 * 86_400
 
@@ -125,7 +122,7 @@ class AgentClient:
         Only the shape is checked here (a malformed record would block the queue); the
         cloud validates the content and may reject a record, which then lands in quarantine.
         """
-        return self.journal_many(
+        return self.outbox.journal_many(
             [
                 {
                     "type": type,
@@ -141,8 +138,6 @@ class AgentClient:
 
     def journal_many(self, transactions: Sequence[dict[str, Any]]) -> list[int]:
         """`journal()` for several transactions in one durable commit."""
-        for tx in transactions:
-            _check_shape(tx)
         return self.outbox.journal_many(transactions)
 
     def status(self) -> OutboxStatus:
@@ -261,20 +256,3 @@ class AgentClient:
         missing = [(r["from"], r["to"]) for r in payload["missingSeqs"]]
         if missing:
             report.requeued += self.outbox.requeue_missing(missing)
-
-
-def _check_shape(tx: dict[str, Any]) -> None:
-    if tx["type"] not in TRANSACTION_TYPES:
-        raise ValueError(f"type must be one of {sorted(TRANSACTION_TYPES)}, got {tx['type']!r}")
-    if not isinstance(tx["occurred_at"], datetime) or tx["occurred_at"].tzinfo is None:
-        raise ValueError("occurred_at must be a timezone-aware datetime")
-    if not isinstance(tx["currency"], str) or not tx["currency"]:
-        raise ValueError("currency must be an ISO 4217 code")
-    lines = tx["lines"]
-    if not lines:
-        raise ValueError("lines must name at least one denomination")
-    for line in lines:
-        if not isinstance(line.get("denomination"), int) or not isinstance(line.get("count"), int):
-            raise ValueError("each line needs integer denomination and count")
-        if line.get("kind") not in (None, "NOTE", "COIN"):
-            raise ValueError("line kind must be NOTE or COIN")

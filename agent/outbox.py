@@ -150,35 +150,12 @@ class Outbox:
             (name, value),
         )
 
-    def journal(
-        self,
-        *,
-        type: str,
-        occurred_at: datetime,
-        currency: str,
-        lines: Sequence[CashLine],
-        amount: int | None = None,
-        reference: str | None = None,
-        operator_id: str | None = None,
-    ) -> int:
-        """Durably record one transaction and return the seq it was given."""
-        return self.journal_many(
-            [
-                {
-                    "type": type,
-                    "occurred_at": occurred_at,
-                    "currency": currency,
-                    "lines": lines,
-                    "amount": amount,
-                    "reference": reference,
-                    "operator_id": operator_id,
-                }
-            ]
-        )[0]
-
     def journal_many(self, transactions: Sequence[dict[str, Any]]) -> list[int]:
-        """Durably record transactions (keys as `journal()` takes them) in one commit;
-        returns their seqs, consecutive and in order."""
+        """Durably record transactions (keys as `AgentClient.journal()` takes them) in one
+        commit; returns their seqs, consecutive and in order. A malformed record is refused
+        with ValueError before anything is written: it would block the queue forever."""
+        for tx in transactions:
+            check_shape(tx)
         now = time.time()
         with self._transaction() as db:
             seq = int(self._meta("next_seq") or 1)
@@ -322,3 +299,27 @@ class Outbox:
             quarantined=counts.get("quarantined", 0),
             next_seq=int(self._meta("next_seq") or 1),
         )
+
+
+TRANSACTION_TYPES = frozenset(
+    {"DEPOSIT", "WITHDRAWAL", "COLLECTION", "REPLENISHMENT", "ADJUSTMENT"}
+)
+
+
+def check_shape(tx: dict[str, Any]) -> None:
+    """Refuse a record the cloud could never accept in any form (the content is the
+    cloud's to validate)."""
+    if tx["type"] not in TRANSACTION_TYPES:
+        raise ValueError(f"type must be one of {sorted(TRANSACTION_TYPES)}, got {tx['type']!r}")
+    if not isinstance(tx["occurred_at"], datetime) or tx["occurred_at"].tzinfo is None:
+        raise ValueError("occurred_at must be a timezone-aware datetime")
+    if not isinstance(tx["currency"], str) or not tx["currency"]:
+        raise ValueError("currency must be an ISO 4217 code")
+    lines = tx["lines"]
+    if not lines:
+        raise ValueError("lines must name at least one denomination")
+    for line in lines:
+        if not isinstance(line.get("denomination"), int) or not isinstance(line.get("count"), int):
+            raise ValueError("each line needs integer denomination and count")
+        if line.get("kind") not in (None, "NOTE", "COIN"):
+            raise ValueError("line kind must be NOTE or COIN")

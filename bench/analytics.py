@@ -29,12 +29,13 @@ from pathlib import Path
 import httpx
 
 from auth.tokens import issue_access_token
-from bench.common import percentile
-from bench.seed import create_tenant, records_for, seed_machine
+from bench.common import create_tenant, percentile
+from bench.seed import records_for, seed_machine
 from config import Settings
 from models.db import connect, disconnect
 from models.embedded import start_server, stop_server
 from models.ledger import Transaction
+from models.machine import MachineModel
 from models.scope import Scope
 from models.summary_store import daily, hourly
 from resolvers.analytics.rebuild import rebuild_summaries
@@ -66,9 +67,10 @@ FORECAST = """query { replenishmentForecast(horizonHours: 24) {
 async def seed(n: int, settings: Settings) -> dict:
     """Seed the tenant; returns ids, timings and document counts."""
     started = time.perf_counter()
-    org, admin, machines = await create_tenant(
-        shops=SHOPS, machines_per_shop=MACHINES_PER_SHOP, suffix=f"{n}-{os.getpid()}"
+    tenant = await create_tenant(
+        settings, shops=SHOPS, machines_per_shop=MACHINES_PER_SHOP, model=MachineModel.CI_50
     )
+    org, admin, machines = tenant.org, tenant.admin, tenant.machines
     rng = random.Random(n)
     now = datetime.now(UTC)
     per_machine = [n // len(machines) + (i < n % len(machines)) for i in range(len(machines))]

@@ -18,7 +18,9 @@ from typing import Any
 from auth.principal import principal_for_user
 from config import Settings
 from models.embedded import start_server, stop_server
-from models.machine import MachineModel
+from models.identity import User
+from models.machine import Machine, MachineModel
+from models.organization import Organization
 from resolvers.api_keys import issue_api_key
 from resolvers.identity import create_organization
 from resolvers.shops import add_shop, register_machine
@@ -73,13 +75,27 @@ def bench_env(name: str) -> Iterator[BenchEnv]:
 
 @dataclass
 class BenchTenant:
-    admin_email: str
-    machine_ids: list[str]
+    org: Organization
+    admin: User
+    machines: list[Machine]
     api_keys: list[str]  # per machine: the key of its shop
+
+    @property
+    def admin_email(self) -> str:
+        return self.admin.email
+
+    @property
+    def machine_ids(self) -> list[str]:
+        return [str(m.id) for m in self.machines]
 
 
 async def create_tenant(
-    settings: Settings, *, shops: int, machines_per_shop: int, currency: str = "EUR"
+    settings: Settings,
+    *,
+    shops: int,
+    machines_per_shop: int,
+    currency: str = "EUR",
+    model: MachineModel = MachineModel.CI_10,
 ) -> BenchTenant:
     """An organization with shops and machines, and one API key per shop (needs a
     connected database)."""
@@ -92,9 +108,9 @@ async def create_tenant(
         admin_password=ADMIN_PASSWORD,
     )
     assert not isinstance(created, list), created
-    _org, admin = created
+    org, admin = created
     principal = principal_for_user(admin)
-    tenant = BenchTenant(admin_email=admin.email, machine_ids=[], api_keys=[])
+    tenant = BenchTenant(org=org, admin=admin, machines=[], api_keys=[])
     for s in range(shops):
         shop = await add_shop(
             principal=principal, name=f"Bench {s}", code=f"B{s}", timezone=None, currency=None
@@ -114,13 +130,13 @@ async def create_tenant(
                 principal=principal,
                 shop_id=str(shop.id),
                 serial=f"B-{suffix}-{s}-{m}",
-                model=MachineModel.CI_10,
+                model=model,
                 currency=None,
                 name=None,
                 first_seq=1,
             )
             assert not isinstance(machine, list), machine
-            tenant.machine_ids.append(str(machine.id))
+            tenant.machines.append(machine)
             tenant.api_keys.append(issued.secret)
     return tenant
 

@@ -15,15 +15,11 @@ from typing import Any
 
 from bson import ObjectId
 
-from auth.principal import principal_for_user
 from models.ledger import MachineInventory, Transaction, TransactionType
-from models.machine import MachineModel
 from models.organization import utcnow
 from models.summary_store import daily, hourly, summary_increments
-from resolvers.identity import create_organization
 from resolvers.ingest.ledger_update import apply_records
 from resolvers.ingest.records import LineInput, RecordInput, validate_records
-from resolvers.shops import add_shop, register_machine
 
 NOTES = [500, 1000, 2000, 5000]
 COINS = [100, 200]
@@ -74,43 +70,6 @@ def records_for(rng: random.Random, count: int, *, now: datetime, days: int) -> 
             RecordInput(seq=seq, type=type_, occurred_at=at, currency="EUR", lines=lines)
         )
     return records
-
-
-async def create_tenant(*, shops: int, machines_per_shop: int, suffix: str):
-    """An org (Europe/Berlin, EUR) with an admin, shops and CI-50 machines."""
-    created = await create_organization(
-        name=f"Bench {suffix}",
-        currency="EUR",
-        timezone="Europe/Berlin",
-        admin_email=f"bench-{suffix}@example.com",
-        admin_password="bench-password-123",
-    )
-    assert not isinstance(created, list), created
-    org, admin = created
-    principal = principal_for_user(admin)
-    machines = []
-    for s in range(shops):
-        shop = await add_shop(
-            principal=principal,
-            name=f"Shop {s:03d}",
-            code=f"S{s:03d}",
-            timezone=None,
-            currency=None,
-        )
-        assert not isinstance(shop, list), shop
-        for m in range(machines_per_shop):
-            machine = await register_machine(
-                principal=principal,
-                shop_id=str(shop.id),
-                serial=f"B-{suffix}-{s}-{m}",
-                model=MachineModel.CI_50,
-                currency=None,
-                name=None,
-                first_seq=1,
-            )
-            assert not isinstance(machine, list), machine
-            machines.append(machine)
-    return org, admin, machines
 
 
 async def _insert(collection: Any, docs: Iterable[dict[str, Any]]) -> int:

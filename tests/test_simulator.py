@@ -83,11 +83,15 @@ async def test_verification_catches_a_missing_and_an_extra_transaction(
     try:
         # The shop journals a record that never reaches the cloud...
         outbox = Outbox(result.outboxes[quiet_id], quiet_id)
-        unsent = outbox.journal(
-            type="DEPOSIT",
-            occurred_at=datetime.now(UTC),
-            currency="EUR",
-            lines=[{"denomination": 500, "count": 3, "kind": "NOTE"}],
+        (unsent,) = outbox.journal_many(
+            [
+                {
+                    "type": "DEPOSIT",
+                    "occurred_at": datetime.now(UTC),
+                    "currency": "EUR",
+                    "lines": [{"denomination": 500, "count": 3, "kind": "NOTE"}],
+                }
+            ]
         )
         journals = {quiet_id: outbox.records()}
         outbox.close()
