@@ -13,11 +13,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from auth.principal import principal_for_user
 from models.identity import Role, User
 from models.identity_store import create_user
 from models.scope import Scope
-from resolvers.api_keys import issue_api_key
 from tests.factories import Factory, Tenant, tx
 
 ACTORS = ("ORG_ADMIN", "SHOP_MANAGER", "EMPLOYEE", "AUDITOR", "API_KEY", "ANONYMOUS")
@@ -59,17 +57,9 @@ class World:
 
     async def fresh_key(self, target: str) -> str:
         """A new key on the target's shop (so rotating or revoking it harms nobody)."""
-        tenant = self.tenant_of(target)
-        shop = tenant.shops[{"K0": 0, "K1": 1, "KB": 0}[target]]
-        issued = await issue_api_key(
-            principal=principal_for_user(tenant.admin),
-            name="matrix",
-            shop_id=str(shop.id),
-            machine_ids=None,
-            expires_at=None,
-            settings=self.factory.settings,
+        issued = await self.factory.issue_key(
+            self.tenant_of(target), shop_index={"K0": 0, "K1": 1, "KB": 0}[target], name="matrix"
         )
-        assert not isinstance(issued, list)
         return str(issued.key.id)
 
     async def fresh_user(self, target: str) -> str:

@@ -18,7 +18,7 @@ from models.identity_store import create_user
 from models.machine import MachineModel
 from models.organization import Organization
 from models.scope import Scope
-from resolvers.api_keys import issue_api_key
+from resolvers.api_keys import IssuedKey, issue_api_key
 from resolvers.identity import create_organization
 from resolvers.shops import add_shop, register_machine
 
@@ -161,18 +161,30 @@ class Factory:
             tenant.api_key = await self.api_key(tenant, shop_index=0)
         return tenant
 
-    async def api_key(
-        self, tenant: Tenant, *, shop_index: int = 0, machine_ids: list[str] | None = None
-    ) -> str:
+    async def issue_key(
+        self,
+        tenant: Tenant,
+        *,
+        shop_index: int = 0,
+        machine_ids: list[str] | None = None,
+        name: str = "local system",
+    ) -> IssuedKey:
+        """A new API key of the tenant's shop, issued by its admin (secret and record)."""
         issued = await issue_api_key(
             principal=principal_for_user(tenant.admin),
-            name="local system",
+            name=name,
             shop_id=str(tenant.shops[shop_index].id),
             machine_ids=machine_ids,
             expires_at=None,
             settings=self.settings,
         )
         assert not isinstance(issued, list), issued
+        return issued
+
+    async def api_key(
+        self, tenant: Tenant, *, shop_index: int = 0, machine_ids: list[str] | None = None
+    ) -> str:
+        issued = await self.issue_key(tenant, shop_index=shop_index, machine_ids=machine_ids)
         return issued.secret
 
     async def user(

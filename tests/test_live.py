@@ -19,10 +19,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from auth.principal import principal_for_user
 from config import Settings
 from models.identity import Role
-from resolvers.api_keys import issue_api_key
 from tests.factories import Factory, tx
 from tests.live_flow import (
     INVENTORY_CHANGED,
@@ -333,15 +331,7 @@ async def test_revoking_an_api_key_ends_its_subscriptions(
     server: ApiServer, factory: Factory, settings: Settings
 ) -> None:
     tenant = await factory.tenant()
-    issued = await issue_api_key(
-        principal=principal_for_user(tenant.admin),
-        name="dashboard",
-        shop_id=str(tenant.shops[0].id),
-        machine_ids=None,
-        expires_at=None,
-        settings=settings,
-    )
-    assert not isinstance(issued, list)
+    issued = await factory.issue_key(tenant, name="dashboard")
     client = await LiveClient.open(server.ws_url, {"apiKey": issued.secret})
     async with clients(client):
         op = await client.subscribe(TRANSACTIONS_INGESTED)

@@ -8,9 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from auth.principal import principal_for_user
 from config import Settings
-from resolvers.api_keys import issue_api_key
 from tests.factories import Factory
 from tests.live_flow import TRANSACTIONS_INGESTED, ingest, warm_up
 from tests.live_support import LiveClient, graphql_post
@@ -41,15 +39,7 @@ async def test_a_revoked_key_gets_no_events_after_the_bound(
 ) -> None:
     server = slow_reauth_server
     tenant = await factory.tenant()
-    issued = await issue_api_key(
-        principal=principal_for_user(tenant.admin),
-        name="dashboard",
-        shop_id=str(tenant.shops[0].id),
-        machine_ids=None,
-        expires_at=None,
-        settings=settings,
-    )
-    assert not isinstance(issued, list)
+    issued = await factory.issue_key(tenant, name="dashboard")
     client = await LiveClient.open(server.ws_url, {"apiKey": issued.secret})
     try:
         op = await client.subscribe(TRANSACTIONS_INGESTED)
