@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from bench.common import percentile  # noqa: E402
+from bench.common import percentile, print_table  # noqa: E402
 from config import Settings  # noqa: E402
 from models.db import connect as db_connect  # noqa: E402
 from models.db import disconnect as db_disconnect  # noqa: E402
@@ -234,21 +234,29 @@ async def make_tenant(settings: Settings) -> tuple[Tenant, str]:
     return tenant, factory.token_for(tenant.admin)
 
 
-def print_table(rows: list[Scenario]) -> None:
-    header = (
-        f"{'workers':>7} {'backend':>8} {'subs':>6} {'events':>6} {'samples':>8} "
-        f"{'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'lost':>5} {'KiB/sub':>8} "
-        f"{'cpu us/msg':>10}"
+def print_scenarios(rows: list[Scenario]) -> None:
+    headers = ["workers", "backend", "subs", "events", "samples", "p50 ms", "p95 ms", "p99 ms"]
+    headers += ["max ms", "lost", "KiB/sub", "cpu us/msg"]
+    print_table(
+        headers,
+        [
+            [
+                r.workers,
+                r.backend,
+                r.subscribers,
+                r.events,
+                r.samples,
+                f"{r.p50_ms:.2f}",
+                f"{r.p95_ms:.2f}",
+                f"{r.p99_ms:.2f}",
+                f"{r.max_ms:.2f}",
+                r.lost,
+                "-" if r.rss_per_subscriber_kib is None else f"{r.rss_per_subscriber_kib:.1f}",
+                f"{r.server_cpu_us_per_delivery:.1f}",
+            ]
+            for r in rows
+        ],
     )
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        per_sub = f"{r.rss_per_subscriber_kib:.1f}" if r.rss_per_subscriber_kib is not None else "-"
-        print(
-            f"{r.workers:>7} {r.backend:>8} {r.subscribers:>6} {r.events:>6} {r.samples:>8} "
-            f"{r.p50_ms:>8.2f} {r.p95_ms:>8.2f} {r.p99_ms:>8.2f} {r.max_ms:>8.2f} {r.lost:>5} "
-            f"{per_sub:>8} {r.server_cpu_us_per_delivery:>10.1f}"
-        )
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -288,7 +296,7 @@ async def main(args: argparse.Namespace) -> int:
                     row = await run_scenario(servers, tenant, token, n, events, backend)
                     rows.append(row)
                     if args.verbose:
-                        print_table([row])
+                        print_scenarios([row])
             finally:
                 for server in servers:
                     server.stop()
@@ -301,7 +309,7 @@ async def main(args: argparse.Namespace) -> int:
         if handle is not None:
             stop_server(handle)
     print()
-    print_table(rows)
+    print_scenarios(rows)
     print(
         f"\nhost: {platform.node()} ({os.cpu_count()} cores, shared); client, servers, database"
         " and Redis on the same machine: numbers include client-side parsing of every message."
