@@ -37,7 +37,8 @@ from models.embedded import start_server, stop_server
 from models.ledger import Transaction
 from models.machine import MachineModel
 from models.scope import Scope
-from models.summary_store import daily, hourly
+from models.summary import Grain
+from models.summary_store import collection, daily, hourly
 from resolvers.analytics.rebuild import rebuild_summaries
 from tests.servers import ApiServer, server_env
 
@@ -98,6 +99,8 @@ async def seed(n: int, settings: Settings) -> dict:
         "transactions": await Transaction.get_pymongo_collection().count_documents({}),
         "hourly_summaries": await hourly().count_documents({}),
         "daily_summaries": await daily().count_documents({}),
+        "monthly_flow": await collection(Grain.MONTH).count_documents({}),
+        "daily_demand": await collection(Grain.DEMAND).count_documents({}),
         "rebuild_check": {"hourly": report.checked, "differences": 0},
     }
 

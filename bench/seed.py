@@ -17,7 +17,7 @@ from bson import ObjectId
 
 from models.ledger import MachineInventory, Transaction, TransactionType
 from models.organization import utcnow
-from models.summary_store import daily, hourly, summary_increments
+from models.summary_store import LOCAL_GRAINS, collection, summary_increments
 from resolvers.ingest.ledger_update import apply_records
 from resolvers.ingest.records import LineInput, RecordInput, validate_records
 
@@ -116,8 +116,8 @@ async def seed_machine(machine: Any, records: list[RecordInput], *, timezone: st
         docs += update.documents
         state = update.state
     await _insert(Transaction.get_pymongo_collection(), docs)
-    hours, days = summary_increments(docs, timezone=timezone)
-    for coll, incs, tz in ((hourly(), hours, None), (daily(), days, timezone)):
+    for grain, incs in summary_increments(docs, timezone=timezone).items():
+        coll, tz = collection(grain), (timezone if grain in LOCAL_GRAINS else None)
         summaries = []
         for (org_id, shop_id, machine_id, currency, bucket), inc in incs.items():
             doc = {

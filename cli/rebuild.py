@@ -15,7 +15,12 @@ from resolvers.analytics.rebuild import rebuild_summaries
 
 EXIT_DIFFERENCES = 3
 MAX_PRINTED = 50
-LABELS = {Grain.HOUR: "hourly", Grain.DAY: "daily"}
+LABELS = {
+    Grain.HOUR: "hourly",
+    Grain.DAY: "daily",
+    Grain.MONTH: "monthly flow",
+    Grain.DEMAND: "daily demand",
+}
 
 
 def _instant(value: str) -> datetime:

@@ -14,18 +14,13 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
 
 from models.ledger import Transaction, TransactionType
 from models.scope import Scope
-from models.summary_store import daily, hourly
+from models.summary import Grain
+from models.summary_store import ORGANIC_SIGN, collection
 
 TYPES = [t.value for t in TransactionType]
-
-
-class Grain(StrEnum):
-    HOUR = "hour"
-    DAY = "day"
 
 
 class GroupKey(StrEnum):
@@ -34,10 +29,6 @@ class GroupKey(StrEnum):
     MACHINE = "MACHINE"
     DENOMINATION = "DENOMINATION"
     TYPE = "TYPE"
-
-
-def collection(grain: Grain) -> AsyncCollection:
-    return hourly() if grain is Grain.HOUR else daily()
 
 
 def summary_match(scope: Scope, *, start: datetime, end: datetime | None) -> dict[str, Any]:
@@ -161,6 +152,21 @@ def flow_pipeline(
     return stages
 
 
+def rollup_pipeline(
+    scope: Scope, *, start: datetime, end: datetime | None, currency: str | None = None
+) -> list[dict[str, Any]]:
+    """The monthly-flow or daily-demand documents in scope with `start <= bucket < end`.
+
+    No server-side grouping on purpose: these documents are compact, and folding their
+    per-day (per-hour) values in the application is cheaper than `$objectToArray`/`$unwind`/
+    `$group` on the embedded database (see docs/performance.md).
+    """
+    stages = summary_source(scope, start=start, end=end)
+    if currency is not None:
+        stages.append({"$match": {"currency": currency}})
+    return stages
+
+
 def slot_flow_pipeline(scope: Scope, *, start: datetime) -> list[dict[str, Any]]:
     """Pieces per (machine, slot, type) in hourly summaries from `start` on."""
     return [
@@ -171,64 +177,6 @@ def slot_flow_pipeline(scope: Scope, *, start: datetime) -> list[dict[str, Any]]
             "$group": {
                 "_id": {"m": "$m", "k": "$e.k"},
                 **{t: {"$sum": f"$e.v.{t}"} for t in TYPES},
-            }
-        },
-    ]
-
-
-def seasonal_pipeline(
-    scope: Scope, *, start: datetime, end: datetime, timezone: str, hours_of_week: list[int]
-) -> list[dict[str, Any]]:
-    """Organic pieces (deposits minus withdrawals) per (machine, slot, local hour of week),
-    with `f`, the first hour with movements, to know since when the machine was observed.
-
-    Hour of week is 0 for Monday 00:00-01:00 in `timezone`, up to 167.
-    """
-    how = {
-        "$add": [
-            {
-                "$multiply": [
-                    {
-                        "$mod": [
-                            {
-                                "$add": [
-                                    {"$dayOfWeek": {"date": "$bucket", "timezone": timezone}},
-                                    5,
-                                ]
-                            },
-                            7,
-                        ]
-                    },
-                    24,
-                ]
-            },
-            {"$hour": {"date": "$bucket", "timezone": timezone}},
-        ]
-    }
-    return [
-        *summary_source(scope, start=start, end=end),
-        {
-            "$project": {
-                "m": "$machine_id",
-                "b": "$bucket",
-                "h": how,
-                "e": {"$objectToArray": "$s"},
-            }
-        },
-        {"$match": {"h": {"$in": hours_of_week}}},
-        {"$unwind": "$e"},
-        {
-            "$group": {
-                "_id": {"m": "$m", "k": "$e.k", "h": "$h"},
-                "f": {"$min": "$b"},
-                "p": {
-                    "$sum": {
-                        "$subtract": [
-                            {"$ifNull": ["$e.v.DEPOSIT", 0]},
-                            {"$ifNull": ["$e.v.WITHDRAWAL", 0]},
-                        ]
-                    }
-                },
             }
         },
     ]
@@ -297,6 +245,46 @@ def raw_slot_pipeline(
                     "k": {"$concat": ["$lines.kind", {"$toString": "$lines.denomination"}]},
                 },
                 "p": {"$sum": "$lines.count"},
+            }
+        },
+    ]
+
+
+def raw_demand_pipeline(
+    scope: Scope, *, start: datetime, end: datetime, timezone: str
+) -> list[dict[str, Any]]:
+    """Organic net pieces per (shop, machine, currency, local date, slot@local hour) from raw
+    transactions: the daily demand documents' content."""
+    sign = {
+        "$switch": {
+            "branches": [
+                {"case": {"$eq": ["$type", t]}, "then": v} for t, v in ORGANIC_SIGN.items()
+            ],
+            "default": 0,
+        }
+    }
+    local_hour = {"$toString": {"$hour": {"date": "$occurred_at", "timezone": timezone}}}
+    return [
+        *raw_source(scope, start=start, end=end),
+        {"$match": {"type": {"$in": sorted(ORGANIC_SIGN)}}},
+        {"$unwind": "$lines"},
+        {
+            "$group": {
+                "_id": {
+                    "s": "$shop_id",
+                    "m": "$machine_id",
+                    "c": "$currency",
+                    "b": raw_bucket(Grain.DAY, timezone),
+                    "k": {
+                        "$concat": [
+                            "$lines.kind",
+                            {"$toString": "$lines.denomination"},
+                            "@",
+                            local_hour,
+                        ]
+                    },
+                },
+                "p": {"$sum": {"$multiply": ["$lines.count", sign]}},
             }
         },
     ]

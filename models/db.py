@@ -21,7 +21,7 @@ from models.machine import Machine
 from models.organization import Organization, Shop
 from models.rate_limit import ensure_rate_limit_indexes
 from models.security_log import SecurityEvent
-from models.summary import DailySummary, HourlySummary
+from models.summary import DailyDemand, DailySummary, HourlySummary, MonthlyFlow
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ DOCUMENT_MODELS = [
     SecurityEvent,
     HourlySummary,
     DailySummary,
+    MonthlyFlow,
+    DailyDemand,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
 DEFAULT_MAX_CONCURRENT_TRANSACTIONS = 4

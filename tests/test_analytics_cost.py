@@ -18,9 +18,10 @@ from models.analytics_store import (
     GroupKey,
     collection,
     flow_pipeline,
+    raw_demand_pipeline,
     raw_slot_pipeline,
     raw_type_pipeline,
-    seasonal_pipeline,
+    rollup_pipeline,
     slot_flow_pipeline,
 )
 from models.db import DOCUMENT_MODELS, Database
@@ -206,11 +207,13 @@ async def test_hot_pipelines_start_with_an_index_scan(
                 currency="EUR",
             ),
         ),
-        "forecast": (
-            Grain.HOUR,
-            seasonal_pipeline(
-                scope, start=end - timedelta(days=2), end=end, timezone=berlin, hours_of_week=[1]
-            ),
+        "cashFlow and overview rollup": (
+            Grain.MONTH,
+            rollup_pipeline(scope, start=start, end=end, currency="EUR"),
+        ),
+        "forecast demand": (
+            Grain.DEMAND,
+            rollup_pipeline(scope, start=end - timedelta(days=2), end=end),
         ),
         "breakdown at": (Grain.HOUR, slot_flow_pipeline(scope, start=start)),
     }
@@ -223,6 +226,7 @@ async def test_hot_pipelines_start_with_an_index_scan(
         "rebuild slots": raw_slot_pipeline(
             scope, grain=Grain.HOUR, start=start, end=end, timezone="UTC"
         ),
+        "rebuild demand": raw_demand_pipeline(scope, start=start, end=end, timezone=berlin),
     }
     for name, pipeline in raw.items():
         await assert_index_backed(database, name, Transaction.Settings.name, pipeline)

@@ -1,4 +1,5 @@
-"""The replenishment forecast follows the hour-of-week flow learned from hourly summaries."""
+"""The replenishment forecast follows the hour-of-week flow learned from daily demand
+summaries."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from models.organization import utcnow
-from resolvers.analytics.forecast import hour_of_week, past_windows
+from resolvers.analytics.forecast import demand_dates, hour_of_week, wanted_hours
 from tests.analytics_helpers import build_world
 from tests.factories import Factory, gql, gql_data
 
@@ -97,15 +98,21 @@ async def test_forecast_refuses_out_of_range_horizon(factory: Factory) -> None:
 
 
 @pytest.mark.parametrize("horizon", [1, 24, 100, 167, 168])
-def test_past_windows_cover_every_same_hour_of_week(horizon: int) -> None:
+def test_demand_reads_cover_every_same_hour_of_week_once(horizon: int) -> None:
     end = datetime(2026, 3, 30, 10, tzinfo=UTC)  # a week after the spring DST change
     start = end - timedelta(weeks=4)
-    windows = past_windows(start, end, horizon)
-    assert all(a[1] < b[0] for a, b in pairwise(windows))  # disjoint: nothing counted twice
     tz = ZoneInfo("Europe/Berlin")
-    wanted = {hour_of_week(end + timedelta(hours=k), tz) for k in range(horizon)}
+    hows = {hour_of_week(end + timedelta(hours=k), tz) for k in range(horizon)}
+    runs = demand_dates(start, end, tz, {h // 24 for h in hows})
+    assert all(a[1] < b[0] for a, b in pairwise(runs))  # disjoint: nothing counted twice
+    wanted = wanted_hours(runs, start, end, tz, hows)
+    expected = set()
     at = start
     while at < end:
-        if hour_of_week(at, tz) in wanted:
-            assert any(lo <= at < hi for lo, hi in windows), at
+        if hour_of_week(at, tz) in hows:
+            local = at.astimezone(tz)
+            day = datetime(local.year, local.month, local.day, tzinfo=UTC)
+            expected.add((day, str(local.hour)))
+            assert any(lo <= day < hi for lo, hi in runs), at
         at += timedelta(hours=1)
+    assert set(wanted) == expected

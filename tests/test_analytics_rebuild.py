@@ -13,7 +13,7 @@ from config import Settings
 from models.analytics_store import Grain
 from models.organization import utcnow
 from models.scope import Scope
-from models.summary_store import daily, hourly
+from models.summary_store import collection, daily, hourly
 from resolvers.analytics.rebuild import rebuild_summaries
 from tests.analytics_helpers import build_world, utc
 from tests.conftest import DB_NAME
@@ -69,16 +69,22 @@ async def test_rebuild_reproduces_summaries_and_repairs_differences(
     assert report.differences == []
     assert report.checked[Grain.HOUR] >= 200  # 400 records, 37 minutes apart
     assert report.checked[Grain.DAY] >= 3 * 10
+    assert report.checked[Grain.MONTH] >= 3  # March for each machine
+    assert report.checked[Grain.DEMAND] >= 3 * 10
 
-    # Damage one hourly and one daily summary, as a bug or a partial restore would.
+    # Damage one summary of each kind, as a bug or a partial restore would.
     await hourly().update_one({"org_id": org}, {"$inc": {"t.DEPOSIT.a": 7, "n": 1}})
     await daily().delete_one({"org_id": org})
+    await collection(Grain.MONTH).update_one({"org_id": org}, {"$inc": {"a.DEPOSIT.25": 100}})
+    await collection(Grain.DEMAND).update_one({"org_id": org}, {"$unset": {"p": ""}})
     code, out = await cli(
         "--org", str(org), "--from", start.isoformat(), "--to", end.isoformat(), settings=settings
     )
     assert code == 3, out
-    assert "2 differences found" in out
+    assert "4 differences found" in out
     assert "stored:   None" in out  # the deleted daily summary
+    assert "month: " in out
+    assert "demand: " in out
 
     code, out = await cli(
         "--org",
@@ -91,7 +97,7 @@ async def test_rebuild_reproduces_summaries_and_repairs_differences(
         settings=settings,
     )
     assert code == 0, out
-    assert "2 differences replaced" in out
+    assert "4 differences replaced" in out
     code, out = await cli(
         "--org", str(org), "--from", start.isoformat(), "--to", end.isoformat(), settings=settings
     )
@@ -126,3 +132,32 @@ async def test_racing_batches_of_one_machine_count_each_transaction_once(
         scope=Scope.organization(world.tenant.org.id), start=at, end=at + timedelta(hours=2)
     )
     assert report.differences == []
+
+
+async def test_rebuild_of_part_of_a_month_keeps_the_other_days(factory: Factory) -> None:
+    world = await seeded(factory)
+    org = world.tenant.org.id
+    scope = Scope.organization(org)
+    months = collection(Grain.MONTH)
+    machine = world.tenant.machines[0]
+    march = {"machine_id": machine.id, "bucket": utc(2026, 3, 1)}
+    before = await months.find_one(march)
+    assert before is not None
+    assert "25" in before["n"]["DEPOSIT"]
+    await months.update_one(march, {"$inc": {"a.DEPOSIT.28": 5, "a.DEPOSIT.25": 9}})
+
+    # Berlin days 27-29 March only: day 28 is repaired, day 25 (outside) is left as stored.
+    part = {"start": utc(2026, 3, 26, 23), "end": utc(2026, 3, 29, 22)}
+    report = await rebuild_summaries(scope=scope, apply=True, **part)
+    assert [(d.grain, d.key["machine_id"]) for d in report.differences] == [
+        (Grain.MONTH, machine.id)
+    ]
+    after = await months.find_one(march)
+    assert after is not None
+    assert after["a"]["DEPOSIT"]["28"] == before["a"]["DEPOSIT"]["28"]
+    assert after["a"]["DEPOSIT"]["25"] == before["a"]["DEPOSIT"]["25"] + 9
+    assert after["n"] == before["n"]
+    whole = await rebuild_summaries(scope=scope, start=utc(2026, 3, 20), end=utcnow())
+    assert [(d.grain, d.expected) for d in whole.differences] == [
+        (Grain.MONTH, {"n": before["n"], "a": before["a"]})
+    ]

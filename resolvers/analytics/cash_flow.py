@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bson import ObjectId
 
 from auth.errors import PublicError
 from auth.principal import Principal
-from models.analytics_store import Grain, GroupKey, flow_pipeline, run
+from models.analytics_store import Grain, GroupKey, flow_pipeline, rollup_pipeline, run
 from models.currencies import parse_slot
 from models.org_store import get_organization, list_shops
 from models.scope import Scope
@@ -71,12 +72,18 @@ async def resolve_timezone(scope: Scope, requested: str | None) -> str:
     return org.timezone
 
 
-async def choose_grain(scope: Scope, interval: Interval, timezone: str) -> Grain:
-    """Daily summaries when every shop in scope keeps them in `timezone`, else hourly."""
+async def choose_grain(
+    scope: Scope, interval: Interval, timezone: str, group_by: GroupKey
+) -> Grain:
+    """The fewest documents that answer: hourly summaries for HOUR buckets or when a shop in
+    scope keeps its local-date summaries in another zone; else the monthly flow rollup, or
+    the daily summaries when denominations are asked for (the rollup has none)."""
     if interval is Interval.HOUR:
         return Grain.HOUR
     shops = await list_shops(scope=scope, shop_ids=None)
-    return Grain.DAY if all(s.timezone == timezone for s in shops) else Grain.HOUR
+    if any(s.timezone != timezone for s in shops):
+        return Grain.HOUR
+    return Grain.DAY if group_by is GroupKey.DENOMINATION else Grain.MONTH
 
 
 async def cash_flow(
@@ -105,8 +112,11 @@ async def cash_flow(
             code="BAD_RANGE",
         )
     flow = CashFlow(interval=interval, group_by=group_by, timezone=tz, buckets=buckets)
-    grain = await choose_grain(scope, interval, tz)
+    grain = await choose_grain(scope, interval, tz, group_by)
     last_end = next_bucket(buckets[-1], interval, tz)
+    if grain is Grain.MONTH:
+        flow.series = await _from_monthly_rollup(scope, flow, last_end, currency)
+        return flow
     if grain is Grain.DAY:
         lo, hi = as_local_date(buckets[0], tz), as_local_date(last_end, tz)
     else:
@@ -126,6 +136,67 @@ async def cash_flow(
     )
     flow.series = _assemble(rows, flow, grain)
     return flow
+
+
+def local_dates(start: datetime, end: datetime) -> Iterator[datetime]:
+    """Local-date keys (date at 00:00 UTC) from `start` up to, excluding, `end`."""
+    day = start
+    while day < end:
+        yield day
+        day += timedelta(days=1)
+
+
+def month_key(local_date: datetime) -> datetime:
+    """The monthly-flow key of the month containing a local-date key."""
+    return local_date.replace(day=1)
+
+
+async def _from_monthly_rollup(
+    scope: Scope, flow: CashFlow, last_end: datetime, currency: str | None
+) -> list[CashFlowSeries]:
+    """Series folded from the monthly flow documents of the buckets' local dates."""
+    tz = flow.timezone
+    lo, hi = as_local_date(flow.buckets[0], tz), as_local_date(last_end, tz)
+    # Which bucket every local date of the range falls in; a date's month and day-of-month
+    # string locate its values inside a monthly document.
+    slot: dict[tuple[datetime, str], int] = {}
+    i = 0
+    for day in local_dates(lo, hi):
+        instant = local_date_instant(day, tz)
+        while i + 1 < len(flow.buckets) and flow.buckets[i + 1] <= instant:
+            i += 1
+        slot[(month_key(day), str(day.day))] = i
+    docs = await run(
+        Grain.MONTH, rollup_pipeline(scope, start=month_key(lo), end=hi, currency=currency)
+    )
+    size = len(flow.buckets)
+    series: dict[tuple[str, str | None], CashFlowSeries] = {}
+    for doc in docs:
+        month = doc["bucket"]
+        for type_, counts in doc.get("n", {}).items():
+            amounts = doc["a"][type_]
+            key = {
+                GroupKey.NONE: None,
+                GroupKey.SHOP: str(doc["shop_id"]),
+                GroupKey.MACHINE: str(doc["machine_id"]),
+                GroupKey.TYPE: type_,
+            }[flow.group_by]
+            s = series.get((doc["currency"], key))
+            if s is None:
+                s = series[(doc["currency"], key)] = CashFlowSeries(
+                    currency=doc["currency"],
+                    key=key,
+                    values={t: [0] * size for t in FLOW_TYPES},
+                    count=[0] * size,
+                )
+            values, count = s.values[type_], s.count
+            assert count is not None
+            for day, n in counts.items():
+                at = slot.get((month, day))
+                if at is not None:
+                    values[at] += amounts[day]
+                    count[at] += n
+    return [series[k] for k in sorted(series, key=lambda k: (k[0], k[1] or ""))]
 
 
 def _assemble(rows: list[dict], flow: CashFlow, grain: Grain) -> list[CashFlowSeries]:

@@ -2,7 +2,8 @@
 
 Method (docs/analytics.md): the expected organic flow of a slot in a future hour is the mean
 of its net pieces (deposits minus withdrawals) in the same local hour of the week over the
-last `lookback_weeks` weeks of hourly summaries, counting only hours the machine existed.
+last `lookback_weeks` weeks of daily demand summaries (organic net pieces per slot and local
+hour), counting only hours the machine existed.
 Collections, replenishments and adjustments are interventions, not demand, and are left out.
 The count is projected hour by hour from the live inventory; threshold crossings are
 interpolated within the hour.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,7 @@ from bson import ObjectId
 
 from auth.errors import PublicError
 from auth.principal import Principal
-from models.analytics_store import Grain, run, seasonal_pipeline
+from models.analytics_store import Grain, rollup_pipeline, run
 from models.currencies import CashKind, get_currency, parse_slot
 from models.ledger_store import list_inventory_states
 from models.machine import Machine, SlotLimits
@@ -91,23 +92,48 @@ def hour_of_week(at: datetime, tz: ZoneInfo) -> int:
     return local.weekday() * 24 + local.hour
 
 
-def past_windows(
-    start: datetime, end: datetime, horizon_hours: int
-) -> list[tuple[datetime, datetime | None]]:
-    """The hours of `[start, end)` that can share a local hour of week with the next
-    `horizon_hours`: the same stretch 1, 2, ... weeks back, widened by an hour each side for
-    DST shifts, merged where they overlap (the full range for long horizons)."""
-    windows: list[tuple[datetime, datetime]] = []
-    back = end - timedelta(weeks=1)
-    while back + timedelta(hours=horizon_hours + 2) > start:
-        lo = max(start, back - HOUR)
-        hi = min(end, back + timedelta(hours=horizon_hours + 1))
-        if windows and hi >= windows[-1][0]:
-            windows[-1] = (lo, windows[-1][1])
-        else:
-            windows.append((lo, hi))
-        back -= timedelta(weeks=1)
-    return [(lo, hi) for lo, hi in sorted(windows)] or [(start, end)]
+def demand_dates(
+    start: datetime, end: datetime, tz: ZoneInfo, weekdays: set[int]
+) -> list[tuple[datetime, datetime]]:
+    """Runs `[lo, hi)` of consecutive local-date keys (dates at 00:00 UTC) touched by
+    `[start, end)` in `tz` whose weekday is in `weekdays`: the daily demand documents that
+    can hold a wanted hour of week."""
+    first = start.astimezone(tz).date()
+    last = (end - timedelta(microseconds=1)).astimezone(tz).date()
+    runs: list[tuple[datetime, datetime]] = []
+    day = first
+    while day <= last:
+        if day.weekday() in weekdays:
+            key = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            if runs and runs[-1][1] == key:
+                runs[-1] = (runs[-1][0], key + timedelta(days=1))
+            else:
+                runs.append((key, key + timedelta(days=1)))
+        day += timedelta(days=1)
+    return runs
+
+
+def wanted_hours(
+    runs: list[tuple[datetime, datetime]],
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+    hours_of_week: set[int],
+) -> dict[tuple[datetime, str], tuple[int, datetime]]:
+    """(local-date key, local hour as stored) -> (hour of week, its instant) for every local
+    hour in the runs that lies in `[start, end)` and has a wanted hour of week."""
+    wanted: dict[tuple[datetime, str], tuple[int, datetime]] = {}
+    for lo, hi in runs:
+        day = lo
+        while day < hi:
+            for hour in range(24):
+                how = day.weekday() * 24 + hour
+                at = datetime(day.year, day.month, day.day, hour, tzinfo=tz).astimezone(UTC)
+                exists = at.astimezone(tz).hour == hour  # not skipped by a DST change
+                if how in hours_of_week and exists and start <= at < end:
+                    wanted[(day, str(hour))] = (how, at)
+            day += timedelta(days=1)
+    return wanted
 
 
 def project(
@@ -185,19 +211,24 @@ async def replenishment_forecast(
     for tz_name in sorted(set(zones.values())):
         tz = ZoneInfo(tz_name)
         shops = [s for s, z in zones.items() if z == tz_name]
-        wanted = sorted({hour_of_week(at, tz) for at in future})
+        hows = {hour_of_week(at, tz) for at in future}
         # Narrow to the zone's shops only when the scope spans several zones.
         zone_scope = scope if len(shops) == len(zones) else scope.narrowed(shop_ids=shops)
-        # One command per window: each starts with an index-backed range, and the windows
-        # are disjoint, so their sums add up.
-        for lo, hi in past_windows(start, end, horizon_hours):
-            pipeline = seasonal_pipeline(
-                zone_scope, start=lo, end=hi or end, timezone=tz_name, hours_of_week=wanted
-            )
-            for row in await run(Grain.HOUR, pipeline):
-                ident = row["_id"]
-                sums[(ident["m"], ident["k"], ident["h"])] += row["p"]
-                first_seen[ident["m"]] = min(row["f"], first_seen.get(ident["m"], row["f"]))
+        runs = demand_dates(start, end, tz, {h // 24 for h in hows})
+        wanted = wanted_hours(runs, start, end, tz, hows)
+        # One index-backed range per run of wanted weekdays; the runs are disjoint.
+        for lo, hi in runs:
+            for doc in await run(Grain.DEMAND, rollup_pipeline(zone_scope, start=lo, end=hi)):
+                machine_id, day = doc["machine_id"], doc["bucket"]
+                for key, pieces in doc.get("p", {}).items():
+                    slot_key, _, hour = key.partition("@")
+                    hit = wanted.get((day, hour))
+                    if hit is None:
+                        continue
+                    how, at = hit
+                    sums[(machine_id, slot_key, how)] += pieces
+                    if at < first_seen.get(machine_id, end):
+                        first_seen[machine_id] = at
     # How often each local hour of week occurs among the window's hours, from an offset on.
     hours = int((end - start) / HOUR)
     past_hows: dict[str, list[int]] = {}

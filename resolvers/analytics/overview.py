@@ -10,7 +10,7 @@ from bson import ObjectId
 
 from auth.errors import PublicError
 from auth.principal import Principal
-from models.analytics_store import Grain, GroupKey, flow_pipeline, run
+from models.analytics_store import Grain, rollup_pipeline, run
 from models.currencies import CashKind
 from models.ledger_store import list_inventory_states
 from models.machine_store import list_machines
@@ -114,29 +114,25 @@ async def overview(*, principal: Principal, currency: str | None, top: int) -> O
             active += last >= now - ACTIVE_WINDOW
     today = as_local_date(now, tz)
     month_start = today.replace(day=1)
-    rows = await run(
-        Grain.DAY,
-        flow_pipeline(
-            scope,
-            grain=Grain.DAY,
-            start=month_start,
-            end=today + timedelta(days=1),
-            unit="day",
-            timezone=tz,
-            group_by=GroupKey.NONE,
-            currency=currency,
-        ),
+    docs = await run(
+        Grain.MONTH,
+        rollup_pipeline(scope, start=month_start, end=today + timedelta(days=1), currency=currency),
     )
-    today_totals: dict[str, FlowTotals] = defaultdict(lambda: FlowTotals(""))
-    month_totals: dict[str, FlowTotals] = defaultdict(lambda: FlowTotals(""))
-    for row in rows:
-        c = row["_id"]["c"]
-        targets = [month_totals[c]] + ([today_totals[c]] if row["_id"]["b"] == today else [])
-        for totals in targets:
-            totals.currency = c
-            totals.count += row["n"]
-            for t in FLOW_TYPES:
-                totals.values[t] += row[t]
+    today_totals: dict[str, FlowTotals] = {}
+    month_totals: dict[str, FlowTotals] = {}
+    for doc in docs:
+        c = doc["currency"]
+        for type_, counts in doc.get("n", {}).items():
+            amounts = doc["a"][type_]
+            for d, n in counts.items():
+                if int(d) > today.day:
+                    continue  # a future-dated transaction (allowed clock skew)
+                targets = [month_totals.setdefault(c, FlowTotals(c))]
+                if int(d) == today.day:
+                    targets.append(today_totals.setdefault(c, FlowTotals(c)))
+                for totals in targets:
+                    totals.count += n
+                    totals.values[type_] += amounts[d]
     ranked = sorted(shops.values(), key=lambda s: (s.held.currency, -s.held.value, str(s.shop_id)))
     return Overview(
         as_of=now,

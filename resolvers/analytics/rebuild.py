@@ -1,11 +1,13 @@
 """Recomputing summaries from raw transactions: the operator's check after a bug or restore.
 
-For every shop in scope the hourly summaries of the UTC hours covering `[start, end)` and
-the daily summaries of the local dates lying entirely inside those hours are recomputed with
-aggregation pipelines over the raw transactions and compared field by field with the stored
-ones. With `apply`, the stored summaries of the range are replaced (in one transaction per
-shop and grain). Raw transactions expire after the retention period: rebuild only ranges
-whose transactions are still stored, or the rebuild would erase history.
+For every shop in scope the hourly summaries of the UTC hours covering `[start, end)`, and
+the daily summaries, daily demand and monthly flow days of the local dates lying entirely
+inside those hours, are recomputed with aggregation pipelines over the raw transactions and
+compared field by field with the stored ones (monthly documents only on the days in range).
+With `apply`, the stored summaries of the range are replaced (in one transaction per shop and
+grain; monthly documents keep their days outside the range). Raw transactions expire after
+the retention period: rebuild only ranges whose transactions are still stored, or the
+rebuild would erase history.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from models.analytics_store import (
     Grain,
+    raw_demand_pipeline,
     raw_slot_pipeline,
     raw_type_pipeline,
     replace_summaries,
@@ -31,6 +34,7 @@ from resolvers.analytics.buckets import Interval, as_local_date, bucket_start, n
 
 KEY_FIELDS = ("shop_id", "machine_id", "currency", "bucket")
 Key = tuple[Any, ...]
+Doc = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -43,33 +47,76 @@ class Difference:
 
 @dataclass
 class RebuildReport:
-    checked: dict[Grain, int] = field(default_factory=lambda: {Grain.HOUR: 0, Grain.DAY: 0})
+    checked: dict[Grain, int] = field(default_factory=lambda: dict.fromkeys(Grain, 0))
     differences: list[Difference] = field(default_factory=list)
     applied: bool = False
 
 
-def _content(doc: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DayRange:
+    """Local-date keys `[lo, hi)` lying entirely inside the checked hours."""
+
+    lo: datetime
+    hi: datetime
+
+    def holds(self, month: datetime, day: str) -> bool:
+        return self.lo <= month.replace(day=int(day)) < self.hi
+
+
+def _content(grain: Grain, doc: Doc | None, days: DayRange | None = None) -> Doc | None:
+    """What a summary says (without its key), limited for monthly documents to `days`."""
+    if doc is None:
+        return None
+    if grain is Grain.DEMAND:
+        return {"p": doc.get("p", {})}
+    if grain is Grain.MONTH:
+        assert days is not None
+        month = doc["bucket"]
+        content: Doc = {"n": {}, "a": {}}
+        for part in ("n", "a"):
+            for type_, values in doc.get(part, {}).items():
+                kept = {d: v for d, v in values.items() if days.holds(month, d)}
+                if kept:
+                    content[part][type_] = kept
+        return content if content["n"] else None
     return {"n": doc.get("n", 0), "t": doc.get("t", {}), "s": doc.get("s", {})}
+
+
+def _new_doc(org_id: Any, ident: dict, timezone: str | None) -> Doc:
+    key = (ident["s"], ident["m"], ident["c"], ident["b"])
+    doc: Doc = {"org_id": org_id, **dict(zip(KEY_FIELDS, key, strict=True))}
+    if timezone is not None:
+        doc["timezone"] = timezone
+    return doc
+
+
+def _key(doc: Doc) -> Key:
+    return tuple(doc[f] for f in KEY_FIELDS)
+
+
+def _doc_in(docs: dict[Key, Doc], org_id: Any, ident: dict, timezone: str) -> Doc:
+    """The document of `ident` in `docs`, added when missing."""
+    key = (ident["s"], ident["m"], ident["c"], ident["b"])
+    if key not in docs:
+        docs[key] = _new_doc(org_id, ident, timezone)
+    return docs[key]
 
 
 def expected_summaries(
     org_id: Any, type_rows: list[dict], slot_rows: list[dict], timezone: str | None
-) -> dict[Key, dict[str, Any]]:
-    """Summary documents built from the raw pipelines' rows, by key."""
-    docs: dict[Key, dict[str, Any]] = {}
+) -> dict[Key, Doc]:
+    """Hourly or daily summary documents built from the raw pipelines' rows, by key."""
+    docs: dict[Key, Doc] = {}
 
-    def doc_for(ident: dict) -> dict[str, Any]:
+    def doc_for(ident: dict) -> Doc:
         key = (ident["s"], ident["m"], ident["c"], ident["b"])
         if key not in docs:
             docs[key] = {
-                "org_id": org_id,
-                **dict(zip(KEY_FIELDS, key, strict=True)),
+                **_new_doc(org_id, ident, timezone),
                 "n": 0,
                 "t": defaultdict(dict),
                 "s": defaultdict(dict),
             }
-            if timezone is not None:
-                docs[key]["timezone"] = timezone
         return docs[key]
 
     for row in type_rows:
@@ -83,45 +130,92 @@ def expected_summaries(
     return docs
 
 
+def expected_monthly(org_id: Any, day_type_rows: list[dict], timezone: str) -> dict[Key, Doc]:
+    """Monthly flow documents (only the days the rows cover) from per-local-date type rows."""
+    docs: dict[Key, Doc] = {}
+    for row in day_type_rows:
+        ident = dict(row["_id"])
+        day = ident["b"]
+        ident["b"] = day.replace(day=1)
+        doc = docs.setdefault(
+            _key(_new_doc(org_id, ident, None)), _new_doc(org_id, ident, timezone)
+        )
+        type_, d = ident["t"], str(day.day)
+        doc.setdefault("n", {}).setdefault(type_, {})[d] = row["n"]
+        doc.setdefault("a", {}).setdefault(type_, {})[d] = row["a"]
+    return docs
+
+
+def expected_demand(org_id: Any, demand_rows: list[dict], timezone: str) -> dict[Key, Doc]:
+    """Daily demand documents from the raw demand pipeline's rows."""
+    docs: dict[Key, Doc] = {}
+    for row in demand_rows:
+        ident = row["_id"]
+        doc = docs.setdefault(
+            _key(_new_doc(org_id, ident, None)), _new_doc(org_id, ident, timezone)
+        )
+        doc.setdefault("p", {})[ident["k"]] = row["p"]
+    return docs
+
+
+def _merged_month(stored: Doc | None, expected: Doc | None, days: DayRange) -> Doc | None:
+    """A monthly document: the stored days outside `days`, the expected ones inside."""
+    base = stored or expected
+    assert base is not None
+    doc: Doc = {k: v for k, v in base.items() if k not in ("_id", "n", "a")}
+    month = base["bucket"]
+    for part in ("n", "a"):
+        merged: dict[str, dict[str, int]] = {}
+        for type_, values in (stored or {}).get(part, {}).items():
+            outside = {d: v for d, v in values.items() if not days.holds(month, d)}
+            if outside:
+                merged[type_] = outside
+        for type_, values in (expected or {}).get(part, {}).items():
+            merged.setdefault(type_, {}).update(values)
+        doc[part] = merged
+    return doc if doc["n"] else None
+
+
 async def _check(
     report: RebuildReport,
     scope: Scope,
     *,
     grain: Grain,
-    raw_start: datetime,
-    raw_end: datetime,
+    expected: dict[Key, Doc],
     key_start: datetime,
     key_end: datetime,
-    timezone: str,
     apply: bool,
+    days: DayRange | None = None,
 ) -> None:
-    args = {"grain": grain, "start": raw_start, "end": raw_end, "timezone": timezone}
-    expected = expected_summaries(
-        scope.org_id,
-        await run_raw(raw_type_pipeline(scope, **args)),
-        await run_raw(raw_slot_pipeline(scope, **args)),
-        timezone if grain is Grain.DAY else None,
-    )
+    """Compare the stored summaries of `grain` keyed in `[key_start, key_end)` with
+    `expected`; with `apply`, replace them when anything differs."""
     stored = {
-        tuple(d[f] for f in KEY_FIELDS): d
-        for d in await stored_summaries(scope, grain=grain, start=key_start, end=key_end)
+        _key(d): d for d in await stored_summaries(scope, grain=grain, start=key_start, end=key_end)
     }
-    report.checked[grain] += len(set(expected) | set(stored))
+    keys = sorted(set(expected) | set(stored), key=str)
     found = []
-    for key in sorted(set(expected) | set(stored), key=str):
-        have, want = stored.get(key), expected.get(key)
-        if have is None or want is None or _content(have) != _content(want):
+    for key in keys:
+        have = _content(grain, stored.get(key), days)
+        want = _content(grain, expected.get(key), days)
+        if have != want:
             found.append(
                 Difference(
                     grain=grain,
                     key=dict(zip(KEY_FIELDS, key, strict=True)),
-                    stored=_content(have) if have else None,
-                    expected=_content(want) if want else None,
+                    stored=have,
+                    expected=want,
                 )
             )
+        if have is not None or want is not None:
+            report.checked[grain] += 1
     report.differences += found
     if apply and found:
-        docs = list(expected.values())
+        if grain is Grain.MONTH:
+            assert days is not None
+            merged = (_merged_month(stored.get(k), expected.get(k), days) for k in keys)
+            docs = [d for d in merged if d is not None]
+        else:
+            docs = list(expected.values())
         await get_database().in_transaction(
             lambda session: replace_summaries(
                 scope, grain=grain, start=key_start, end=key_end, docs=docs, session=session
@@ -138,15 +232,19 @@ async def rebuild_summaries(
     hour_end = hour_of(end) + (timedelta(hours=1) if end > hour_of(end) else timedelta(0))
     for shop in await list_shops(scope=scope):
         shop_scope = scope.narrowed(shop_ids=[shop.id])
+        hours = {"start": hour_start, "end": hour_end, "timezone": "UTC", "grain": Grain.HOUR}
         await _check(
             report,
             shop_scope,
             grain=Grain.HOUR,
-            raw_start=hour_start,
-            raw_end=hour_end,
+            expected=expected_summaries(
+                scope.org_id,
+                await run_raw(raw_type_pipeline(shop_scope, **hours)),
+                await run_raw(raw_slot_pipeline(shop_scope, **hours)),
+                None,
+            ),
             key_start=hour_start,
             key_end=hour_end,
-            timezone="UTC",
             apply=apply,
         )
         tz = shop.timezone
@@ -154,16 +252,44 @@ async def rebuild_summaries(
         if day_start < hour_start:
             day_start = next_bucket(day_start, Interval.DAY, tz)
         day_end = bucket_start(hour_end, Interval.DAY, tz)
-        if day_start < day_end:
-            await _check(
-                report,
-                shop_scope,
-                grain=Grain.DAY,
-                raw_start=day_start,
-                raw_end=day_end,
-                key_start=as_local_date(day_start, tz),
-                key_end=as_local_date(day_end, tz),
-                timezone=tz,
-                apply=apply,
-            )
+        if day_start >= day_end:
+            continue
+        raw = {"start": day_start, "end": day_end, "timezone": tz}
+        day_types = await run_raw(raw_type_pipeline(shop_scope, grain=Grain.DAY, **raw))
+        days = DayRange(as_local_date(day_start, tz), as_local_date(day_end, tz))
+        await _check(
+            report,
+            shop_scope,
+            grain=Grain.DAY,
+            expected=expected_summaries(
+                scope.org_id,
+                day_types,
+                await run_raw(raw_slot_pipeline(shop_scope, grain=Grain.DAY, **raw)),
+                tz,
+            ),
+            key_start=days.lo,
+            key_end=days.hi,
+            apply=apply,
+        )
+        await _check(
+            report,
+            shop_scope,
+            grain=Grain.MONTH,
+            expected=expected_monthly(scope.org_id, day_types, tz),
+            key_start=days.lo.replace(day=1),
+            key_end=days.hi,
+            apply=apply,
+            days=days,
+        )
+        await _check(
+            report,
+            shop_scope,
+            grain=Grain.DEMAND,
+            expected=expected_demand(
+                scope.org_id, await run_raw(raw_demand_pipeline(shop_scope, **raw)), tz
+            ),
+            key_start=days.lo,
+            key_end=days.hi,
+            apply=apply,
+        )
     return report
