@@ -25,11 +25,11 @@ from contextvars import ContextVar
 from typing import Any
 
 from graphql import ExecutionResult, OperationType
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
+from graph.execution import FastLeafListExecutionContext
 from resolvers.live.envelope import Envelope
 
 # The graphql-transport-ws operation id of the running operation task (see the handler below).
@@ -40,7 +40,7 @@ def _key(operation: Any, variable_values: Any) -> tuple[Any, ...]:
     return ("result", id(operation), repr(getattr(variable_values, "coerced", variable_values)))
 
 
-class SharedLiveEventExecutor(StrawberryGraphQLCoreExecutionContext):
+class SharedLiveEventExecutor(FastLeafListExecutionContext):
     def execute_operation(self, serially: bool | None = None) -> Any:
         envelope = getattr(self.root_value, "envelope", None)
         if (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -157,22 +158,22 @@ async def _from_monthly_rollup(
     """Series folded from the monthly flow documents of the buckets' local dates."""
     tz = flow.timezone
     lo, hi = as_local_date(flow.buckets[0], tz), as_local_date(last_end, tz)
-    # Which bucket every local date of the range falls in; a date's month and day-of-month
-    # string locate its values inside a monthly document.
-    slot: dict[tuple[datetime, str], int] = {}
+    # Which bucket every local date of the range falls in, by month key and day-of-month
+    # string: how a monthly document holds its values.
+    slots: dict[datetime, dict[str, int]] = defaultdict(dict)
     i = 0
     for day in local_dates(lo, hi):
         instant = local_date_instant(day, tz)
         while i + 1 < len(flow.buckets) and flow.buckets[i + 1] <= instant:
             i += 1
-        slot[(month_key(day), str(day.day))] = i
+        slots[month_key(day)][str(day.day)] = i
     docs = await run(
         Grain.MONTH, rollup_pipeline(scope, start=month_key(lo), end=hi, currency=currency)
     )
     size = len(flow.buckets)
     series: dict[tuple[str, str | None], CashFlowSeries] = {}
     for doc in docs:
-        month = doc["bucket"]
+        slot = slots[doc["bucket"]]
         for type_, counts in doc.get("n", {}).items():
             amounts = doc["a"][type_]
             key = {
@@ -192,7 +193,7 @@ async def _from_monthly_rollup(
             values, count = s.values[type_], s.count
             assert count is not None
             for day, n in counts.items():
-                at = slot.get((month, day))
+                at = slot.get(day)
                 if at is not None:
                     values[at] += amounts[day]
                     count[at] += n

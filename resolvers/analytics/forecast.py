@@ -206,7 +206,8 @@ async def replenishment_forecast(
     states = {s["_id"]: s for s in await list_inventory_states(scope=scope)}
     zones = {s.id: s.timezone for s in await list_shops(scope=scope)}
     future = [now + k * HOUR for k in range(horizon_hours)]
-    sums: dict[tuple[ObjectId, str, int], int] = defaultdict(int)
+    # Net organic pieces per machine, slot and hour of week over the lookback window.
+    history: dict[ObjectId, dict[str, dict[int, int]]] = defaultdict(dict)
     first_seen: dict[ObjectId, datetime] = {}
     for tz_name in sorted(set(zones.values())):
         tz = ZoneInfo(tz_name)
@@ -215,27 +216,33 @@ async def replenishment_forecast(
         # Narrow to the zone's shops only when the scope spans several zones.
         zone_scope = scope if len(shops) == len(zones) else scope.narrowed(shop_ids=shops)
         runs = demand_dates(start, end, tz, {h // 24 for h in hows})
-        wanted = wanted_hours(runs, start, end, tz, hows)
+        wanted: dict[datetime, dict[str, tuple[int, datetime]]] = defaultdict(dict)
+        for (day, hour), hit in wanted_hours(runs, start, end, tz, hows).items():
+            wanted[day][hour] = hit
         # One index-backed range per run of wanted weekdays; the runs are disjoint.
         for lo, hi in runs:
             for doc in await run(Grain.DEMAND, rollup_pipeline(zone_scope, start=lo, end=hi)):
-                machine_id, day = doc["machine_id"], doc["bucket"]
+                machine_id, day_hours = doc["machine_id"], wanted.get(doc["bucket"], {})
+                machine_history = history[machine_id]
                 for key, pieces in doc.get("p", {}).items():
                     slot_key, _, hour = key.partition("@")
-                    hit = wanted.get((day, hour))
+                    hit = day_hours.get(hour)
                     if hit is None:
                         continue
                     how, at = hit
-                    sums[(machine_id, slot_key, how)] += pieces
+                    slot_history = machine_history.setdefault(slot_key, defaultdict(int))
+                    slot_history[how] += pieces
                     if at < first_seen.get(machine_id, end):
                         first_seen[machine_id] = at
     # How often each local hour of week occurs among the window's hours, from an offset on.
     hours = int((end - start) / HOUR)
     past_hows: dict[str, list[int]] = {}
-    seen_cache: dict[tuple[str, int], Counter[int]] = {}
+    weights_cache: dict[tuple[str, int], list[float]] = {}
     future_hows = {
         z: [hour_of_week(at, ZoneInfo(z)) for at in future] for z in {*zones.values(), "UTC"}
     }
+    no_flow = [0.0] * horizon_hours
+    currency_slots: dict[str, list[str]] = {}
     result = []
     for machine in machines:
         tz_name = zones.get(machine.shop_id, "UTC")
@@ -244,25 +251,36 @@ async def replenishment_forecast(
         # of its registration and its first movement in the window.
         since = max(start, hour_of(min(machine.created_at, first_seen.get(machine.id, end))))
         offset = int((since - start) / HOUR)
-        seen = seen_cache.get((tz_name, offset))
-        if seen is None:
+        # Future hour k's rate is the history of its hour of week / how often it was seen.
+        weights = weights_cache.get((tz_name, offset))
+        if weights is None:
             if tz_name not in past_hows:
                 past_hows[tz_name] = [hour_of_week(start + k * HOUR, tz) for k in range(hours)]
-            seen = seen_cache[(tz_name, offset)] = Counter(past_hows[tz_name][offset:])
+            seen = Counter(past_hows[tz_name][offset:])
+            weights = weights_cache[(tz_name, offset)] = [
+                1 / seen[h] if seen[h] else 0.0 for h in future_hows[tz_name]
+            ]
         counts = states.get(machine.id, {}).get("counts", {})
-        currency = get_currency(machine.currency)
-        slots = (currency.slots() if currency else []) + sorted(
-            k for k in counts if not currency or k not in currency.slots()
-        )
+        if machine.currency not in currency_slots:
+            currency = get_currency(machine.currency)
+            currency_slots[machine.currency] = currency.slots() if currency else []
+        known = currency_slots[machine.currency]
+        slots = known + sorted(k for k in counts if k not in known)
+        machine_history = history.get(machine.id, {})
         forecast = MachineForecast(machine=machine)
         for slot_key in slots:
             limits = machine.limits.get(slot_key) or SlotLimits(
                 capacity=1, near_empty=0, near_full=1
             )
-            rates = [
-                sums.get((machine.id, slot_key, h), 0) / seen[h] if seen[h] else 0.0
-                for h in future_hows[tz_name]
-            ]
+            slot_history = machine_history.get(slot_key)
+            rates = (
+                [
+                    slot_history.get(h, 0) * w
+                    for h, w in zip(future_hows[tz_name], weights, strict=True)
+                ]
+                if slot_history
+                else no_flow
+            )
             count = counts.get(slot_key, 0)
             hours_to, trajectory = project(count, rates, limits)
             kind, denomination = parse_slot(slot_key)
