@@ -14,9 +14,9 @@ zone in `timezone`.
 Two compact rollups serve the hot dashboard queries with few, flat documents (the embedded
 database's cost grows with the number of nested values it reads, not only with documents):
 
-- monthly flow (`MonthlyFlow`): one document per local calendar month, `n.<TYPE>.<day>` and
-  `a.<TYPE>.<day>` (count and amount per type and day of month); day/week/month charts and
-  the overview read ~30x fewer documents than from daily summaries;
+- monthly flow (`MonthlyFlow`): one document per local calendar month, `n.<day>`
+  (transactions) and `a.<TYPE>.<day>` (amount per type) per day of month; day/week/month
+  charts and the overview read ~20x fewer documents than from daily summaries;
 - daily demand (`DailyDemand`): one document per local date, `p["<SLOT>@<hour>"]`, the
   organic net pieces (deposits minus withdrawals) per slot and local hour; the replenishment
   forecast reads only the weekdays it needs, with no nested type maps.
@@ -53,14 +53,19 @@ def _indexes() -> list[IndexModel]:
     ]
 
 
-class HourlySummary(Document):
-    """Movements of one machine in one currency during one UTC hour (`bucket`)."""
+class MachineSummary(Document):
+    """The key every summary shares: one machine and currency in one time bucket."""
 
     org_id: PydanticObjectId
     shop_id: PydanticObjectId
     machine_id: PydanticObjectId
     currency: str
     bucket: datetime
+
+
+class HourlySummary(MachineSummary):
+    """Movements of one machine in one currency during one UTC hour (`bucket`)."""
+
     n: int = 0
     t: dict[str, dict[str, int]] = Field(default_factory=dict)
     s: dict[str, dict[str, int]] = Field(default_factory=dict)
@@ -70,36 +75,24 @@ class HourlySummary(Document):
         indexes = _indexes()
 
 
-class DailySummary(Document):
+class DailySummary(HourlySummary):
     """Movements of one machine in one currency during one local calendar date (`bucket`)."""
 
-    org_id: PydanticObjectId
-    shop_id: PydanticObjectId
-    machine_id: PydanticObjectId
-    currency: str
-    bucket: datetime
     timezone: str
-    n: int = 0
-    t: dict[str, dict[str, int]] = Field(default_factory=dict)
-    s: dict[str, dict[str, int]] = Field(default_factory=dict)
 
     class Settings:
         name = "summaries_daily"
         indexes = _indexes()
 
 
-class MonthlyFlow(Document):
+class MonthlyFlow(MachineSummary):
     """Movements of one machine in one currency during one local calendar month (`bucket`,
-    the month's first date at 00:00 UTC): `n[TYPE][day]` transactions and `a[TYPE][day]`
-    amount (minor units), days of month as strings, only days with movements."""
+    the month's first date at 00:00 UTC): `n[day]` transactions and `a[TYPE][day]` amount
+    (minor units), days of month as strings, only days with movements. Counts per type are
+    left to the daily summaries: every value stored here is read by every chart."""
 
-    org_id: PydanticObjectId
-    shop_id: PydanticObjectId
-    machine_id: PydanticObjectId
-    currency: str
-    bucket: datetime
     timezone: str
-    n: dict[str, dict[str, int]] = Field(default_factory=dict)
+    n: dict[str, int] = Field(default_factory=dict)
     a: dict[str, dict[str, int]] = Field(default_factory=dict)
 
     class Settings:
@@ -107,15 +100,10 @@ class MonthlyFlow(Document):
         indexes = _indexes()
 
 
-class DailyDemand(Document):
+class DailyDemand(MachineSummary):
     """Organic flow of one machine in one currency during one local date (`bucket`):
     `p["N500@13"]` is deposited minus withdrawn pieces of that slot in local hour 13."""
 
-    org_id: PydanticObjectId
-    shop_id: PydanticObjectId
-    machine_id: PydanticObjectId
-    currency: str
-    bucket: datetime
     timezone: str
     p: dict[str, int] = Field(default_factory=dict)
 

@@ -99,7 +99,7 @@ def summary_increments(docs: Iterable[Mapping[str, Any]], *, timezone: str) -> I
                 acc[path] += value
         type_, day = doc["type"], local.day
         month = incs[Grain.MONTH][(*ident, date.replace(day=1))]
-        month[f"n.{type_}.{day}"] += 1
+        month[f"n.{day}"] += 1
         month[f"a.{type_}.{day}"] += int(doc["amount"])
         demand = demand_increments(doc, local.hour)
         if demand:

@@ -143,7 +143,7 @@ async def test_rebuild_of_part_of_a_month_keeps_the_other_days(factory: Factory)
     march = {"machine_id": machine.id, "bucket": utc(2026, 3, 1)}
     before = await months.find_one(march)
     assert before is not None
-    assert "25" in before["n"]["DEPOSIT"]
+    assert "25" in before["a"]["DEPOSIT"]
     await months.update_one(march, {"$inc": {"a.DEPOSIT.28": 5, "a.DEPOSIT.25": 9}})
 
     # Berlin days 27-29 March only: day 28 is repaired, day 25 (outside) is left as stored.

@@ -78,13 +78,15 @@ async def choose_grain(
 ) -> Grain:
     """The fewest documents that answer: hourly summaries for HOUR buckets or when a shop in
     scope keeps its local-date summaries in another zone; else the monthly flow rollup, or
-    the daily summaries when denominations are asked for (the rollup has none)."""
+    the daily summaries when grouping by denomination or type (the rollup keeps neither
+    pieces nor counts per type)."""
     if interval is Interval.HOUR:
         return Grain.HOUR
     shops = await list_shops(scope=scope, shop_ids=None)
     if any(s.timezone != timezone for s in shops):
         return Grain.HOUR
-    return Grain.DAY if group_by is GroupKey.DENOMINATION else Grain.MONTH
+    per_type = group_by in (GroupKey.DENOMINATION, GroupKey.TYPE)
+    return Grain.DAY if per_type else Grain.MONTH
 
 
 async def cash_flow(
@@ -172,31 +174,30 @@ async def _from_monthly_rollup(
     )
     size = len(flow.buckets)
     series: dict[tuple[str, str | None], CashFlowSeries] = {}
+    group_field = {GroupKey.SHOP: "shop_id", GroupKey.MACHINE: "machine_id"}.get(flow.group_by)
     for doc in docs:
         slot = slots[doc["bucket"]]
-        for type_, counts in doc.get("n", {}).items():
-            amounts = doc["a"][type_]
-            key = {
-                GroupKey.NONE: None,
-                GroupKey.SHOP: str(doc["shop_id"]),
-                GroupKey.MACHINE: str(doc["machine_id"]),
-                GroupKey.TYPE: type_,
-            }[flow.group_by]
-            s = series.get((doc["currency"], key))
-            if s is None:
-                s = series[(doc["currency"], key)] = CashFlowSeries(
-                    currency=doc["currency"],
-                    key=key,
-                    values={t: [0] * size for t in FLOW_TYPES},
-                    count=[0] * size,
-                )
-            values, count = s.values[type_], s.count
-            assert count is not None
-            for day, n in counts.items():
+        key = None if group_field is None else str(doc[group_field])
+        s = series.get((doc["currency"], key))
+        if s is None:
+            s = series[(doc["currency"], key)] = CashFlowSeries(
+                currency=doc["currency"],
+                key=key,
+                values={t: [0] * size for t in FLOW_TYPES},
+                count=[0] * size,
+            )
+        count = s.count
+        assert count is not None
+        for day, n in doc.get("n", {}).items():
+            at = slot.get(day)
+            if at is not None:
+                count[at] += n
+        for type_, amounts in doc.get("a", {}).items():
+            values = s.values[type_]
+            for day, amount in amounts.items():
                 at = slot.get(day)
                 if at is not None:
-                    values[at] += amounts[day]
-                    count[at] += n
+                    values[at] += amount
     return [series[k] for k in sorted(series, key=lambda k: (k[0], k[1] or ""))]
 
 

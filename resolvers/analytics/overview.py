@@ -122,17 +122,17 @@ async def overview(*, principal: Principal, currency: str | None, top: int) -> O
     month_totals: dict[str, FlowTotals] = {}
     for doc in docs:
         c = doc["currency"]
-        for type_, counts in doc.get("n", {}).items():
-            amounts = doc["a"][type_]
-            for d, n in counts.items():
+        for d, n in doc.get("n", {}).items():
+            if int(d) > today.day:
+                continue  # a future-dated transaction (allowed clock skew)
+            for totals in _totals_of_day(int(d), today.day, c, month_totals, today_totals):
+                totals.count += n
+        for type_, amounts in doc.get("a", {}).items():
+            for d, amount in amounts.items():
                 if int(d) > today.day:
-                    continue  # a future-dated transaction (allowed clock skew)
-                targets = [month_totals.setdefault(c, FlowTotals(c))]
-                if int(d) == today.day:
-                    targets.append(today_totals.setdefault(c, FlowTotals(c)))
-                for totals in targets:
-                    totals.count += n
-                    totals.values[type_] += amounts[d]
+                    continue
+                for totals in _totals_of_day(int(d), today.day, c, month_totals, today_totals):
+                    totals.values[type_] += amount
     ranked = sorted(shops.values(), key=lambda s: (s.held.currency, -s.held.value, str(s.shop_id)))
     return Overview(
         as_of=now,
@@ -145,6 +145,20 @@ async def overview(*, principal: Principal, currency: str | None, top: int) -> O
         machines_active=active,
         last_transaction_at=last_seen,
     )
+
+
+def _totals_of_day(
+    day: int,
+    today: int,
+    currency: str,
+    month: dict[str, FlowTotals],
+    today_totals: dict[str, FlowTotals],
+) -> list[FlowTotals]:
+    """The totals a day of the current month adds to: the month's, and today's if it is."""
+    targets = [month.setdefault(currency, FlowTotals(currency))]
+    if day == today:
+        targets.append(today_totals.setdefault(currency, FlowTotals(currency)))
+    return targets
 
 
 def _top_per_currency(ranked: list[ShopCash], top: int) -> list[ShopCash]:

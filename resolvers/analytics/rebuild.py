@@ -72,12 +72,14 @@ def _content(grain: Grain, doc: Doc | None, days: DayRange | None = None) -> Doc
     if grain is Grain.MONTH:
         assert days is not None
         month = doc["bucket"]
-        content: Doc = {"n": {}, "a": {}}
-        for part in ("n", "a"):
-            for type_, values in doc.get(part, {}).items():
-                kept = {d: v for d, v in values.items() if days.holds(month, d)}
-                if kept:
-                    content[part][type_] = kept
+        content: Doc = {
+            "n": {d: v for d, v in doc.get("n", {}).items() if days.holds(month, d)},
+            "a": {},
+        }
+        for type_, values in doc.get("a", {}).items():
+            kept = {d: v for d, v in values.items() if days.holds(month, d)}
+            if kept:
+                content["a"][type_] = kept
         return content if content["n"] else None
     return {"n": doc.get("n", 0), "t": doc.get("t", {}), "s": doc.get("s", {})}
 
@@ -141,7 +143,8 @@ def expected_monthly(org_id: Any, day_type_rows: list[dict], timezone: str) -> d
             _key(_new_doc(org_id, ident, None)), _new_doc(org_id, ident, timezone)
         )
         type_, d = ident["t"], str(day.day)
-        doc.setdefault("n", {}).setdefault(type_, {})[d] = row["n"]
+        counts = doc.setdefault("n", {})
+        counts[d] = counts.get(d, 0) + row["n"]
         doc.setdefault("a", {}).setdefault(type_, {})[d] = row["a"]
     return docs
 
@@ -164,15 +167,16 @@ def _merged_month(stored: Doc | None, expected: Doc | None, days: DayRange) -> D
     assert base is not None
     doc: Doc = {k: v for k, v in base.items() if k not in ("_id", "n", "a")}
     month = base["bucket"]
-    for part in ("n", "a"):
-        merged: dict[str, dict[str, int]] = {}
-        for type_, values in (stored or {}).get(part, {}).items():
-            outside = {d: v for d, v in values.items() if not days.holds(month, d)}
-            if outside:
-                merged[type_] = outside
-        for type_, values in (expected or {}).get(part, {}).items():
-            merged.setdefault(type_, {}).update(values)
-        doc[part] = merged
+    doc["n"] = {d: v for d, v in (stored or {}).get("n", {}).items() if not days.holds(month, d)}
+    doc["n"].update((expected or {}).get("n", {}))
+    amounts: dict[str, dict[str, int]] = {}
+    for type_, values in (stored or {}).get("a", {}).items():
+        outside = {d: v for d, v in values.items() if not days.holds(month, d)}
+        if outside:
+            amounts[type_] = outside
+    for type_, values in (expected or {}).get("a", {}).items():
+        amounts.setdefault(type_, {}).update(values)
+    doc["a"] = amounts
     return doc if doc["n"] else None
 
 
