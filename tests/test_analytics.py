@@ -299,6 +299,51 @@ async def test_overview_matches_raw_records(world: World) -> None:
     assert o["machines"]["activeLast24Hours"] == 3
 
 
+async def test_overview_month_to_date_and_today_per_currency(factory: Factory) -> None:
+    """Each currency's totals of today and of this month (Berlin dates), from the records."""
+    world = await build_world(factory)
+    m0, _, usd = world.tenant.machines
+    now = utcnow()
+    local_today = now.astimezone(BERLIN).replace(hour=0, minute=0, second=0, microsecond=0)
+    month_start = local_today.replace(day=1)
+    world.add(m0, "DEPOSIT", now - timedelta(minutes=2), ("N", 1000, 3))
+    world.add(m0, "WITHDRAWAL", now - timedelta(minutes=1), ("N", 500, 1))
+    world.add(usd, "DEPOSIT", now - timedelta(minutes=1), ("N", 100, 2))
+    # The first hour of this month (today when today is the 1st), and the last minute of the
+    # previous month, which must not count.
+    early = max(month_start, min(month_start + timedelta(minutes=30), now - timedelta(minutes=3)))
+    world.add(m0, "DEPOSIT", early, ("N", 1000, 1))
+    world.add(usd, "DEPOSIT", month_start - timedelta(minutes=1), ("C", 25, 4))
+    world.records.sort(key=lambda r: r.at)
+    for machine in (m0, usd):
+        for seq, r in enumerate((r for r in world.records if r.machine is machine), start=1):
+            r.seq = seq
+    await world.ingest(world.records)
+
+    o = (await gql_data(factory.client, OVERVIEW, token=world.tenant.admin_token))["overview"]
+
+    def totals(records: list) -> list[dict]:
+        out = []
+        for c in sorted({r.currency for r in records}):
+            mine = [r for r in records if r.currency == c]
+            out.append(
+                {
+                    "currency": c,
+                    "deposits": sum(r.amount for r in mine if r.type == "DEPOSIT"),
+                    "net": sum(SIGN[r.type] * r.amount for r in mine),
+                    "count": len(mine),
+                }
+            )
+        return out
+
+    this_month = [r for r in world.records if r.at >= month_start]
+    todays = [r for r in world.records if r.at >= local_today]
+    assert o["monthToDate"] == totals(this_month)
+    assert [{k: t[k] for k in ("currency", "deposits", "net", "count")} for t in o["today"]] == (
+        totals(todays)
+    )
+
+
 BREAKDOWN = """
 query B($at: DateTime, $shopIds: [ID!]) { denominationBreakdown(at: $at, shopIds: $shopIds) {
   asOf

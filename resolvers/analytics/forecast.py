@@ -11,6 +11,7 @@ interpolated within the hour.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from models.machine import Machine, SlotLimits
 from models.machine_store import list_machines
 from models.org_store import list_shops
 from models.organization import utcnow
+from models.scope import Scope
 from models.summary_store import hour_of
 from resolvers.inventory import FillStatus, fill_status
 
@@ -119,10 +121,10 @@ def wanted_hours(
     end: datetime,
     tz: ZoneInfo,
     hours_of_week: set[int],
-) -> dict[tuple[datetime, str], tuple[int, datetime]]:
-    """(local-date key, local hour as stored) -> (hour of week, its instant) for every local
-    hour in the runs that lies in `[start, end)` and has a wanted hour of week."""
-    wanted: dict[tuple[datetime, str], tuple[int, datetime]] = {}
+) -> dict[datetime, dict[str, tuple[int, datetime]]]:
+    """local-date key -> local hour as stored (`"13"`) -> (hour of week, its instant), for
+    every local hour in the runs that lies in `[start, end)` and has a wanted hour of week."""
+    wanted: dict[datetime, dict[str, tuple[int, datetime]]] = defaultdict(dict)
     for lo, hi in runs:
         day = lo
         while day < hi:
@@ -131,7 +133,7 @@ def wanted_hours(
                 at = datetime(day.year, day.month, day.day, hour, tzinfo=tz).astimezone(UTC)
                 exists = at.astimezone(tz).hour == hour  # not skipped by a DST change
                 if how in hours_of_week and exists and start <= at < end:
-                    wanted[(day, str(hour))] = (how, at)
+                    wanted[day][str(hour)] = (how, at)
             day += timedelta(days=1)
     return wanted
 
@@ -190,24 +192,20 @@ def recommend(slot: SlotForecast, trajectory: list[float], now: datetime) -> Non
     slot.deadline = now + timedelta(hours=hours)
 
 
-async def replenishment_forecast(
-    *, principal: Principal, shop_ids: list[ObjectId] | None, horizon_hours: int
-) -> Forecast:
-    """A forecast for every machine and denomination in scope over `horizon_hours`."""
-    if not 1 <= horizon_hours <= MAX_HORIZON_HOURS:
-        raise PublicError(
-            f"horizonHours must be between 1 and {MAX_HORIZON_HOURS}", code="BAD_HORIZON"
-        )
-    scope = principal.scope.narrowed(shop_ids=shop_ids)
-    now = utcnow()
-    end = hour_of(now)
-    start = end - timedelta(weeks=LOOKBACK_WEEKS)
-    machines = await list_machines(scope=scope)
-    states = {s["_id"]: s for s in await list_inventory_states(scope=scope)}
-    zones = {s.id: s.timezone for s in await list_shops(scope=scope)}
-    future = [now + k * HOUR for k in range(horizon_hours)]
-    # Net organic pieces per machine, slot and hour of week over the lookback window.
-    history: dict[ObjectId, dict[str, dict[int, int]]] = defaultdict(dict)
+History = dict[ObjectId, dict[str, dict[int, int]]]
+
+
+async def learned_history(
+    scope: Scope,
+    zones: dict[ObjectId, str],
+    future: list[datetime],
+    start: datetime,
+    end: datetime,
+) -> tuple[History, dict[ObjectId, datetime]]:
+    """Net organic pieces per machine, slot and hour of week in `[start, end)`, for the hours
+    of week of `future` only (in each shop's zone); and per machine the first such hour with
+    a movement."""
+    history: History = defaultdict(dict)
     first_seen: dict[ObjectId, datetime] = {}
     for tz_name in sorted(set(zones.values())):
         tz = ZoneInfo(tz_name)
@@ -216,9 +214,7 @@ async def replenishment_forecast(
         # Narrow to the zone's shops only when the scope spans several zones.
         zone_scope = scope if len(shops) == len(zones) else scope.narrowed(shop_ids=shops)
         runs = demand_dates(start, end, tz, {h // 24 for h in hows})
-        wanted: dict[datetime, dict[str, tuple[int, datetime]]] = defaultdict(dict)
-        for (day, hour), hit in wanted_hours(runs, start, end, tz, hows).items():
-            wanted[day][hour] = hit
+        wanted = wanted_hours(runs, start, end, tz, hows)
         # One index-backed range per run of wanted weekdays; the runs are disjoint.
         for lo, hi in runs:
             for doc in await run(Grain.DEMAND, rollup_pipeline(zone_scope, start=lo, end=hi)):
@@ -234,6 +230,28 @@ async def replenishment_forecast(
                     slot_history[how] += pieces
                     if at < first_seen.get(machine_id, end):
                         first_seen[machine_id] = at
+    return history, first_seen
+
+
+async def replenishment_forecast(
+    *, principal: Principal, shop_ids: list[ObjectId] | None, horizon_hours: int
+) -> Forecast:
+    """A forecast for every machine and denomination in scope over `horizon_hours`."""
+    if not 1 <= horizon_hours <= MAX_HORIZON_HOURS:
+        raise PublicError(
+            f"horizonHours must be between 1 and {MAX_HORIZON_HOURS}", code="BAD_HORIZON"
+        )
+    scope = principal.scope.narrowed(shop_ids=shop_ids)
+    now = utcnow()
+    end = hour_of(now)
+    start = end - timedelta(weeks=LOOKBACK_WEEKS)
+    machines, state_docs, shops = await asyncio.gather(
+        list_machines(scope=scope), list_inventory_states(scope=scope), list_shops(scope=scope)
+    )
+    states = {s["_id"]: s for s in state_docs}
+    zones = {s.id: s.timezone for s in shops}
+    future = [now + k * HOUR for k in range(horizon_hours)]
+    history, first_seen = await learned_history(scope, zones, future, start, end)
     # How often each local hour of week occurs among the window's hours, from an offset on.
     hours = int((end - start) / HOUR)
     past_hows: dict[str, list[int]] = {}

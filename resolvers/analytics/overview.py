@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -86,10 +87,22 @@ async def overview(*, principal: Principal, currency: str | None, top: int) -> O
     scope = principal.scope
     now = utcnow()
     tz = await resolve_timezone(scope, None)
-    machines = [
-        m for m in await list_machines(scope=scope) if currency is None or m.currency == currency
-    ]
-    states = {s["_id"]: s for s in await list_inventory_states(scope=scope)}
+    today = as_local_date(now, tz)
+    month_start = today.replace(day=1)
+    # Independent reads, sent together: the database works on one while the API decodes
+    # another.
+    all_machines, state_docs, docs = await asyncio.gather(
+        list_machines(scope=scope),
+        list_inventory_states(scope=scope),
+        run(
+            Grain.MONTH,
+            rollup_pipeline(
+                scope, start=month_start, end=today + timedelta(days=1), currency=currency
+            ),
+        ),
+    )
+    machines = [m for m in all_machines if currency is None or m.currency == currency]
+    states = {s["_id"]: s for s in state_docs}
     held: dict[str, CashHeld] = {}
     shops: dict[tuple[ObjectId, str], ShopCash] = {}
     last_seen: datetime | None = None
@@ -112,27 +125,26 @@ async def overview(*, principal: Principal, currency: str | None, top: int) -> O
                 shop.last_transaction_at = last
             last_seen = last if last_seen is None or last > last_seen else last_seen
             active += last >= now - ACTIVE_WINDOW
-    today = as_local_date(now, tz)
-    month_start = today.replace(day=1)
-    docs = await run(
-        Grain.MONTH,
-        rollup_pipeline(scope, start=month_start, end=today + timedelta(days=1), currency=currency),
-    )
     today_totals: dict[str, FlowTotals] = {}
     month_totals: dict[str, FlowTotals] = {}
+    # Days of the month up to today; a later day holds future-dated transactions (allowed
+    # clock skew), not counted yet.
+    so_far = {str(d) for d in range(1, today.day + 1)}
+    today_key = str(today.day)
     for doc in docs:
         c = doc["currency"]
-        for d, n in doc.get("n", {}).items():
-            if int(d) > today.day:
-                continue  # a future-dated transaction (allowed clock skew)
-            for totals in _totals_of_day(int(d), today.day, c, month_totals, today_totals):
-                totals.count += n
+        counts = {d: n for d, n in doc.get("n", {}).items() if d in so_far}
+        if not counts:
+            continue
+        month = month_totals.setdefault(c, FlowTotals(c))
+        month.count += sum(counts.values())
+        day = today_totals.setdefault(c, FlowTotals(c)) if today_key in counts else None
+        if day is not None:
+            day.count += counts[today_key]
         for type_, amounts in doc.get("a", {}).items():
-            for d, amount in amounts.items():
-                if int(d) > today.day:
-                    continue
-                for totals in _totals_of_day(int(d), today.day, c, month_totals, today_totals):
-                    totals.values[type_] += amount
+            month.values[type_] += sum(a for d, a in amounts.items() if d in so_far)
+            if day is not None:
+                day.values[type_] += amounts.get(today_key, 0)
     ranked = sorted(shops.values(), key=lambda s: (s.held.currency, -s.held.value, str(s.shop_id)))
     return Overview(
         as_of=now,
@@ -145,20 +157,6 @@ async def overview(*, principal: Principal, currency: str | None, top: int) -> O
         machines_active=active,
         last_transaction_at=last_seen,
     )
-
-
-def _totals_of_day(
-    day: int,
-    today: int,
-    currency: str,
-    month: dict[str, FlowTotals],
-    today_totals: dict[str, FlowTotals],
-) -> list[FlowTotals]:
-    """The totals a day of the current month adds to: the month's, and today's if it is."""
-    targets = [month.setdefault(currency, FlowTotals(currency))]
-    if day == today:
-        targets.append(today_totals.setdefault(currency, FlowTotals(currency)))
-    return targets
 
 
 def _top_per_currency(ranked: list[ShopCash], top: int) -> list[ShopCash]:
