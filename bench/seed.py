@@ -17,7 +17,7 @@ from bson import ObjectId
 
 from models.ledger import MachineInventory, Transaction, TransactionType
 from models.organization import utcnow
-from models.summary_store import LOCAL_GRAINS, collection, summary_increments
+from models.summary_store import collection, summary_document, summary_increments
 from resolvers.ingest.ledger_update import apply_records
 from resolvers.ingest.records import LineInput, RecordInput, validate_records
 
@@ -27,18 +27,6 @@ COINS = [100, 200]
 HOUR_WEIGHTS = [1, 1, 1, 1, 1, 1, 2, 4, 8, 10, 12, 12, 12, 12, 12, 12, 12, 10, 8, 4, 2, 1, 1, 1]
 BATCH = 1000
 INSERT_CHUNK = 5000
-
-
-def nest(inc: dict[str, int]) -> dict[str, Any]:
-    """`{"t.DEPOSIT.n": 1}` -> `{"t": {"DEPOSIT": {"n": 1}}}` (what `$inc` upserts build)."""
-    doc: dict[str, Any] = {}
-    for path, value in inc.items():
-        node = doc
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return doc
 
 
 def records_for(rng: random.Random, count: int, *, now: datetime, days: int) -> list[RecordInput]:
@@ -117,19 +105,8 @@ async def seed_machine(machine: Any, records: list[RecordInput], *, timezone: st
         state = update.state
     await _insert(Transaction.get_pymongo_collection(), docs)
     for grain, incs in summary_increments(docs, timezone=timezone).items():
-        coll, tz = collection(grain), (timezone if grain in LOCAL_GRAINS else None)
-        summaries = []
-        for (org_id, shop_id, machine_id, currency, bucket), inc in incs.items():
-            doc = {
-                "org_id": org_id,
-                "shop_id": shop_id,
-                "machine_id": machine_id,
-                "currency": currency,
-                "bucket": bucket,
-                **nest(inc),
-            }
-            if tz is not None:
-                doc["timezone"] = tz
-            summaries.append(doc)
-        await _insert(coll, summaries)
+        summaries = (
+            summary_document(grain, key, inc, timezone=timezone) for key, inc in incs.items()
+        )
+        await _insert(collection(grain), summaries)
     await inventory.replace_one({"_id": machine.id}, {k: v for k, v in state.items() if k != "_id"})

@@ -14,9 +14,10 @@ zone in `timezone`.
 Two compact rollups serve the hot dashboard queries with few, flat documents (the embedded
 database's cost grows with the number of nested values it reads, not only with documents):
 
-- monthly flow (`MonthlyFlow`): one document per local calendar month, `n.<day>`
-  (transactions) and `a.<TYPE>.<day>` (amount per type) per day of month; day/week/month
-  charts and the overview read ~20x fewer documents than from daily summaries;
+- monthly flow (`MonthlyFlow`): one document per local calendar month, `n[day - 1]`
+  (transactions) and `a.<TYPE>[day - 1]` (amount per type), 31-element arrays created with
+  zeros; day/week/month charts and the overview read ~20x fewer documents than from daily
+  summaries;
 - daily demand (`DailyDemand`): one document per local date, `p["<SLOT>@<hour>"]`, the
   organic net pieces (deposits minus withdrawals) per slot and local hour; the replenishment
   forecast reads only the weekdays it needs, with no nested type maps.
@@ -87,13 +88,13 @@ class DailySummary(HourlySummary):
 
 class MonthlyFlow(MachineSummary):
     """Movements of one machine in one currency during one local calendar month (`bucket`,
-    the month's first date at 00:00 UTC): `n[day]` transactions and `a[TYPE][day]` amount
-    (minor units), days of month as strings, only days with movements. Counts per type are
-    left to the daily summaries: every value stored here is read by every chart."""
+    the month's first date at 00:00 UTC): `n[day - 1]` transactions and `a[TYPE][day - 1]`
+    amount (minor units) in arrays of 31, zero where nothing moved. Counts per type are left to
+    the daily summaries: every value stored here is read by every chart."""
 
     timezone: str
-    n: dict[str, int] = Field(default_factory=dict)
-    a: dict[str, dict[str, int]] = Field(default_factory=dict)
+    n: list[int] = Field(default_factory=list)
+    a: dict[str, list[int]] = Field(default_factory=dict)
 
     class Settings:
         name = "summaries_monthly"

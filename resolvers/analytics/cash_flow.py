@@ -15,6 +15,7 @@ from models.analytics_store import Grain, GroupKey, flow_pipeline, rollup_pipeli
 from models.currencies import parse_slot
 from models.org_store import get_organization, list_shops
 from models.scope import Scope
+from models.summary_store import MONTH_DAYS
 from resolvers.analytics.buckets import (
     Interval,
     as_local_date,
@@ -160,15 +161,15 @@ async def _from_monthly_rollup(
     """Series folded from the monthly flow documents of the buckets' local dates."""
     tz = flow.timezone
     lo, hi = as_local_date(flow.buckets[0], tz), as_local_date(last_end, tz)
-    # Which bucket every local date of the range falls in, by month key and day-of-month
-    # string: how a monthly document holds its values.
-    slots: dict[datetime, dict[str, int]] = defaultdict(dict)
+    # Which bucket every local date of the range falls in, per month and day index (-1:
+    # outside the range): how a monthly document holds its values.
+    targets: dict[datetime, list[int]] = defaultdict(lambda: [-1] * MONTH_DAYS)
     i = 0
     for day in local_dates(lo, hi):
         instant = local_date_instant(day, tz)
         while i + 1 < len(flow.buckets) and flow.buckets[i + 1] <= instant:
             i += 1
-        slots[month_key(day)][str(day.day)] = i
+        targets[month_key(day)][day.day - 1] = i
     docs = await run(
         Grain.MONTH, rollup_pipeline(scope, start=month_key(lo), end=hi, currency=currency)
     )
@@ -176,7 +177,7 @@ async def _from_monthly_rollup(
     series: dict[tuple[str, str | None], CashFlowSeries] = {}
     group_field = {GroupKey.SHOP: "shop_id", GroupKey.MACHINE: "machine_id"}.get(flow.group_by)
     for doc in docs:
-        slot = slots[doc["bucket"]]
+        target = targets[doc["bucket"]]
         key = None if group_field is None else str(doc[group_field])
         s = series.get((doc["currency"], key))
         if s is None:
@@ -188,15 +189,13 @@ async def _from_monthly_rollup(
             )
         count = s.count
         assert count is not None
-        for day, n in doc.get("n", {}).items():
-            at = slot.get(day)
-            if at is not None:
+        for at, n in zip(target, doc["n"], strict=True):
+            if n and at >= 0:
                 count[at] += n
-        for type_, amounts in doc.get("a", {}).items():
+        for type_, amounts in doc["a"].items():
             values = s.values[type_]
-            for day, amount in amounts.items():
-                at = slot.get(day)
-                if at is not None:
+            for at, amount in zip(target, amounts, strict=True):
+                if amount and at >= 0:
                     values[at] += amount
     return [series[k] for k in sorted(series, key=lambda k: (k[0], k[1] or ""))]
 

@@ -129,22 +129,21 @@ async def overview(*, principal: Principal, currency: str | None, top: int) -> O
     month_totals: dict[str, FlowTotals] = {}
     # Days of the month up to today; a later day holds future-dated transactions (allowed
     # clock skew), not counted yet.
-    so_far = {str(d) for d in range(1, today.day + 1)}
-    today_key = str(today.day)
+    so_far, today_index = today.day, today.day - 1
     for doc in docs:
-        c = doc["currency"]
-        counts = {d: n for d, n in doc.get("n", {}).items() if d in so_far}
-        if not counts:
+        c, counts = doc["currency"], doc["n"]
+        month_count = sum(counts[:so_far])
+        if not month_count:
             continue
         month = month_totals.setdefault(c, FlowTotals(c))
-        month.count += sum(counts.values())
-        day = today_totals.setdefault(c, FlowTotals(c)) if today_key in counts else None
+        month.count += month_count
+        day = today_totals.setdefault(c, FlowTotals(c)) if counts[today_index] else None
         if day is not None:
-            day.count += counts[today_key]
-        for type_, amounts in doc.get("a", {}).items():
-            month.values[type_] += sum(a for d, a in amounts.items() if d in so_far)
+            day.count += counts[today_index]
+        for type_, amounts in doc["a"].items():
+            month.values[type_] += sum(amounts[:so_far])
             if day is not None:
-                day.values[type_] += amounts.get(today_key, 0)
+                day.values[type_] += amounts[today_index]
     ranked = sorted(shops.values(), key=lambda s: (s.held.currency, -s.held.value, str(s.shop_id)))
     return Overview(
         as_of=now,

@@ -29,7 +29,7 @@ from models.analytics_store import (
 from models.db import get_database
 from models.org_store import list_shops
 from models.scope import Scope
-from models.summary_store import hour_of
+from models.summary_store import MONTH_DAYS, empty_month, hour_of
 from resolvers.analytics.buckets import Interval, as_local_date, bucket_start, next_bucket
 
 KEY_FIELDS = ("shop_id", "machine_id", "currency", "bucket")
@@ -59,8 +59,21 @@ class DayRange:
     lo: datetime
     hi: datetime
 
-    def holds(self, month: datetime, day: str) -> bool:
-        return self.lo <= month.replace(day=int(day)) < self.hi
+    def indices(self, month: datetime) -> list[int]:
+        """The day indices (day of month - 1) of `month` inside the range."""
+        return [
+            d - 1
+            for d in range(1, MONTH_DAYS + 1)
+            if _is_date(month, d) and self.lo <= month.replace(day=d) < self.hi
+        ]
+
+
+def _is_date(month: datetime, day: int) -> bool:
+    try:
+        month.replace(day=day)
+    except ValueError:
+        return False
+    return True
 
 
 def _content(grain: Grain, doc: Doc | None, days: DayRange | None = None) -> Doc | None:
@@ -71,16 +84,12 @@ def _content(grain: Grain, doc: Doc | None, days: DayRange | None = None) -> Doc
         return {"p": doc.get("p", {})}
     if grain is Grain.MONTH:
         assert days is not None
-        month = doc["bucket"]
+        inside = days.indices(doc["bucket"])
         content: Doc = {
-            "n": {d: v for d, v in doc.get("n", {}).items() if days.holds(month, d)},
-            "a": {},
+            "n": [doc["n"][i] for i in inside],
+            "a": {t: [values[i] for i in inside] for t, values in sorted(doc["a"].items())},
         }
-        for type_, values in doc.get("a", {}).items():
-            kept = {d: v for d, v in values.items() if days.holds(month, d)}
-            if kept:
-                content["a"][type_] = kept
-        return content if content["n"] else None
+        return content if any(content["n"]) else None
     return {"n": doc.get("n", 0), "t": doc.get("t", {}), "s": doc.get("s", {})}
 
 
@@ -133,19 +142,18 @@ def expected_summaries(
 
 
 def expected_monthly(org_id: Any, day_type_rows: list[dict], timezone: str) -> dict[Key, Doc]:
-    """Monthly flow documents (only the days the rows cover) from per-local-date type rows."""
+    """Monthly flow documents (zero outside the days the rows cover) from per-local-date
+    type rows."""
     docs: dict[Key, Doc] = {}
     for row in day_type_rows:
         ident = dict(row["_id"])
         day = ident["b"]
         ident["b"] = day.replace(day=1)
-        doc = docs.setdefault(
-            _key(_new_doc(org_id, ident, None)), _new_doc(org_id, ident, timezone)
-        )
-        type_, d = ident["t"], str(day.day)
-        counts = doc.setdefault("n", {})
-        counts[d] = counts.get(d, 0) + row["n"]
-        doc.setdefault("a", {}).setdefault(type_, {})[d] = row["a"]
+        doc = _doc_in(docs, org_id, ident, timezone)
+        if "n" not in doc:
+            doc.update(empty_month())
+        doc["n"][day.day - 1] += row["n"]
+        doc["a"][ident["t"]][day.day - 1] = row["a"]
     return docs
 
 
@@ -154,9 +162,7 @@ def expected_demand(org_id: Any, demand_rows: list[dict], timezone: str) -> dict
     docs: dict[Key, Doc] = {}
     for row in demand_rows:
         ident = row["_id"]
-        doc = docs.setdefault(
-            _key(_new_doc(org_id, ident, None)), _new_doc(org_id, ident, timezone)
-        )
+        doc = _doc_in(docs, org_id, ident, timezone)
         doc.setdefault("p", {})[ident["k"]] = row["p"]
     return docs
 
@@ -166,18 +172,16 @@ def _merged_month(stored: Doc | None, expected: Doc | None, days: DayRange) -> D
     base = stored or expected
     assert base is not None
     doc: Doc = {k: v for k, v in base.items() if k not in ("_id", "n", "a")}
-    month = base["bucket"]
-    doc["n"] = {d: v for d, v in (stored or {}).get("n", {}).items() if not days.holds(month, d)}
-    doc["n"].update((expected or {}).get("n", {}))
-    amounts: dict[str, dict[str, int]] = {}
-    for type_, values in (stored or {}).get("a", {}).items():
-        outside = {d: v for d, v in values.items() if not days.holds(month, d)}
-        if outside:
-            amounts[type_] = outside
-    for type_, values in (expected or {}).get("a", {}).items():
-        amounts.setdefault(type_, {}).update(values)
-    doc["a"] = amounts
-    return doc if doc["n"] else None
+    doc.update(empty_month())
+    inside = set(days.indices(base["bucket"]))
+    for source, keep in ((stored, lambda i: i not in inside), (expected, lambda i: i in inside)):
+        if source is None:
+            continue
+        for i in filter(keep, range(MONTH_DAYS)):
+            doc["n"][i] = source["n"][i]
+            for type_, values in source["a"].items():
+                doc["a"][type_][i] = values[i]
+    return doc if any(doc["n"]) else None
 
 
 async def _check(
