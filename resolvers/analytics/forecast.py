@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bson import ObjectId
@@ -195,6 +196,55 @@ def recommend(slot: SlotForecast, trajectory: list[float], now: datetime) -> Non
 History = dict[ObjectId, dict[str, dict[int, int]]]
 
 
+Hit = tuple[str, int, datetime] | None  # (slot, hour of week, instant) of a demand entry
+
+
+class _DemandFold:
+    """Adds daily demand documents into per machine, slot and hour-of-week sums.
+
+    Entry keys repeat across machines (`"N1000@13"`), so what a key means on a date (its
+    slot and hour of week, or nothing when the hour is not wanted) is worked out once per
+    date and key.
+    """
+
+    def __init__(
+        self,
+        wanted: dict[datetime, dict[str, tuple[int, datetime]]],
+        history: History,
+        first_seen: dict[ObjectId, datetime],
+        end: datetime,
+    ) -> None:
+        self.wanted, self.history, self.first_seen, self.end = wanted, history, first_seen, end
+        self.meanings: dict[datetime, dict[str, Hit]] = defaultdict(dict)
+
+    def _meaning(self, day: datetime, key: str) -> Hit:
+        slot_key, _, hour = key.partition("@")
+        hit = self.wanted.get(day, {}).get(hour)
+        meaning = None if hit is None else (slot_key, hit[0], hit[1])
+        self.meanings[day][key] = meaning
+        return meaning
+
+    def add(self, docs: list[dict[str, Any]]) -> None:
+        for doc in docs:
+            machine_id, day = doc["machine_id"], doc["bucket"]
+            meanings = self.meanings[day]
+            machine_history = self.history[machine_id]
+            first = self.first_seen.get(machine_id, self.end)
+            for key, pieces in doc.get("p", {}).items():
+                meaning = meanings[key] if key in meanings else self._meaning(day, key)
+                if meaning is None:
+                    continue
+                slot_key, how, at = meaning
+                slot_history = machine_history.get(slot_key)
+                if slot_history is None:
+                    slot_history = machine_history[slot_key] = {}
+                slot_history[how] = slot_history.get(how, 0) + pieces
+                if at < first:
+                    first = at
+            if first < self.end:
+                self.first_seen[machine_id] = first
+
+
 async def learned_history(
     scope: Scope,
     zones: dict[ObjectId, str],
@@ -214,22 +264,14 @@ async def learned_history(
         # Narrow to the zone's shops only when the scope spans several zones.
         zone_scope = scope if len(shops) == len(zones) else scope.narrowed(shop_ids=shops)
         runs = demand_dates(start, end, tz, {h // 24 for h in hows})
-        wanted = wanted_hours(runs, start, end, tz, hows)
-        # One index-backed range per run of wanted weekdays; the runs are disjoint.
-        for lo, hi in runs:
-            for doc in await run(Grain.DEMAND, rollup_pipeline(zone_scope, start=lo, end=hi)):
-                machine_id, day_hours = doc["machine_id"], wanted.get(doc["bucket"], {})
-                machine_history = history[machine_id]
-                for key, pieces in doc.get("p", {}).items():
-                    slot_key, _, hour = key.partition("@")
-                    hit = day_hours.get(hour)
-                    if hit is None:
-                        continue
-                    how, at = hit
-                    slot_history = machine_history.setdefault(slot_key, defaultdict(int))
-                    slot_history[how] += pieces
-                    if at < first_seen.get(machine_id, end):
-                        first_seen[machine_id] = at
+        fold = _DemandFold(wanted_hours(runs, start, end, tz, hows), history, first_seen, end)
+        # One index-backed range per run of wanted weekdays (disjoint, so sums add up), all
+        # sent at once: the database decodes the next run while this process folds one.
+        reads = [
+            run(Grain.DEMAND, rollup_pipeline(zone_scope, start=lo, end=hi)) for lo, hi in runs
+        ]
+        for done in asyncio.as_completed(reads):
+            fold.add(await done)
     return history, first_seen
 
 
