@@ -21,7 +21,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from models.ledger import TransactionType
 from models.scope import Scope
-from models.summary import DailyDemand, DailySummary, Grain, HourlySummary, MonthlyFlow
+from models.summary import (
+    SUMMARY_KEY,
+    DailyDemand,
+    DailySummary,
+    Grain,
+    HourlySummary,
+    MonthlyFlow,
+)
 
 Key = tuple[ObjectId, ObjectId, ObjectId, str, datetime]
 Increments = dict[Grain, dict[Key, dict[str, int]]]
@@ -54,12 +61,6 @@ def daily() -> AsyncCollection:
 def hour_of(at: datetime) -> datetime:
     """The start of the UTC hour containing `at`."""
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def local_date_of(at: datetime, timezone: str) -> datetime:
-    """The calendar date of `at` in `timezone`, as that date at 00:00 UTC (the daily key)."""
-    local = at.astimezone(ZoneInfo(timezone))
-    return datetime(local.year, local.month, local.day, tzinfo=UTC)
 
 
 def increments(doc: Mapping[str, Any]) -> dict[str, int]:
@@ -123,7 +124,7 @@ def empty_month() -> dict[str, Any]:
 
 def key_fields(key: Key) -> dict[str, Any]:
     """A summary key as the document's fields."""
-    return dict(zip(("org_id", "shop_id", "machine_id", "currency", "bucket"), key, strict=True))
+    return dict(zip(SUMMARY_KEY, key, strict=True))
 
 
 def upserts(grain: Grain, incs: Mapping[Key, Mapping[str, int]], *, timezone: str) -> list[Any]:
