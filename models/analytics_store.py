@@ -199,6 +199,20 @@ def raw_bucket(grain: Grain, timezone: str) -> Any:
     return {"$dateFromString": {"dateString": local_date, "timezone": "UTC"}}
 
 
+# A line's slot key (`N500`, `C100`), as the summaries name it.
+RAW_SLOT = {"$concat": ["$lines.kind", {"$toString": "$lines.denomination"}]}
+
+
+def raw_key(grain: Grain, timezone: str) -> dict[str, Any]:
+    """The summary key of a raw transaction: shop, machine, currency and bucket."""
+    return {
+        "s": "$shop_id",
+        "m": "$machine_id",
+        "c": "$currency",
+        "b": raw_bucket(grain, timezone),
+    }
+
+
 def raw_source(scope: Scope, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Raw transactions in scope with `start <= occurred_at < end` (served by the ascending
     time indexes of `models.ledger.Transaction`)."""
@@ -213,13 +227,7 @@ def raw_type_pipeline(
         *raw_source(scope, start=start, end=end),
         {
             "$group": {
-                "_id": {
-                    "s": "$shop_id",
-                    "m": "$machine_id",
-                    "c": "$currency",
-                    "b": raw_bucket(grain, timezone),
-                    "t": "$type",
-                },
+                "_id": {**raw_key(grain, timezone), "t": "$type"},
                 "n": {"$sum": 1},
                 "a": {"$sum": "$amount"},
             }
@@ -236,14 +244,7 @@ def raw_slot_pipeline(
         {"$unwind": "$lines"},
         {
             "$group": {
-                "_id": {
-                    "s": "$shop_id",
-                    "m": "$machine_id",
-                    "c": "$currency",
-                    "b": raw_bucket(grain, timezone),
-                    "t": "$type",
-                    "k": {"$concat": ["$lines.kind", {"$toString": "$lines.denomination"}]},
-                },
+                "_id": {**raw_key(grain, timezone), "t": "$type", "k": RAW_SLOT},
                 "p": {"$sum": "$lines.count"},
             }
         },
@@ -271,18 +272,8 @@ def raw_demand_pipeline(
         {
             "$group": {
                 "_id": {
-                    "s": "$shop_id",
-                    "m": "$machine_id",
-                    "c": "$currency",
-                    "b": raw_bucket(Grain.DAY, timezone),
-                    "k": {
-                        "$concat": [
-                            "$lines.kind",
-                            {"$toString": "$lines.denomination"},
-                            "@",
-                            local_hour,
-                        ]
-                    },
+                    **raw_key(Grain.DAY, timezone),
+                    "k": {"$concat": [RAW_SLOT, "@", local_hour]},
                 },
                 "p": {"$sum": {"$multiply": ["$lines.count", sign]}},
             }
