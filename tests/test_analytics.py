@@ -192,6 +192,11 @@ async def test_empty_range_has_zero_filled_buckets_and_no_series(world: World) -
     result = await flow(world, **{"from": start}, to=end, interval="DAY", groupBy="SHOP")
     assert len(result["buckets"]) == 5  # 2024-12-31 23:00Z starts the first local day
     assert result["series"] == []
+    # Days without movements in a month that has movements on other days: still no series.
+    start, end = utc(2026, 3, 10), utc(2026, 3, 15)
+    for interval in ("DAY", "WEEK"):  # the week of March 9-15
+        result = await flow(world, **{"from": start}, to=end, interval=interval, groupBy="SHOP")
+        assert result["series"] == [], interval
     # A range with data only on some days: the other days are zeros, not missing.
     start, end = utc(2026, 3, 31), utc(2026, 4, 10)
     result = await flow(world, **{"from": start}, to=end, interval="DAY", groupBy="NONE")

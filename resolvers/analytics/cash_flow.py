@@ -178,6 +178,9 @@ async def _from_monthly_rollup(
     group_field = {GroupKey.SHOP: "shop_id", GroupKey.MACHINE: "machine_id"}.get(flow.group_by)
     for doc in docs:
         target = targets[doc["bucket"]]
+        counted = [(at, n) for at, n in zip(target, doc["n"], strict=True) if n and at >= 0]
+        if not counted:
+            continue  # a month that moved only outside the range: no series of its own
         key = None if group_field is None else str(doc[group_field])
         s = series.get((doc["currency"], key))
         if s is None:
@@ -189,9 +192,8 @@ async def _from_monthly_rollup(
             )
         count = s.count
         assert count is not None
-        for at, n in zip(target, doc["n"], strict=True):
-            if n and at >= 0:
-                count[at] += n
+        for at, n in counted:
+            count[at] += n
         for type_, amounts in doc["a"].items():
             values = s.values[type_]
             for at, amount in zip(target, amounts, strict=True):
