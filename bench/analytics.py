@@ -38,7 +38,7 @@ from models.ledger import Transaction
 from models.machine import MachineModel
 from models.scope import Scope
 from models.summary import Grain
-from models.summary_store import collection, daily, hourly
+from models.summary_store import collection
 from resolvers.analytics.rebuild import rebuild_summaries
 from tests.servers import ApiServer, server_env
 
@@ -100,8 +100,8 @@ async def seed(n: int, settings: Settings) -> dict:
         "admin": admin,
         "seconds": round(seeded, 1),
         "transactions": await Transaction.get_pymongo_collection().count_documents({}),
-        "hourly_summaries": await hourly().count_documents({}),
-        "daily_summaries": await daily().count_documents({}),
+        "hourly_summaries": await collection(Grain.HOUR).count_documents({}),
+        "daily_summaries": await collection(Grain.DAY).count_documents({}),
         "monthly_flow": await collection(Grain.MONTH).count_documents({}),
         "daily_demand": await collection(Grain.DEMAND).count_documents({}),
         "rebuild_check": {"hourly": report.checked, "differences": 0},

@@ -76,6 +76,23 @@ def summary_source(scope: Scope, *, start: datetime, end: datetime | None) -> li
     return scoped_source(scope, field="bucket", start=start, end=end)
 
 
+def summaries_in_scope(
+    scope: Scope, *, start: datetime, end: datetime | None, currency: str | None = None
+) -> list[dict[str, Any]]:
+    """The summary documents in scope with `start <= bucket < end`, in `currency` if given.
+
+    The monthly flow and daily demand are read with exactly this, no server-side grouping:
+    they are compact, and folding their values in the application is cheaper than
+    `$objectToArray`/`$unwind`/`$group` on the embedded database (docs/performance.md).
+    """
+    stages = summary_source(scope, start=start, end=end)
+    if currency is not None:
+        # A stage of its own: the embedded planner falls back to a collection scan when the
+        # currency equality sits in the first $match (caught by the explain test).
+        stages.append({"$match": {"currency": currency}})
+    return stages
+
+
 def bucket_expression(grain: Grain, unit: str, timezone: str) -> Any:
     """The bucket start of a summary document for `unit` (hour/day/week/month).
 
@@ -109,11 +126,7 @@ def flow_pipeline(
 ) -> list[dict[str, Any]]:
     """Sums per (bucket, currency, group key). Rows: `_id: {b, c, k}`, `n` and one field per
     transaction type: amounts, or pieces for DENOMINATION, or `a` for TYPE."""
-    stages = summary_source(scope, start=start, end=end)
-    if currency is not None:
-        # A stage of its own: the embedded planner falls back to a collection scan when the
-        # currency equality sits in the first $match (caught by the explain test).
-        stages.append({"$match": {"currency": currency}})
+    stages = summaries_in_scope(scope, start=start, end=end, currency=currency)
     bucket = bucket_expression(grain, unit, timezone)
     if group_by is GroupKey.TYPE:
         stages += [
@@ -149,21 +162,6 @@ def flow_pipeline(
                 }
             }
         )
-    return stages
-
-
-def rollup_pipeline(
-    scope: Scope, *, start: datetime, end: datetime | None, currency: str | None = None
-) -> list[dict[str, Any]]:
-    """The monthly-flow or daily-demand documents in scope with `start <= bucket < end`.
-
-    No server-side grouping on purpose: these documents are compact, and folding their
-    per-day (per-hour) values in the application is cheaper than `$objectToArray`/`$unwind`/
-    `$group` on the embedded database (see docs/performance.md).
-    """
-    stages = summary_source(scope, start=start, end=end)
-    if currency is not None:
-        stages.append({"$match": {"currency": currency}})
     return stages
 
 

@@ -64,19 +64,23 @@ class MachineSummary(Document):
     bucket: datetime
 
 
-class HourlySummary(MachineSummary):
-    """Movements of one machine in one currency during one UTC hour (`bucket`)."""
+class TypedFlow(MachineSummary):
+    """Counts, amounts and pieces per transaction type and slot (`n`, `t`, `s`)."""
 
     n: int = 0
     t: dict[str, dict[str, int]] = Field(default_factory=dict)
     s: dict[str, dict[str, int]] = Field(default_factory=dict)
+
+
+class HourlySummary(TypedFlow):
+    """Movements of one machine in one currency during one UTC hour (`bucket`)."""
 
     class Settings:
         name = "summaries_hourly"
         indexes = _indexes()
 
 
-class DailySummary(HourlySummary):
+class DailySummary(TypedFlow):
     """Movements of one machine in one currency during one local calendar date (`bucket`)."""
 
     timezone: str

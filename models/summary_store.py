@@ -50,14 +50,6 @@ def collection(grain: Grain) -> AsyncCollection:
     return SUMMARY_DOCUMENTS[grain].get_pymongo_collection()
 
 
-def hourly() -> AsyncCollection:
-    return collection(Grain.HOUR)
-
-
-def daily() -> AsyncCollection:
-    return collection(Grain.DAY)
-
-
 def hour_of(at: datetime) -> datetime:
     """The start of the UTC hour containing `at`."""
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

@@ -21,8 +21,8 @@ from models.analytics_store import (
     raw_demand_pipeline,
     raw_slot_pipeline,
     raw_type_pipeline,
-    rollup_pipeline,
     slot_flow_pipeline,
+    summaries_in_scope,
 )
 from models.db import DOCUMENT_MODELS, Database
 from models.identity import Role
@@ -209,11 +209,11 @@ async def test_hot_pipelines_start_with_an_index_scan(
         ),
         "cashFlow and overview rollup": (
             Grain.MONTH,
-            rollup_pipeline(scope, start=start, end=end, currency="EUR"),
+            summaries_in_scope(scope, start=start, end=end, currency="EUR"),
         ),
         "forecast demand": (
             Grain.DEMAND,
-            rollup_pipeline(scope, start=end - timedelta(days=2), end=end),
+            summaries_in_scope(scope, start=end - timedelta(days=2), end=end),
         ),
         "breakdown at": (Grain.HOUR, slot_flow_pipeline(scope, start=start)),
     }

@@ -13,7 +13,7 @@ from config import Settings
 from models.analytics_store import Grain
 from models.organization import utcnow
 from models.scope import Scope
-from models.summary_store import collection, daily, hourly
+from models.summary_store import collection
 from resolvers.analytics.rebuild import rebuild_summaries
 from tests.analytics_helpers import build_world, utc
 from tests.conftest import DB_NAME
@@ -73,8 +73,8 @@ async def test_rebuild_reproduces_summaries_and_repairs_differences(
     assert report.checked[Grain.DEMAND] >= 3 * 10
 
     # Damage one summary of each kind, as a bug or a partial restore would.
-    await hourly().update_one({"org_id": org}, {"$inc": {"t.DEPOSIT.a": 7, "n": 1}})
-    await daily().delete_one({"org_id": org})
+    await collection(Grain.HOUR).update_one({"org_id": org}, {"$inc": {"t.DEPOSIT.a": 7, "n": 1}})
+    await collection(Grain.DAY).delete_one({"org_id": org})
     await collection(Grain.MONTH).update_one({"org_id": org}, {"$inc": {"a.DEPOSIT.25": 100}})
     await collection(Grain.DEMAND).update_one({"org_id": org}, {"$unset": {"p": ""}})
     code, out = await cli(
@@ -125,7 +125,7 @@ async def test_racing_batches_of_one_machine_count_each_transaction_once(
         world.add(machine, "DEPOSIT", at + timedelta(minutes=i), ("N", 500, 1 + i % 3))
     batches = [world.records[i::6] for i in range(6)]
     await asyncio.gather(*(world.ingest(batch) for batch in batches))
-    docs = await hourly().find({"machine_id": machine.id}).to_list(None)
+    docs = await collection(Grain.HOUR).find({"machine_id": machine.id}).to_list(None)
     assert sum(d["n"] for d in docs) == 60
     assert sum(d["s"]["N500"]["DEPOSIT"] for d in docs) == sum(1 + i % 3 for i in range(60))
     report = await rebuild_summaries(

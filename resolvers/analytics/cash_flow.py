@@ -11,7 +11,7 @@ from bson import ObjectId
 
 from auth.errors import PublicError
 from auth.principal import Principal
-from models.analytics_store import Grain, GroupKey, flow_pipeline, rollup_pipeline, run
+from models.analytics_store import Grain, GroupKey, flow_pipeline, run, summaries_in_scope
 from models.currencies import parse_slot
 from models.org_store import get_organization, list_shops
 from models.scope import Scope
@@ -171,7 +171,7 @@ async def _from_monthly_rollup(
             i += 1
         targets[month_key(day)][day.day - 1] = i
     docs = await run(
-        Grain.MONTH, rollup_pipeline(scope, start=month_key(lo), end=hi, currency=currency)
+        Grain.MONTH, summaries_in_scope(scope, start=month_key(lo), end=hi, currency=currency)
     )
     size = len(flow.buckets)
     series: dict[tuple[str, str | None], CashFlowSeries] = {}

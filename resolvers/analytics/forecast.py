@@ -24,7 +24,7 @@ from bson import ObjectId
 
 from auth.errors import PublicError
 from auth.principal import Principal
-from models.analytics_store import Grain, rollup_pipeline, run
+from models.analytics_store import Grain, run, summaries_in_scope
 from models.currencies import CashKind, get_currency, parse_slot
 from models.ledger_store import list_inventory_states
 from models.machine import Machine, SlotLimits
@@ -268,7 +268,7 @@ async def learned_history(
         # One index-backed range per run of wanted weekdays (disjoint, so sums add up), all
         # sent at once: the database decodes the next run while this process folds one.
         reads = [
-            run(Grain.DEMAND, rollup_pipeline(zone_scope, start=lo, end=hi)) for lo, hi in runs
+            run(Grain.DEMAND, summaries_in_scope(zone_scope, start=lo, end=hi)) for lo, hi in runs
         ]
         for done in asyncio.as_completed(reads):
             fold.add(await done)

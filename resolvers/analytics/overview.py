@@ -11,7 +11,7 @@ from bson import ObjectId
 
 from auth.errors import PublicError
 from auth.principal import Principal
-from models.analytics_store import Grain, rollup_pipeline, run
+from models.analytics_store import Grain, run, summaries_in_scope
 from models.currencies import CashKind
 from models.ledger_store import list_inventory_states
 from models.machine_store import list_machines
@@ -96,7 +96,7 @@ async def overview(*, principal: Principal, currency: str | None, top: int) -> O
         list_inventory_states(scope=scope),
         run(
             Grain.MONTH,
-            rollup_pipeline(
+            summaries_in_scope(
                 scope, start=month_start, end=today + timedelta(days=1), currency=currency
             ),
         ),

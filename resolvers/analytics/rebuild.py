@@ -12,6 +12,7 @@ rebuild would erase history.
 
 from __future__ import annotations
 
+import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -61,19 +62,8 @@ class DayRange:
 
     def indices(self, month: datetime) -> list[int]:
         """The day indices (day of month - 1) of `month` inside the range."""
-        return [
-            d - 1
-            for d in range(1, MONTH_DAYS + 1)
-            if _is_date(month, d) and self.lo <= month.replace(day=d) < self.hi
-        ]
-
-
-def _is_date(month: datetime, day: int) -> bool:
-    try:
-        month.replace(day=day)
-    except ValueError:
-        return False
-    return True
+        length = calendar.monthrange(month.year, month.month)[1]
+        return [d - 1 for d in range(1, length + 1) if self.lo <= month.replace(day=d) < self.hi]
 
 
 def _content(grain: Grain, doc: Doc | None, days: DayRange | None = None) -> Doc | None:
@@ -93,23 +83,18 @@ def _content(grain: Grain, doc: Doc | None, days: DayRange | None = None) -> Doc
     return {"n": doc.get("n", 0), "t": doc.get("t", {}), "s": doc.get("s", {})}
 
 
-def _new_doc(org_id: Any, ident: dict, timezone: str | None) -> Doc:
-    key = (ident["s"], ident["m"], ident["c"], ident["b"])
-    doc: Doc = {"org_id": org_id, **dict(zip(KEY_FIELDS, key, strict=True))}
-    if timezone is not None:
-        doc["timezone"] = timezone
-    return doc
-
-
 def _key(doc: Doc) -> Key:
     return tuple(doc[f] for f in KEY_FIELDS)
 
 
-def _doc_in(docs: dict[Key, Doc], org_id: Any, ident: dict, timezone: str) -> Doc:
-    """The document of `ident` in `docs`, added when missing."""
+def _doc_in(docs: dict[Key, Doc], org_id: Any, ident: dict, timezone: str | None) -> Doc:
+    """The document of a raw pipeline row's key (`_id`: s, m, c, b) in `docs`, added with
+    its key fields (and `timezone`, if given) when missing."""
     key = (ident["s"], ident["m"], ident["c"], ident["b"])
     if key not in docs:
-        docs[key] = _new_doc(org_id, ident, timezone)
+        docs[key] = {"org_id": org_id, **dict(zip(KEY_FIELDS, key, strict=True))}
+        if timezone is not None:
+            docs[key]["timezone"] = timezone
     return docs[key]
 
 
@@ -120,15 +105,10 @@ def expected_summaries(
     docs: dict[Key, Doc] = {}
 
     def doc_for(ident: dict) -> Doc:
-        key = (ident["s"], ident["m"], ident["c"], ident["b"])
-        if key not in docs:
-            docs[key] = {
-                **_new_doc(org_id, ident, timezone),
-                "n": 0,
-                "t": defaultdict(dict),
-                "s": defaultdict(dict),
-            }
-        return docs[key]
+        doc = _doc_in(docs, org_id, ident, timezone)
+        if "n" not in doc:
+            doc.update(n=0, t=defaultdict(dict), s=defaultdict(dict))
+        return doc
 
     for row in type_rows:
         doc = doc_for(row["_id"])
