@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint format schema bench bench-live clean
 
 $(BIN)/python:
+	scripts/system-packages venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -17,7 +18,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	$(BIN)/cashcc serve
 
+# The tests run real redis-server and nginx processes: installed here when missing.
 test: $(STAMP)
+	scripts/system-packages redis nginx
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
