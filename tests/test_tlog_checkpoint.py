@@ -19,6 +19,8 @@ from resolvers.audit.checkpoint import (
 )
 from resolvers.audit.merkle import (
     append_leaves,
+    check_consistency,
+    check_inclusion,
     compact_to_doc,
     consistency_proof,
     inclusion_proof,
@@ -36,7 +38,6 @@ from resolvers.audit.note import (
     parse_verifier_key,
     sign_note,
 )
-from resolvers.audit.verify import check_consistency, check_inclusion
 
 ROOT = Path(__file__).parent.parent
 GROUPS = json.loads(

@@ -15,7 +15,10 @@ import pytest
 from resolvers.audit.merkle import (
     EMPTY_ROOT,
     NodeAddr,
+    ProofError,
     append_leaves,
+    check_consistency,
+    check_inclusion,
     compact_addresses,
     compact_to_doc,
     consistency_proof,
@@ -31,11 +34,6 @@ from resolvers.audit.merkle import (
     transaction_leaf_hash,
     tree_root,
     tree_root_addresses,
-)
-from resolvers.audit.verify import (
-    ProofError,
-    check_consistency,
-    check_inclusion,
     verify_consistency,
     verify_inclusion,
 )

@@ -110,6 +110,7 @@ def test_c2sp_example_note_verifies_with_its_published_key() -> None:
     opened = open_note(example["note"], [verifier])
     assert opened.text == "This is an example message.\n"
     assert [s.name for s in opened.verified] == [example["signer"]]
+    assert open_note(example["note"], [example["vkey"]]) == opened  # key strings work too
 
 
 def test_note_text_ends_at_the_last_blank_line_and_unknown_keys_alone_are_rejected() -> None:

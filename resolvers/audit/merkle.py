@@ -1,4 +1,4 @@
-"""RFC 6962 / RFC 9162 Merkle tree hashing, proofs over stored nodes, and proof verification.
+"""RFC 6962 / RFC 9162 Merkle tree hashing, stored nodes, and proofs built from them.
 
 The log stores every complete-subtree node once, when an append completes it
 (`append_leaves`); a node never changes afterwards. Any proof or past root is then built in two
@@ -7,18 +7,62 @@ query), and the matching builder assembles the proof from a mapping of those nod
 elements over incomplete subtrees (the right edge of a tree whose size is not a power of two)
 are computed from the complete ones.
 
-Verification lives in `resolvers.audit.verify`, which needs none of this storage layer.
+The hash functions and RFC 9162 verification live in `resolvers.audit.verify`, self-contained
+for offline verifiers, and are re-exported here: this module is the whole Merkle log API.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-HASH_SIZE = 32
-EMPTY_ROOT = hashlib.sha256(b"").digest()
+from resolvers.audit.verify import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    ProofError,
+    check_consistency,
+    check_inclusion,
+    consistency_proof_length,
+    inclusion_proof_length,
+    leaf_hash,
+    node_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+
+__all__ = [  # the hashing and verification of `verify` belong to this API too
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "Compact",
+    "NodeAddr",
+    "ProofError",
+    "append_leaves",
+    "check_consistency",
+    "check_inclusion",
+    "compact_addresses",
+    "compact_to_doc",
+    "consistency_proof",
+    "consistency_proof_addresses",
+    "consistency_proof_length",
+    "inclusion_proof",
+    "inclusion_proof_addresses",
+    "inclusion_proof_length",
+    "leaf_hash",
+    "node_hash",
+    "parse_compact",
+    "root_from_compact",
+    "subtree_addresses",
+    "subtree_hash",
+    "subtree_inclusion_proof",
+    "subtree_inclusion_proof_addresses",
+    "transaction_leaf_hash",
+    "tree_root",
+    "tree_root_addresses",
+    "verify_consistency",
+    "verify_inclusion",
+]
+
 MAX_LEVEL = 63
 
 Compact = tuple[bytes, ...]
@@ -40,16 +84,6 @@ class NodeAddr(NamedTuple):
     @property
     def end(self) -> int:
         return (self.index + 1) << self.level
-
-
-def leaf_hash(data: bytes) -> bytes:
-    """RFC 6962 leaf hash: SHA-256(0x00 || data)."""
-    return hashlib.sha256(b"\x00" + data).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """RFC 6962 interior node hash: SHA-256(0x01 || left || right)."""
-    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 def transaction_leaf_hash(transaction_hash: str) -> bytes:
@@ -164,7 +198,7 @@ def parse_compact(doc: object, size: int) -> Compact:
 
 
 def _range_addresses(start: int, end: int) -> list[NodeAddr]:
-    """Complete subtrees covering [start, end), largest first; start is aligned (see below)."""
+    """Complete subtrees covering [start, end), largest first (see `_require_subtree`)."""
     addresses = []
     position = start
     for level in range((end - start).bit_length() - 1, -1, -1):
@@ -186,7 +220,7 @@ def _require_subtree(start: int, end: int) -> None:
             "smallest power of two at least as large as its width"
         )
     if end.bit_length() > MAX_LEVEL + 1:
-        raise ValueError(f"end {end} exceeds 2**{MAX_LEVEL + 1}")
+        raise ValueError(f"end {end} exceeds the largest tree size, 2**{MAX_LEVEL + 1} - 1")
 
 
 def _fetch(nodes: Mapping[NodeAddr, bytes], address: NodeAddr) -> bytes:

@@ -320,19 +320,22 @@ def parse_note(note: str | bytes) -> ParsedNote:
     return ParsedNote(text, signatures)
 
 
-def open_note(note: str | bytes, known_verifiers: Iterable[Verifier]) -> OpenedNote:
+def open_note(note_text: str | bytes, known_verifiers: Iterable[Verifier | str]) -> OpenedNote:
     """Parse a note and verify each signature by a known key, as Go's note.Open does.
+
+    Known keys are `Verifier`s or verifier key strings.
 
     Signatures by unknown (name, key id) pairs are returned as unverified; a failing signature
     by a known key raises `InvalidSignatureError`; no verified signature at all raises
     `UnverifiedNoteError`; malformed notes raise `NoteError`.
     """
     known: dict[tuple[str, int], Verifier] = {}
-    for verifier in known_verifiers:
+    for key in known_verifiers:
+        verifier = parse_verifier_key(key) if isinstance(key, str) else key
         slot = (verifier.name, verifier.key_id)
         if known.setdefault(slot, verifier) != verifier:
             raise NoteError(f"two known keys share the name and key id {slot[0]}+{slot[1]:08x}")
-    text, signatures = parse_note(note)
+    text, signatures = parse_note(note_text)
     verified: list[NoteSignature] = []
     unverified: list[NoteSignature] = []
     seen: set[tuple[str, int]] = set()

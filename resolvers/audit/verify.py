@@ -1,16 +1,28 @@
-"""RFC 9162 proof verification (sections 2.1.3.2 and 2.1.4.2), step by step.
+"""RFC 9162 tree hashing and proof verification (sections 2.1.3.2 and 2.1.4.2), step by step.
 
-`check_*` raise `ProofError` with the reason a proof fails; `verify_*` return a bool. Both take
-raw 32-byte hashes and plain integers, so an auditor's verifier needs nothing but this module
-and the two hash functions of `resolvers.audit.merkle`.
+`check_*` raise `ProofError` with the reason a proof fails; `verify_*` return a bool. They take
+raw 32-byte hashes and plain integers: an offline verifier needs this module and nothing else
+of the project (it imports only the standard library). `resolvers.audit.merkle` re-exports it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Sequence
 
-from resolvers.audit.merkle import EMPTY_ROOT, HASH_SIZE, node_hash
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """RFC 6962 leaf hash: SHA-256(0x00 || data)."""
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """RFC 6962 interior node hash: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 class ProofError(ValueError):
@@ -53,18 +65,18 @@ def _shift_until_odd(fn: int, sn: int) -> tuple[int, int]:
 
 
 def check_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> None:
-    """Raise `ProofError` unless `proof` shows leaf hash `leaf` at `index` under `root`."""
+    """Raise `ProofError` unless `proof` shows `leaf_hash` at `index` under `root`."""
     _check_sizes(index=index, size=size)
     if index >= size:
         raise ProofError(f"leaf index {index} is not below the tree size {size}")
-    _check_hashes(proof, leaf_hash=leaf, root=root)
+    _check_hashes(proof, leaf_hash=leaf_hash, root=root)
     wrong_length = ProofError(
         f"proof has {len(proof)} hashes; leaf {index} of a tree of size {size} needs "
         f"{inclusion_proof_length(index, size)}"
     )
-    fn, sn, r = index, size - 1, leaf
+    fn, sn, r = index, size - 1, leaf_hash
     for p in proof:
         if sn == 0:
             raise wrong_length
@@ -81,11 +93,11 @@ def check_inclusion(
 
 
 def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
-    """Whether `proof` shows leaf hash `leaf` at `index` in the tree of `size` with `root`."""
+    """Whether `proof` shows `leaf_hash` at `index` in the tree of `size` with `root`."""
     try:
-        check_inclusion(leaf, index, size, proof, root)
+        check_inclusion(leaf_hash, index, size, proof, root)
     except ProofError:
         return False
     return True
