@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = Field(default=1, ge=1)
     log_level: str = "INFO"
+    # Proxies whose X-Forwarded-For is believed (comma-separated addresses or networks, as
+    # uvicorn takes them); empty: none, the peer address is the client's. Behind nginx on the
+    # same host: 127.0.0.1.
+    forwarded_allow_ips: str = ""
 
     mongodb_uri: str | None = None
     mongodb_db: str = "cashcc"
@@ -66,6 +70,9 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=1000, ge=1, le=1000)
     max_future_skew_seconds: int = Field(default=86_400, ge=0)
     missing_seq_ranges_limit: int = Field(default=100, ge=1, le=1000)
+    # Seq ranges a machine's state keeps exactly (one open gap between two); older ones are
+    # summarised below a floor (resolvers/ingest/seq_ranges.py).
+    max_seq_ranges: int = Field(default=1_000, ge=10, le=10_000)
     # Per worker process; more transactions at once made the database slower, not faster.
     max_concurrent_transactions: int = Field(default=4, ge=1, le=1000)
 
@@ -77,10 +84,15 @@ class Settings(BaseSettings):
     live_reauth_seconds: float = Field(default=60.0, gt=0)
     ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
 
-    max_query_depth: int = 10
-    max_aliases: int = 30
-    max_tokens: int = 20_000
+    # GraphQL document limits (docs/security.md): checked in one linear pass before any
+    # validation rule runs (graph/document_limits.py).
+    max_query_depth: int = Field(default=10, ge=1)
+    max_aliases: int = Field(default=30, ge=0)
+    max_tokens: int = Field(default=20_000, ge=100)
     max_query_cost: int = Field(default=10_000, ge=1)
+    max_fragment_spreads: int = Field(default=200, ge=0)
+    max_document_fields: int = Field(default=2_000, ge=1)
+    max_field_repeats: int = Field(default=20, ge=1)
     max_batch_operations: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     operation_timeout_seconds: float = Field(default=15.0, gt=0)

@@ -12,14 +12,14 @@ from beanie import PydanticObjectId
 from bson import ObjectId
 from bson.errors import InvalidId
 
-from auth.api_keys import hash_secret, parse_key, secret_matches
+from auth.api_keys import display_prefix, hash_secret, parse_key, secret_matches
 from auth.errors import AuthenticationError
 from auth.tokens import decode_access_token
 from config import Settings
 from models.identity import ApiKey, Role, User
 from models.identity_store import find_api_key_by_key_id, rehash_api_key, touch_api_key
 from models.scope import Scope
-from models.session_store import session_revoked
+from models.session_store import session_active
 
 # last_used_at is written at most once per this interval per key and process, and only when
 # the stored value is older (conditional update), so busy keys do not cost a write per call.
@@ -49,6 +49,8 @@ class Principal:
     role: Role | None = None
     user_id: ObjectId | None = None
     api_key_id: ObjectId | None = None
+    # When the credential stops being valid by itself (token `exp`, key expiry); None: never.
+    expires_at: datetime | None = None
     # Where the request came from (for the security log); never used for authorization.
     client_address: str | None = None
 
@@ -59,7 +61,7 @@ class Principal:
         return actor
 
 
-def principal_for_user(user: User) -> Principal:
+def principal_for_user(user: User, *, expires_at: datetime | None = None) -> Principal:
     if user.role in (Role.ORG_ADMIN, Role.AUDITOR):
         scope = Scope.organization(user.org_id)
     else:
@@ -73,6 +75,7 @@ def principal_for_user(user: User) -> Principal:
         scope=scope,
         role=user.role,
         user_id=user.id,
+        expires_at=expires_at,
     )
 
 
@@ -83,6 +86,7 @@ def principal_for_api_key(key: ApiKey) -> Principal:
         org_id=key.org_id,
         scope=Scope(org_id=key.org_id, shop_ids=frozenset({key.shop_id}), machine_ids=machines),
         api_key_id=key.id,
+        expires_at=key.expires_at,
     )
 
 
@@ -97,9 +101,9 @@ async def authenticate_bearer(token: str, *, settings: Settings) -> Principal:
     user = await User.get(user_id)
     if user is None or not user.active or str(user.org_id) != claims.org_id:
         raise AuthenticationError("invalid access token")
-    if claims.session_id is not None and await session_revoked(family_id=claims.session_id):
+    if not await session_active(session_id=claims.session_id, user_id=user.id):
         raise AuthenticationError("session ended")
-    return principal_for_user(user)
+    return principal_for_user(user, expires_at=claims.expires_at)
 
 
 def key_secret_valid(key: ApiKey, secret: str, *, peppers: list[str], now: datetime) -> int | None:
@@ -127,11 +131,18 @@ async def authenticate_api_key(raw_key: str, *, settings: Settings) -> Principal
     parsed = parse_key(raw_key)
     if parsed is None:
         raise AuthenticationError("malformed API key")
+    if parsed.environment != settings.api_key_environment:
+        raise AuthenticationError(
+            f"a {parsed.environment} API key does not work on this {settings.api_key_environment}"
+            " deployment"
+        )
     key = await find_api_key_by_key_id(parsed.key_id)
     now = datetime.now(UTC)
+    # The environment is not covered by the secret's hash (and the checksum is no secret):
+    # the key's stored prefix, which names its environment, must match what was presented.
     matched = (
         None
-        if key is None
+        if key is None or key.prefix != display_prefix(parsed)
         else key_secret_valid(key, parsed.secret, peppers=settings.api_key_peppers, now=now)
     )
     if key is None or matched is None:

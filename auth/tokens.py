@@ -27,15 +27,16 @@ class AccessClaims:
     user_id: str
     org_id: str
     expires_at: datetime
-    session_id: str | None = None
+    session_id: str
 
 
 def issue_access_token(
-    *, user_id: str, org_id: str, settings: Settings, session_id: str | None = None
+    *, user_id: str, org_id: str, session_id: str, settings: Settings
 ) -> tuple[str, datetime]:
     """A token for the user signed with the active key, and when it expires.
 
-    `session_id` names the refresh-token family the token was issued for (claim `sid`).
+    `session_id` names the session (refresh-token family) the token belongs to (claim `sid`);
+    the token stops working when that session ends.
     """
     now = datetime.now(UTC)
     expires = now + timedelta(seconds=settings.access_token_ttl_seconds)
@@ -48,9 +49,8 @@ def issue_access_token(
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "jti": uuid.uuid4().hex,
+        "sid": session_id,
     }
-    if session_id is not None:
-        payload["sid"] = session_id
     kid = settings.jwt_active_kid
     secret = settings.jwt_key_ring[kid]
     token = jwt.encode(payload, secret, algorithm=ALGORITHM, headers={"kid": kid})
@@ -58,9 +58,11 @@ def issue_access_token(
 
 
 def decode_access_token(token: str, *, settings: Settings) -> AccessClaims:
-    """Verify kid, algorithm, signature, exp/iat/nbf, issuer and audience.
+    """Verify kid, algorithm, signature, exp/iat/nbf, issuer, audience and the session claim.
 
-    Raises AuthenticationError; the message only says "expired" or "invalid".
+    Raises AuthenticationError; the message only says "expired" or "invalid". A token must
+    name its session (`sid`) and may not live longer than the access-token lifetime allows:
+    we never issue one that does, so a longer one was not made by this service's rules.
     """
     try:
         header = jwt.get_unverified_header(token)
@@ -74,18 +76,27 @@ def decode_access_token(token: str, *, settings: Settings) -> AccessClaims:
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             leeway=settings.jwt_leeway_seconds,
-            options={"require": ["exp", "iat", "nbf", "sub", "aud", "iss"]},
+            options={"require": ["exp", "iat", "nbf", "sub", "aud", "iss", "sid"]},
         )
-        issued_at = datetime.fromtimestamp(payload["iat"], UTC)
+        issued, expires = payload["iat"], payload["exp"]
+        if not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in (issued, expires)
+        ):
+            raise AuthenticationError("invalid access token")
+        lifetime = settings.access_token_ttl_seconds + settings.jwt_leeway_seconds
+        if expires - issued > lifetime or not isinstance(payload["sid"], str):
+            raise AuthenticationError("invalid access token")
+        issued_at = datetime.fromtimestamp(issued, UTC)
+        expires_at = datetime.fromtimestamp(expires, UTC)
     except jwt.ExpiredSignatureError as exc:
         raise AuthenticationError("access token expired") from exc
-    except (jwt.PyJWTError, TypeError, ValueError, OverflowError) as exc:
+    except (jwt.PyJWTError, TypeError, ValueError, OverflowError, OSError) as exc:
         raise AuthenticationError("invalid access token") from exc
     if issued_at > datetime.now(UTC) + timedelta(seconds=settings.jwt_leeway_seconds):
         raise AuthenticationError("invalid access token")
     return AccessClaims(
         user_id=str(payload["sub"]),
         org_id=str(payload.get("org")),
-        expires_at=datetime.fromtimestamp(payload["exp"], UTC),
-        session_id=payload.get("sid"),
+        expires_at=expires_at,
+        session_id=payload["sid"],
     )

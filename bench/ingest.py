@@ -33,6 +33,7 @@ from pymongo import AsyncMongoClient
 
 from agent.client import INGEST_MUTATION
 from bench.common import BenchEnv, bench_env, create_tenant, print_table, write_result
+from config import Settings
 from models.currencies import CashKind
 from models.db import connect, disconnect
 from models.ledger import GENESIS_HASH, Transaction, TransactionType
@@ -180,7 +181,14 @@ def _documents(machine_id: str, records: list[dict[str, Any]]) -> list[dict[str,
         "version": 0,
     }
     ids = {"org_id": ObjectId(), "shop_id": ObjectId(), "machine_id": ObjectId(machine_id)}
-    update = apply_records(state, outcome.valid, machine=ids, batch_id=ObjectId(), received_at=now)
+    update = apply_records(
+        state,
+        outcome.valid,
+        machine=ids,
+        batch_id=ObjectId(),
+        received_at=now,
+        max_seq_ranges=Settings().max_seq_ranges,
+    )
     return update.documents
 
 

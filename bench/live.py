@@ -231,7 +231,7 @@ async def run_scenario(
 async def make_tenant(settings: Settings) -> tuple[Tenant, str]:
     factory = Factory(client=None, settings=settings)  # type: ignore[arg-type]
     tenant = await factory.tenant()
-    return tenant, factory.token_for(tenant.admin)
+    return tenant, await factory.token_for(tenant.admin)
 
 
 def print_scenarios(rows: list[Scenario]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from config import Settings
 from models.ledger import MachineInventory, Transaction, TransactionType
 from models.organization import utcnow
 from models.summary_store import collection, summary_document, summary_increments
@@ -100,6 +101,7 @@ async def seed_machine(machine: Any, records: list[RecordInput], *, timezone: st
             },
             batch_id=ObjectId(),
             received_at=now,
+            max_seq_ranges=Settings().max_seq_ranges,
         )
         docs += update.documents
         state = update.state

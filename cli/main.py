@@ -67,7 +67,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             port=args.port or settings.port,
             workers=args.workers or settings.workers,
             log_level=settings.log_level.lower(),
-            proxy_headers=True,
+            # Forwarded headers are handled by the app, for FORWARDED_ALLOW_IPS only.
+            proxy_headers=False,
         )
     finally:
         if handle is not None and handle.started_here:

@@ -8,24 +8,29 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from auth.errors import PublicError
 from config import Settings, get_settings
 from graph.context import Context, build_context
 from graph.errors import shape_error
+from graph.http import decode_request_body, http_error_response
 from graph.limits import BodySizeLimit, OperationTimeout
 from graph.live_execution import LiveTransportWSHandler
 from graph.schema import build_schema
@@ -60,6 +65,21 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return await build_context(request, response, settings=self.settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's view, with refused HTTP requests answered as GraphQL-shaped JSON
+        (`extensions.code`, `requestId`) instead of plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = http_error_response(exc, scope)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        return decode_request_body(data)
 
     async def execute_operation(  # type: ignore[override]
         self,
@@ -103,14 +123,12 @@ class GraphQLApp(GraphQL[Context, None]):
             credential = require_credential(
                 credential_from(context.connection_params or {}, context.request.headers)
             )
-            principal, expires_at = await authenticate_credential(
-                credential, settings=self.settings
-            )
+            principal = await authenticate_credential(credential, settings=self.settings)
         except PublicError as exc:
             log.info("WebSocket connection refused: %s", exc.message)
             raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from exc
-        context.principal, context.auth_error = principal, None
-        context.credential, context.auth_expires_at = credential, expires_at
+        context.principal = replace(principal, client_address=context.client_address)
+        context.auth_error, context.credential = None, credential
         context.auth_checked_at = time.monotonic()
 
 
@@ -172,4 +190,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.forwarded_allow_ips:
+        # Client addresses (login throttle per address, security log) come from
+        # X-Forwarded-For only when the peer is one of these proxies; the server runs with
+        # uvicorn's own proxy-header handling off, so no other peer is trusted by default.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app

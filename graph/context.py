@@ -1,10 +1,13 @@
-"""The per-request context: settings, the authenticated principal, loaders, request id."""
+"""The per-request context: settings, the authenticated principal, loaders, request id.
+
+`Context.authorize` is the one authorization path of every root field on every transport:
+it re-reads a WebSocket's credential when its last check is older than the revocation bound,
+applies the permission table, and charges an API key's rate limit per operation.
+"""
 
 from __future__ import annotations
 
-import re
 import time
-import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -21,10 +24,12 @@ from auth.principal import (
     authenticate_bearer,
     note_api_key_use,
 )
+from auth.rbac import PERMISSIONS, authorize
 from auth.throttle import check_api_key_rate
 from config import Settings
+from graph.http import REQUEST_ID_HEADER, request_id_for
 from graph.loaders import Loaders
-from graph.ws_auth import Credential, recheck_credential
+from graph.ws_auth import REVOCATION_BOUND_SECONDS, Credential, recheck_credential
 
 
 @dataclass
@@ -33,8 +38,9 @@ class Context:
     sent did not authenticate, so the authorization check can report it.
 
     On a WebSocket the context lives as long as the connection: `credential` (from
-    `connection_init`) and `auth_expires_at` let long-lived subscriptions end when the token
-    expires and re-check the credential every `live_reauth_seconds`.
+    `connection_init`) is read again by `authorize` and by long-lived subscriptions, so a
+    revoked key, an ended session, a deactivated user or a changed role stops working within
+    the revocation bound, and the principal's `expires_at` ends it at the deadline.
     """
 
     settings: Settings
@@ -45,7 +51,6 @@ class Context:
     auth_error: PublicError | None = None
     connection_params: dict[str, Any] | None = None
     credential: Credential | None = None
-    auth_expires_at: datetime | None = None
     auth_checked_at: float = 0.0
     loaders: Loaders = field(init=False)
 
@@ -54,10 +59,14 @@ class Context:
 
     @property
     def client_address(self) -> str | None:
-        """The peer address (behind a proxy, uvicorn's --proxy-headers sets it from
-        X-Forwarded-For for trusted proxies only)."""
+        """The peer address; behind a proxy, the forwarded one, but only when the proxy is
+        listed in FORWARDED_ALLOW_IPS (graph.app)."""
         client = self.request.client
         return client.host if client else None
+
+    @property
+    def is_websocket(self) -> bool:
+        return isinstance(self.request, WebSocket)
 
     async def after_operation(self) -> None:
         """Bookkeeping that must not delay or fail the operation (API key last use)."""
@@ -65,16 +74,18 @@ class Context:
             await note_api_key_use(self.principal)
 
     def credential_expired(self) -> bool:
-        return self.auth_expires_at is not None and self.auth_expires_at <= datetime.now(UTC)
+        expires = self.principal.expires_at if self.principal is not None else None
+        return expires is not None and expires <= datetime.now(UTC)
 
     def seconds_until_auth_check(self) -> float:
-        """Until the token expires or the credential is due for its periodic re-check."""
+        """Until the credential expires or is due for its periodic re-check."""
         if self.credential is None:
             due = self.settings.live_reauth_seconds
         else:
             due = self.auth_checked_at + self.settings.live_reauth_seconds - time.monotonic()
-        if self.auth_expires_at is not None:
-            due = min(due, (self.auth_expires_at - datetime.now(UTC)).total_seconds())
+        expires = self.principal.expires_at if self.principal is not None else None
+        if expires is not None:
+            due = min(due, (expires - datetime.now(UTC)).total_seconds())
         return due
 
     async def check_auth(self, *, max_age: float | None = None) -> None:
@@ -83,16 +94,36 @@ class Context:
         The credential is read again when the last check is older than `max_age` seconds
         (default `live_reauth_seconds`)."""
         if self.credential_expired():
-            raise AuthenticationError("access token expired")
+            raise AuthenticationError("credential expired")
         if self.credential is None:
             self.require_principal()
             return
         limit = self.settings.live_reauth_seconds if max_age is None else max_age
         if time.monotonic() - self.auth_checked_at < limit:
             return
-        self.principal, self.auth_expires_at, self.auth_checked_at = await recheck_credential(
+        principal, self.auth_checked_at = await recheck_credential(
             self.credential, settings=self.settings, max_age=limit
         )
+        self.principal = replace(principal, client_address=self.client_address)
+
+    async def authorize(self, operation: str) -> None:
+        """Allow one call of a root field (`Query.shops`) or raise; see the module docstring.
+
+        An HTTP request's credential was read when the request arrived; a WebSocket's is read
+        again when its last check is older than REVOCATION_BOUND_SECONDS.
+        """
+        if self.credential is not None:
+            await self.check_auth(max_age=REVOCATION_BOUND_SECONDS)
+        elif (
+            self.principal is None
+            and self.auth_error is not None
+            and not PERMISSIONS[operation].public
+        ):
+            raise self.auth_error
+        if self.principal is not None and self.principal.kind is PrincipalKind.API_KEY:
+            # Every call is charged, allowed or not: a key probing what it may do pays too.
+            await check_api_key_rate(self.principal, settings=self.settings)
+        authorize(self.principal, operation)
 
     def require_principal(self) -> Principal:
         if self.principal is None:
@@ -101,22 +132,17 @@ class Context:
 
 
 Info = StrawberryInfo[Context, None]
-_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 async def build_context(
     request: Request | WebSocket, response: Any, *, settings: Settings
 ) -> Context:
-    """Resolve the caller once: a Bearer access token or an `X-API-Key` header.
-
-    An API key call also takes a token from the key's rate-limit bucket; a throttled call
-    stays anonymous and every protected field reports the RATE_LIMITED error."""
-    offered = request.headers.get("x-request-id", "")
-    # A proxy's request id is kept only when it is short and plain (it is echoed and logged).
-    request_id = offered if _REQUEST_ID_RE.fullmatch(offered) else uuid.uuid4().hex
+    """Resolve the caller once: a Bearer access token or an `X-API-Key` header (WebSockets
+    authenticate in `connection_init` instead, see graph.app)."""
+    request_id = request_id_for(request.scope)
     ctx = Context(settings=settings, request=request, response=response, request_id=request_id)
     if not isinstance(request, WebSocket) and hasattr(response, "headers"):
-        response.headers["x-request-id"] = request_id
+        response.headers[REQUEST_ID_HEADER] = request_id
     authorization = request.headers.get("authorization", "")
     api_key = request.headers.get("x-api-key")
     try:
@@ -125,7 +151,6 @@ async def build_context(
             ctx.principal = replace(principal, client_address=ctx.client_address)
         elif api_key:
             principal = await authenticate_api_key(api_key, settings=settings)
-            await check_api_key_rate(principal, settings=settings)
             ctx.principal = replace(principal, client_address=ctx.client_address)
     except PublicError as exc:
         ctx.auth_error = exc

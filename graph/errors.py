@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from graphql.error import GraphQLError
+from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from auth.errors import PublicError
@@ -18,6 +18,15 @@ INTERNAL_MESSAGE = "Internal server error. Quote the requestId when reporting it
 
 def _request_id(context: Any) -> str | None:
     return getattr(context, "request_id", None)
+
+
+def _is_input_error(error: GraphQLError, original: BaseException) -> bool:
+    """Variable coercion (no path yet) and argument coercion during execution: graphql-core
+    reports the latter as a located GraphQLError "Argument 'x' has invalid value ..." on the
+    field's path, which must not be mistaken for a failure of the field itself."""
+    if isinstance(original, GraphQLError | ValueError | TypeError) and error.path is None:
+        return True
+    return isinstance(original, GraphQLError) and original.message.startswith("Argument '")
 
 
 def shape_error(
@@ -32,10 +41,13 @@ def shape_error(
         if original.retry_after is not None:
             extensions["retryAfter"] = original.retry_after
         message = original.message
+    elif isinstance(error, GraphQLSyntaxError):
+        extensions["code"] = "GRAPHQL_PARSE_FAILED"
+        message = error.message
     elif original is None:
         extensions["code"] = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
         message = error.message
-    elif isinstance(original, GraphQLError | ValueError | TypeError) and error.path is None:
+    elif _is_input_error(error, original):
         extensions["code"] = "BAD_USER_INPUT"
         message = error.message
     else:

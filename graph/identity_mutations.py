@@ -23,7 +23,7 @@ from graph.types.identity import (
 from models.identity import User
 from resolvers.api_keys import issue_api_key, revoke_api_key, rotate_api_key
 from resolvers.errors import UserError
-from resolvers.sessions import Session, login, logout, refresh_session
+from resolvers.sessions import IssuedSession, login, logout, refresh_session
 from resolvers.users import accept_invite, add_user, deactivate_user, set_user_role
 
 
@@ -53,7 +53,7 @@ class CreateUserInput:
     )
 
 
-def _session_payload(result: Session | UserError) -> LoginPayload:
+def _session_payload(result: IssuedSession | UserError) -> LoginPayload:
     if isinstance(result, UserError):
         return LoginPayload(
             access_token=None,
@@ -82,13 +82,22 @@ def _user_payload(result: User | list[UserError]) -> UserPayload:
 @strawberry.type
 class IdentityMutations:
     @strawberry.mutation(
-        description="Exchange e-mail and password for an access token and a refresh token."
+        description="Exchange e-mail and password for an access token and a refresh token. "
+        "`organizationId` is needed only when the same e-mail and password open accounts in "
+        "several organizations (ORGANIZATION_REQUIRED)."
     )
-    async def login(self, info: Info, email: str, password: str) -> LoginPayload:
+    async def login(
+        self,
+        info: Info,
+        email: str,
+        password: str,
+        organization_id: strawberry.ID | None = None,
+    ) -> LoginPayload:
         ctx = info.context
         result = await login(
             email=email,
             password=password,
+            organization_id=organization_id,
             client_address=ctx.client_address,
             settings=ctx.settings,
         )

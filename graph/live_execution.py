@@ -87,8 +87,38 @@ def shared_frame(envelope: Envelope, operation: Any, variable_values: Any) -> st
     return f'{{"id":{json.dumps(op_id)},"type":"next","payload":{{"data":{encoded[1]}}}}}'
 
 
+def protocol_problem(message: object) -> str | None:
+    """Why a graphql-transport-ws message is malformed, or None. Strawberry indexes messages
+    without checking their shape, so a JSON list or a subscribe without a query string would
+    raise inside the handler and drop the connection (1006) instead of closing it with 4400."""
+    if not isinstance(message, dict):
+        return "a message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "a message needs a string `type`"
+    if kind in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+        return f"a {kind} message needs a string `id`"
+    if kind == "subscribe":
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return "a subscribe message needs a payload with a string `query`"
+        if not isinstance(payload.get("variables"), dict | None):
+            return "subscribe `variables` must be an object"
+        if not isinstance(payload.get("operationName"), str | None):
+            return "subscribe `operationName` must be a string"
+    return None
+
+
 class LiveTransportWSHandler(BaseGraphQLTransportWSHandler):
-    """Records each operation's id for its task, for `shared_frame`."""
+    """Strawberry's graphql-transport-ws handler, refusing malformed messages with close code
+    4400, and recording each operation's id for its task (for `shared_frame`)."""
+
+    async def handle_message(self, message: Any) -> None:
+        problem = protocol_problem(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
 
     async def run_operation(self, operation: Any) -> None:
         OPERATION_ID.set(operation.id)

@@ -5,7 +5,7 @@ matching envelopes of the caller's organization and translates them. Every subsc
 receives GAP events. A subscriber that falls behind is disconnected with close code 4008; a
 subscription ends with an UNAUTHENTICATED error when the connection's token expires or its
 credential stops being valid (checked every LIVE_REAUTH_SECONDS, and before delivering an
-event when the last check is older than DELIVERY_RECHECK_SECONDS).
+event when the last check is older than graph.ws_auth.REVOCATION_BOUND_SECONDS).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from auth.errors import PermissionDenied
 from graph.context import Context, Info
 from graph.live_execution import shared_frame
 from graph.types.live import InventoryChangedEvent, MachineEventType, TransactionsIngestedEvent
+from graph.ws_auth import REVOCATION_BOUND_SECONDS
 from resolvers.ids import parse_object_ids
 from resolvers.live.envelope import Envelope, EventType
 from resolvers.live.hub import LiveSubscriber
@@ -30,8 +31,6 @@ from resolvers.live.stream import live_events
 log = logging.getLogger(__name__)
 
 SLOW_CONSUMER_CLOSE_CODE = 4008
-# The revocation bound (issue 3: a revoked key stops everywhere within 1 s).
-DELIVERY_RECHECK_SECONDS = 1.0
 T = TypeVar("T")
 _closing: set[asyncio.Task] = set()
 _closing_sockets: set[int] = set()
@@ -92,7 +91,7 @@ async def _stream(
         # Events are what a revoked key or ended session must stop getting: before one is
         # delivered, the credential is re-read if its last check is older than the bound, so
         # revocation reaches open subscriptions within it too (idle ones need no reads).
-        await check(DELIVERY_RECHECK_SECONDS)
+        await check(REVOCATION_BOUND_SECONDS)
         yield env
 
 

@@ -12,11 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
-
-import jwt
 
 from auth.errors import AuthenticationError
 from auth.principal import Principal, authenticate_api_key, authenticate_bearer
@@ -60,46 +57,35 @@ def credential_from(params: dict[str, Any], headers: Any) -> Credential | None:
     return None
 
 
-def token_expiry(token: str) -> datetime | None:
-    """`exp` of a JWT that `authenticate_bearer` has already verified."""
-    claims = jwt.decode(token, options={"verify_signature": False})
-    exp = claims.get("exp")
-    return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None
-
-
-async def authenticate_credential(
-    credential: Credential, *, settings: Settings
-) -> tuple[Principal, datetime | None]:
-    """The principal of `credential` and when it stops being valid (None: no fixed end).
-
-    Raises AuthenticationError like the HTTP path does.
-    """
+async def authenticate_credential(credential: Credential, *, settings: Settings) -> Principal:
+    """The principal of `credential` (with its `expires_at`); raises AuthenticationError like
+    the HTTP path does."""
     if credential.kind is CredentialKind.BEARER:
-        principal = await authenticate_bearer(credential.secret, settings=settings)
-        return principal, token_expiry(credential.secret)
-    principal = await authenticate_api_key(credential.secret, settings=settings)
-    return principal, None
+        return await authenticate_bearer(credential.secret, settings=settings)
+    return await authenticate_api_key(credential.secret, settings=settings)
 
 
-# Successful re-checks shared by every connection of this process that holds the same
-# credential, for at most RECHECK_SHARE_SECONDS: a thousand dashboards on one token cost one
-# database read per second instead of a thousand. Revocation still reaches every connection
-# within that bound (each connection takes the entry's read time as its own check time).
-RECHECK_SHARE_SECONDS = 1.0
+# How long a revoked credential may keep working on an open WebSocket, at most: operations
+# and subscription deliveries re-read the credential when their last check is older.
+REVOCATION_BOUND_SECONDS = 1.0
+# Successful re-checks are shared by every connection of this process that holds the same
+# credential, for at most the bound: a thousand dashboards on one token cost one database
+# read per second instead of a thousand. Revocation still reaches every connection within the
+# bound (each connection takes the entry's read time as its own check time).
 _MAX_SHARED = 10_000
 _shared: dict[tuple[int, Credential], tuple[float, asyncio.Future]] = {}
 
 
 async def recheck_credential(
     credential: Credential, *, settings: Settings, max_age: float
-) -> tuple[Principal, datetime | None, float]:
-    """Like `authenticate_credential`, reusing a read at most `min(max_age, 1 s)` old.
+) -> tuple[Principal, float]:
+    """Like `authenticate_credential`, reusing a read at most `min(max_age, bound)` old.
 
-    Returns the principal, its expiry and the monotonic time the credential was read.
-    Concurrent callers share one read; failures are never reused.
+    Returns the principal and the monotonic time the credential was read. Concurrent callers
+    share one read; failures are never reused.
     """
     now = time.monotonic()
-    window = min(max_age, RECHECK_SHARE_SECONDS)
+    window = min(max_age, REVOCATION_BOUND_SECONDS)
     key = (id(asyncio.get_running_loop()), credential)
     entry = _shared.get(key)
     if entry is None or now - entry[0] >= window:
@@ -110,12 +96,12 @@ async def recheck_credential(
         _shared[key] = entry
     read_at, future = entry
     try:
-        principal, expires = await asyncio.shield(future)
+        principal = await asyncio.shield(future)
     except Exception:
         if _shared.get(key) is entry:
             del _shared[key]
         raise
-    return principal, expires, read_at
+    return principal, read_at
 
 
 def require_credential(credential: Credential | None) -> Credential:

@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from models.identity import ApiKey, RefreshToken, User
+from models.identity import ApiKey, RefreshToken, Session, User
 from models.ledger import IngestBatch, MachineInventory, Transaction
 from models.machine import Machine
 from models.organization import Organization, Shop
@@ -35,6 +35,7 @@ DOCUMENT_MODELS = [
     MachineInventory,
     IngestBatch,
     RefreshToken,
+    Session,
     SecurityEvent,
     HourlySummary,
     DailySummary,
@@ -101,6 +102,7 @@ async def connect(
     global _database
     client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, uuidRepresentation="standard")
     db = client[db_name]
+    await drop_legacy_indexes(db)
     await init_beanie(database=db, document_models=DOCUMENT_MODELS)
     await ensure_retention_ttl(db, retention_days=retention_days)
     await ensure_rate_limit_indexes(db)
@@ -115,6 +117,23 @@ async def disconnect() -> None:
     if _database is not None:
         await _database.close()
         _database = None
+
+
+# Indexes earlier versions declared that would now refuse valid data.
+LEGACY_INDEXES = {
+    # e-mails were globally unique, which told one tenant's admin that an address exists in
+    # another tenant; they are unique per organization now
+    User.Settings.name: ["email_1"],
+}
+
+
+async def drop_legacy_indexes(db: AsyncDatabase) -> None:
+    for collection, names in LEGACY_INDEXES.items():
+        existing = await db[collection].index_information()
+        for name in names:
+            if name in existing:
+                await db[collection].drop_index(name)
+                log.info("dropped legacy index %s.%s", collection, name)
 
 
 async def ensure_retention_ttl(db: AsyncDatabase, *, retention_days: int) -> None:

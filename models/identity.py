@@ -20,7 +20,8 @@ class Role(StrEnum):
 
 
 class User(Document):
-    """A person using the web API. `email` is stored lower-case and is globally unique."""
+    """A person using the web API. `email` is stored lower-case and unique per organization
+    (never globally: an admin must not learn that an address exists in another tenant)."""
 
     org_id: PydanticObjectId
     email: str
@@ -38,8 +39,8 @@ class User(Document):
     class Settings:
         name = "users"
         indexes = [
-            IndexModel([("email", ASCENDING)], unique=True),
-            IndexModel([("org_id", ASCENDING)]),
+            IndexModel([("org_id", ASCENDING), ("email", ASCENDING)], unique=True),
+            IndexModel([("email", ASCENDING)], name="login_email"),
             IndexModel(
                 [("invite_hash", ASCENDING)],
                 partialFilterExpression={"invite_hash": {"$type": "string"}},
@@ -76,6 +77,26 @@ class ApiKey(Document):
         indexes = [
             IndexModel([("key_id", ASCENDING)], unique=True),
             IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)]),
+        ]
+
+
+class Session(Document):
+    """One login session (a refresh-token family). Access tokens name it in their `sid` claim
+    and stop working once it is revoked or lapsed; `expires_at` moves with every refresh and
+    a TTL index removes lapsed sessions."""
+
+    id: str = Field(alias="_id")  # type: ignore[assignment]
+    org_id: PydanticObjectId
+    user_id: PydanticObjectId
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+
+    class Settings:
+        name = "sessions"
+        indexes = [
+            IndexModel([("user_id", ASCENDING)]),
+            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
         ]
 
 

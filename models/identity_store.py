@@ -13,12 +13,17 @@ from models.scope import Scope
 
 
 class DuplicateEmail(Exception):
-    """A user with this e-mail already exists."""
+    """A user with this e-mail already exists in the organization."""
 
 
-async def find_user_by_email(email: str) -> User | None:
-    """Login lookup: by e-mail across tenants (e-mails are globally unique)."""
-    return await User.find_one(User.email == email.strip().lower())
+MAX_ACCOUNTS_PER_LOGIN = 20
+
+
+async def find_users_by_email(email: str) -> list[User]:
+    """Login lookup: the accounts with this e-mail in any organization (e-mails are unique
+    per organization only), at most MAX_ACCOUNTS_PER_LOGIN."""
+    query = User.find(User.email == email.strip().lower()).sort("_id")
+    return await query.limit(MAX_ACCOUNTS_PER_LOGIN).to_list()
 
 
 async def get_user(*, scope: Scope, user_id: ObjectId) -> User | None:

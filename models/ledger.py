@@ -90,7 +90,9 @@ class MachineInventory(Document):
 
     `counts` maps slot keys (`N500`, `C100`) to pieces in the machine. `seen_seqs` holds the
     sorted, merged ranges of sequence numbers ever accepted, so duplicates stay detectable
-    after raw transactions expire and `missingSeqs` can be answered without a scan.
+    after raw transactions expire and `missingSeqs` can be answered without a scan; at most
+    `resolvers.ingest.seq_ranges.MAX_RANGES` of them, the older ones summarised below
+    `seq_floor` (`summarized_gaps` counts the ranges dropped).
     `chain_position`/`chain_hash` are the head of the machine's audit chain; `version`
     guards the compare-and-set update that keeps concurrent batches from forking it.
     """
@@ -101,6 +103,8 @@ class MachineInventory(Document):
     currency: str
     counts: dict[str, int] = Field(default_factory=dict)
     seen_seqs: list[list[int]] = Field(default_factory=list)
+    seq_floor: int = 0
+    summarized_gaps: int = 0
     chain_position: int = 0
     chain_hash: str = GENESIS_HASH
     transaction_count: int = 0

@@ -51,6 +51,8 @@ async def create_machine(*, scope: Scope, machine: Machine) -> Machine:
         "currency": machine.currency,
         "counts": {},
         "seen_seqs": [],
+        "seq_floor": 0,
+        "summarized_gaps": 0,
         "chain_position": 0,
         "chain_hash": GENESIS_HASH,
         "transaction_count": 0,

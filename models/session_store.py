@@ -6,12 +6,12 @@ organization is only known once it is found.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 
-from models.identity import RefreshToken
+from models.identity import RefreshToken, Session
 
 
 async def insert_refresh_token(token: RefreshToken) -> RefreshToken:
@@ -42,16 +42,38 @@ async def find_refresh_token(*, token_hashes: list[str]) -> RefreshToken | None:
     return await RefreshToken.find_one({"token_hash": {"$in": token_hashes}})
 
 
-async def session_revoked(*, family_id: str) -> bool:
-    """Whether the session family was ended (logout, reuse detected, user deactivated)."""
-    doc = await RefreshToken.get_pymongo_collection().find_one(
-        {"family_id": family_id, "revoked_at": {"$ne": None}}, projection={"_id": 1}
+async def insert_session(session: Session) -> Session:
+    await session.insert()
+    return session
+
+
+async def extend_session(*, session_id: str, expires_at: datetime) -> None:
+    """Keep an active session alive as long as its newest refresh token."""
+    await Session.get_pymongo_collection().update_one(
+        {"_id": session_id, "revoked_at": None}, {"$set": {"expires_at": expires_at}}
+    )
+
+
+async def session_active(*, session_id: str, user_id: ObjectId) -> bool:
+    """Whether the user's session exists and was neither ended (logout, refresh-token reuse,
+    deactivation) nor lapsed. An unknown session is not active."""
+    doc = await Session.get_pymongo_collection().find_one(
+        {
+            "_id": session_id,
+            "user_id": user_id,
+            "revoked_at": None,
+            "expires_at": {"$gt": datetime.now(UTC)},
+        },
+        projection={"_id": 1},
     )
     return doc is not None
 
 
 async def revoke_family(*, family_id: str, at: datetime) -> int:
-    """Revoke every token of a session family; the number newly revoked."""
+    """End a session and revoke its refresh tokens; the number of tokens newly revoked."""
+    await Session.get_pymongo_collection().update_one(
+        {"_id": family_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
+    )
     result = await RefreshToken.get_pymongo_collection().update_many(
         {"family_id": family_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
     )
@@ -59,7 +81,11 @@ async def revoke_family(*, family_id: str, at: datetime) -> int:
 
 
 async def revoke_user_sessions(*, user_id: ObjectId, at: datetime) -> int:
-    """Revoke every refresh token of a user (deactivation, role change)."""
+    """End every session of a user and revoke their refresh tokens (deactivation); the number
+    of tokens newly revoked."""
+    await Session.get_pymongo_collection().update_many(
+        {"user_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
+    )
     result = await RefreshToken.get_pymongo_collection().update_many(
         {"user_id": user_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
     )

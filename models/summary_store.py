@@ -12,7 +12,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 from pymongo import UpdateOne
@@ -29,6 +28,7 @@ from models.summary import (
     HourlySummary,
     MonthlyFlow,
 )
+from models.timezones import zone_info
 
 Key = tuple[ObjectId, ObjectId, ObjectId, str, datetime]
 Increments = dict[Grain, dict[Key, dict[str, int]]]
@@ -81,7 +81,7 @@ def demand_increments(doc: Mapping[str, Any], local_hour: int) -> dict[str, int]
 def summary_increments(docs: Iterable[Mapping[str, Any]], *, timezone: str) -> Increments:
     """The `$inc` per summary key of every grain for a set of transaction documents of
     shops in `timezone`."""
-    zone = ZoneInfo(timezone)
+    zone = zone_info(timezone)
     incs: Increments = {g: defaultdict(lambda: defaultdict(int)) for g in SUMMARY_DOCUMENTS}
     for doc in docs:
         ident = (doc["org_id"], doc["shop_id"], doc["machine_id"], doc["currency"])

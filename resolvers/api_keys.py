@@ -23,6 +23,7 @@ from models.organization import utcnow
 from resolvers.errors import ErrorCode, UserError
 from resolvers.ids import parse_object_id, parse_object_ids
 from resolvers.security_log import Actor, SecurityAction, record_event
+from resolvers.timestamps import to_utc
 from resolvers.validation import check_name
 
 MAX_OVERLAP_SECONDS = 7 * 86_400
@@ -85,8 +86,12 @@ async def issue_api_key(
                 )
             ]
         machines = [m.id for m in found]
-    if expires_at is not None and expires_at <= utcnow():
-        return [UserError("input.expiresAt", ErrorCode.INVALID, "must be in the future")]
+    if expires_at is not None:
+        expires_at = to_utc(expires_at)
+        if expires_at is None:
+            return [UserError("input.expiresAt", ErrorCode.INVALID, "must be before 9999 (UTC)")]
+        if expires_at <= utcnow():
+            return [UserError("input.expiresAt", ErrorCode.INVALID, "must be in the future")]
     raw, parsed = generate_key(settings.api_key_environment)
     key = await create_api_key(
         scope=principal.scope,

@@ -59,10 +59,13 @@ def iso_millis(value: datetime) -> str:
     )
 
 
-def canonical_json(data: dict[str, Any]) -> bytes:
-    return json.dumps(
+def canonical_json(data: dict[str, Any], *, surrogates: bool = False) -> bytes:
+    """Sorted keys, no whitespace, UTF-8. `surrogates`: encode unpaired surrogates instead of
+    failing (for fingerprints of requests as sent; stored records never hold them)."""
+    text = json.dumps(
         data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-    ).encode()
+    )
+    return text.encode("utf-8", "surrogatepass" if surrogates else "strict")
 
 
 def chain_hash(record: dict[str, Any], fields: tuple[str, ...]) -> str:

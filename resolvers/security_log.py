@@ -51,6 +51,7 @@ SECURITY_CHAINED_FIELDS = (
 )
 MAX_APPEND_ATTEMPTS = 30
 MAX_PAGE_SIZE = 100
+MAX_CURSOR_DIGITS = 18  # positions fit in a BSON int64
 
 
 class SecurityAction(StrEnum):
@@ -146,7 +147,7 @@ async def security_event_page(
         raise PublicError(f"first must be between 1 and {MAX_PAGE_SIZE}", code="BAD_PAGE_SIZE")
     before: int | None = None
     if after is not None:
-        if not after.isdigit():
+        if not (after.isascii() and after.isdigit() and len(after) <= MAX_CURSOR_DIGITS):
             raise PublicError("invalid cursor", code="BAD_CURSOR")
         before = int(after)
     docs = await list_events(

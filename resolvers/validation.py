@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from models.currencies import get_currency
+from models.timezones import MAX_TIME_ZONE_LENGTH, time_zone_name
 from resolvers.errors import ErrorCode, UserError
 
 MAX_NAME_LENGTH = 120
 
 
-def check_timezone(field: str, value: str) -> UserError | None:
+def is_text(value: str) -> bool:
+    """Whether `value` is valid Unicode text (encodable as UTF-8: no unpaired surrogates)."""
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UserError(field, ErrorCode.INVALID, f"unknown time zone {value!r}")
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_timezone(field: str, value: str) -> UserError | None:
+    if time_zone_name(value) is None:
+        shown = value[:MAX_TIME_ZONE_LENGTH] + ("..." if len(value) > MAX_TIME_ZONE_LENGTH else "")
+        return UserError(
+            field,
+            ErrorCode.INVALID,
+            f"unknown time zone {shown!r}: use an IANA name such as Europe/Berlin",
+        )
     return None
 
 

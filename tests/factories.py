@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,6 @@ import httpx
 
 from auth.passwords import hash_password
 from auth.principal import principal_for_user
-from auth.tokens import issue_access_token
 from config import Settings
 from models.identity import Role, User
 from models.identity_store import create_user
@@ -20,6 +20,7 @@ from models.organization import Organization
 from models.scope import Scope
 from resolvers.api_keys import IssuedKey, issue_api_key
 from resolvers.identity import create_organization
+from resolvers.sessions import start_session
 from resolvers.shops import add_shop, register_machine
 
 PASSWORD = "correct-horse-battery"
@@ -52,9 +53,11 @@ async def gql(
         headers["Authorization"] = f"Bearer {token}"
     if api_key:
         headers["X-API-Key"] = api_key
-    response = await client.post(
-        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-    )
+    # Encoded here with ASCII escapes: httpx's own JSON encoding fails on an unpaired
+    # surrogate, which hostile-input tests must be able to send.
+    body = json.dumps({"query": query, "variables": variables or {}})
+    headers["Content-Type"] = "application/json"
+    response = await client.post("/graphql", content=body, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -111,17 +114,15 @@ class Factory:
     client: httpx.AsyncClient
     settings: Settings
 
-    def token_for(self, user: User, *, settings: Settings | None = None) -> str:
-        token, _ = issue_access_token(
-            user_id=str(user.id), org_id=str(user.org_id), settings=settings or self.settings
-        )
-        return token
+    async def token_for(self, user: User, *, settings: Settings | None = None) -> str:
+        """An access token of a new session of `user`, as a login would issue it."""
+        issued = await start_session(user, settings=settings or self.settings)
+        return issued.access_token
 
-    def token_for_ttl(self, user: User, *, seconds: int) -> str:
+    async def token_for_ttl(self, user: User, *, seconds: int) -> str:
         """An access token that expires `seconds` from now (negative: already expired)."""
         short = self.settings.model_copy(update={"access_token_ttl_seconds": seconds})
-        token, _ = issue_access_token(user_id=str(user.id), org_id=str(user.org_id), settings=short)
-        return token
+        return await self.token_for(user, settings=short)
 
     async def tenant(
         self, *, shops: int = 1, machines_per_shop: int = 1, currency: str = "EUR"
@@ -137,7 +138,7 @@ class Factory:
         )
         assert not isinstance(created, list), created
         org, admin = created
-        tenant = Tenant(org=org, admin=admin, admin_token=self.token_for(admin))
+        tenant = Tenant(org=org, admin=admin, admin_token=await self.token_for(admin))
         principal = principal_for_user(admin)
         for s in range(shops):
             shop = await add_shop(
@@ -168,6 +169,7 @@ class Factory:
         shop_index: int = 0,
         machine_ids: list[str] | None = None,
         name: str = "local system",
+        expires_at: datetime | None = None,
     ) -> IssuedKey:
         """A new API key of the tenant's shop, issued by its admin (secret and record)."""
         issued = await issue_api_key(
@@ -175,7 +177,7 @@ class Factory:
             name=name,
             shop_id=str(tenant.shops[shop_index].id),
             machine_ids=machine_ids,
-            expires_at=None,
+            expires_at=expires_at,
             settings=self.settings,
         )
         assert not isinstance(issued, list), issued
@@ -206,7 +208,7 @@ class Factory:
                 machine_ids=machine_ids,
             ),
         )
-        return user, self.token_for(user)
+        return user, await self.token_for(user)
 
     async def ingest(
         self,

@@ -77,6 +77,7 @@ class ApiServer:
                 str(self.port),
                 "--log-level",
                 "warning",
+                "--no-proxy-headers",
             ],
             cwd=REPO,
             env=env,

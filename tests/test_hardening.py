@@ -125,7 +125,7 @@ async def test_production_masks_internal_errors_with_a_code_and_request_id(
     factory: Factory, production: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant = await factory.tenant(shops=0)
-    token = factory.token_for(tenant.admin, settings=production)
+    token = await factory.token_for(tenant.admin, settings=production)
 
     async def broken(**_: object) -> None:
         raise RuntimeError("database password is hunter2")

@@ -223,7 +223,7 @@ async def test_websocket_authenticates_in_connection_init(
     assert await close_after_init(server, None) == 4403
     assert await close_after_init(server, {"authorization": "Bearer not-a-jwt"}) == 4403
     assert await close_after_init(server, {"apiKey": tenant.api_key[:-2] + "xx"}) == 4403
-    expired = factory.token_for_ttl(tenant.admin, seconds=-120)
+    expired = await factory.token_for_ttl(tenant.admin, seconds=-120)
     assert await close_after_init(server, {"token": expired}) == 4403
 
     # Subscribing before connection_ack is refused by the protocol (4401).
@@ -245,7 +245,7 @@ async def test_subscription_ends_when_the_token_expires(
     server: ApiServer, factory: Factory
 ) -> None:
     tenant = await factory.tenant()
-    short = factory.token_for_ttl(tenant.admin, seconds=5)
+    short = await factory.token_for_ttl(tenant.admin, seconds=5)
     client = await LiveClient.open(server.ws_url, {"authorization": f"Bearer {short}"})
     async with clients(client):
         op = await client.subscribe(INVENTORY_CHANGED)

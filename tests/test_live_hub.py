@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 
 import pytest
 from bson import ObjectId
+from starlette.requests import Request
 
 from config import Settings
+from graph.context import Context
 from graph.schema import build_schema
 from models.scope import Scope
 from resolvers.live.envelope import Envelope, EventType, new_envelope
@@ -113,9 +114,15 @@ async def test_machine_events_reach_subscribers_of_that_machine(hub: LiveHub) ->
 
 
 async def test_subscribing_without_a_principal_is_refused_by_the_permission_check() -> None:
-    schema = build_schema(Settings(app_env="test"))
-    # No require_principal on this context: only the schema's guard can produce this error.
-    context = SimpleNamespace(principal=None, auth_error=None, request_id="t")
+    settings = Settings(app_env="test")
+    schema = build_schema(settings)
+    # An anonymous caller's context: only the schema's guard stands between it and the stream.
+    context = Context(
+        settings=settings,
+        request=Request({"type": "http", "headers": [], "client": None}),
+        response=None,
+        request_id="t",
+    )
     stream = await schema.subscribe(
         "subscription { inventoryChanged { eventId } }", context_value=context
     )

@@ -10,8 +10,9 @@ from tests.factories import Factory, gql_data, tx
 
 async def test_totals_above_int32_are_exact(factory: Factory) -> None:
     tenant = await factory.tenant()
-    # 5 x 1,000,000 five-hundred-euro notes = 250,000,000,000 cents, far above 2^31.
-    await factory.ingest(tenant, [tx(s, "DEPOSIT", [(50000, 1_000_000)]) for s in range(1, 6)])
+    # 10 x 100,000 five-hundred-euro notes (the most a line and a slot may hold) =
+    # 50,000,000,000 cents, far above 2^31.
+    await factory.ingest(tenant, [tx(s, "DEPOSIT", [(50000, 100_000)]) for s in range(1, 11)])
     data = await gql_data(
         factory.client,
         """
@@ -20,9 +21,9 @@ async def test_totals_above_int32_are_exact(factory: Factory) -> None:
     """,
         token=tenant.admin_token,
     )
-    expected = 5 * 1_000_000 * 50000
+    expected = 10 * 100_000 * 50000
     assert data["inventory"]["totals"] == [
-        {"currency": "EUR", "value": expected, "pieces": 5_000_000}
+        {"currency": "EUR", "value": expected, "pieces": 1_000_000}
     ]
     assert data["inventory"]["machines"][0]["totalValue"] == expected
     history = await gql_data(
@@ -30,7 +31,7 @@ async def test_totals_above_int32_are_exact(factory: Factory) -> None:
         "{ transactions(first: 1) { edges { node { amount } } } }",
         token=tenant.admin_token,
     )
-    assert history["transactions"]["edges"][0]["node"]["amount"] == 50_000_000_000
+    assert history["transactions"]["edges"][0]["node"]["amount"] == 5_000_000_000
 
 
 def test_long_serializes_beyond_2_pow_53_as_string() -> None:

@@ -107,7 +107,8 @@ async def test_concurrent_logins_on_both_workers_keep_one_security_chain(
     factory: Factory, workers: list[str]
 ) -> None:
     tenant = await factory.tenant(shops=0)
-    async with httpx.AsyncClient() as http:
+    # argon2 takes most of a second per login on a small machine; eight at once need time.
+    async with httpx.AsyncClient(timeout=60) as http:
 
         async def attempt(i: int) -> None:
             password = "correct-horse-battery" if i % 2 else "wrong-password-123"

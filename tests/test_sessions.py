@@ -186,7 +186,7 @@ async def test_tokens_signed_by_a_retired_key_or_unknown_kid_are_refused(
     old = settings.model_copy(update={"jwt_keys": {"k1": k1}, "jwt_active_kid": "k1"})
     both = settings.model_copy(update={"jwt_keys": {"k1": k1, "k2": k2}, "jwt_active_kid": "k2"})
     new_only = settings.model_copy(update={"jwt_keys": {"k2": k2}, "jwt_active_kid": "k2"})
-    token = factory.token_for(tenant.admin, settings=old)
+    token = await factory.token_for(tenant.admin, settings=old)
     async with app_client(both) as http:
         assert "errors" not in await gql(http, ME, token=token)
     async with app_client(new_only) as http:

@@ -61,7 +61,9 @@ async def test_development_mode_serves_graphiql(client: httpx.AsyncClient) -> No
     assert "graphiql" in page.text.lower()
 
 
-async def test_create_org_command(settings: Settings, database) -> None:
+async def test_create_org_command_creates_an_org_and_refuses_bad_input(
+    settings: Settings, database
+) -> None:
     email = f"cli-{uuid.uuid4().hex[:8]}@example.com"
     env = {**os.environ, "MONGODB_URI": settings.mongodb_uri, "MONGODB_DB": settings.mongodb_db}
     command = [
@@ -83,6 +85,7 @@ async def test_create_org_command(settings: Settings, database) -> None:
     assert user is not None
     assert user.role.value == "ORG_ADMIN"
 
-    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
-    assert again.returncode == 1
-    assert "already registered" in again.stderr
+    weak = [*command[:-1], "short"]
+    refused = subprocess.run(weak, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1
+    assert "adminPassword: password must be at least 10 characters" in refused.stderr

@@ -23,9 +23,11 @@ RejectionCodeEnum = strawberry.enum(RejectionCode, name="RejectionCode")
 
 @strawberry.input
 class CashLineInput:
-    denomination: int = strawberry.field(description="Face value in minor units.")
-    count: int = strawberry.field(
-        description="Pieces: positive, except for ADJUSTMENT where the sign is the direction."
+    # Long, not Int: an out-of-range value is then rejected with its record, not with the batch.
+    denomination: Long = strawberry.field(description="Face value in minor units.")
+    count: Long = strawberry.field(
+        description="Pieces: positive, except for ADJUSTMENT where the sign is the direction "
+        "(at most 100,000 per line)."
     )
     kind: CashKind | None = strawberry.field(  # type: ignore[valid-type]
         default=None, description="Needed only where a value is both note and coin (USD 100)."

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from models.timezones import zone_info
+
 
 class Interval(StrEnum):
     HOUR = "HOUR"
@@ -27,7 +29,7 @@ def bucket_start(at: datetime, interval: Interval, timezone: str) -> datetime:
     """The start (UTC) of the bucket containing `at`."""
     if interval is Interval.HOUR:
         return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    tz = ZoneInfo(timezone)
+    tz = zone_info(timezone)
     local = at.astimezone(tz)
     if interval is Interval.MONTH:
         return _local_midnight(local.year, local.month, 1, tz)
@@ -41,7 +43,7 @@ def next_bucket(start: datetime, interval: Interval, timezone: str) -> datetime:
     """The start of the bucket after the one starting at `start`."""
     if interval is Interval.HOUR:
         return start + timedelta(hours=1)
-    tz = ZoneInfo(timezone)
+    tz = zone_info(timezone)
     local = start.astimezone(tz)
     if interval is Interval.MONTH:
         year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
@@ -66,10 +68,10 @@ def bucket_starts(
 
 def local_date_instant(local_date: datetime, timezone: str) -> datetime:
     """A daily-summary key (local date at 00:00 UTC) as the instant of local midnight."""
-    return _local_midnight(local_date.year, local_date.month, local_date.day, ZoneInfo(timezone))
+    return _local_midnight(local_date.year, local_date.month, local_date.day, zone_info(timezone))
 
 
 def as_local_date(instant: datetime, timezone: str) -> datetime:
     """The daily-summary key of the local date of `instant`."""
-    local = instant.astimezone(ZoneInfo(timezone))
+    local = instant.astimezone(zone_info(timezone))
     return datetime(local.year, local.month, local.day, tzinfo=UTC)

@@ -33,6 +33,7 @@ from models.org_store import list_shops
 from models.organization import utcnow
 from models.scope import Scope
 from models.summary_store import hour_of
+from models.timezones import zone_info
 from resolvers.inventory import FillStatus, fill_status
 
 MAX_HORIZON_HOURS = 168
@@ -258,7 +259,7 @@ async def learned_history(
     history: History = defaultdict(dict)
     first_seen: dict[ObjectId, datetime] = {}
     for tz_name in sorted(set(zones.values())):
-        tz = ZoneInfo(tz_name)
+        tz = zone_info(tz_name)
         shops = [s for s, z in zones.items() if z == tz_name]
         hows = {hour_of_week(at, tz) for at in future}
         # Narrow to the zone's shops only when the scope spans several zones.
@@ -299,14 +300,14 @@ async def replenishment_forecast(
     past_hows: dict[str, list[int]] = {}
     weights_cache: dict[tuple[str, int], list[float]] = {}
     future_hows = {
-        z: [hour_of_week(at, ZoneInfo(z)) for at in future] for z in {*zones.values(), "UTC"}
+        z: [hour_of_week(at, zone_info(z)) for at in future] for z in {*zones.values(), "UTC"}
     }
     no_flow = [0.0] * horizon_hours
     currency_slots: dict[str, list[str]] = {}
     result = []
     for machine in machines:
         tz_name = zones.get(machine.shop_id, "UTC")
-        tz = ZoneInfo(tz_name)
+        tz = zone_info(tz_name)
         # History may be loaded for a machine registered later: observed since the earlier
         # of its registration and its first movement in the window.
         since = max(start, hour_of(min(machine.created_at, first_seen.get(machine.id, end))))

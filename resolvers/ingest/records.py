@@ -11,9 +11,12 @@ from models.currencies import CashKind, get_currency, slot_key
 from models.ledger import TransactionType
 from resolvers.audit_chain import canonical_json, iso_millis
 from resolvers.timestamps import to_utc
+from resolvers.validation import is_text
 
 MAX_SEQ = 2**63 - 1
-MAX_PIECES_PER_LINE = 1_000_000
+# No cash movement on a recycler moves this many pieces of one denomination (the largest
+# machines hold a few thousand per cassette); a count beyond it is a bug or an attack.
+MAX_PIECES_PER_LINE = 100_000
 MAX_REFERENCE_LENGTH = 128
 MAX_OPERATOR_LENGTH = 64
 INFLOWS = {TransactionType.DEPOSIT, TransactionType.REPLENISHMENT}
@@ -30,11 +33,13 @@ class RejectionCode(StrEnum):
     NEGATIVE_COUNT = "NEGATIVE_COUNT"
     ZERO_COUNT = "ZERO_COUNT"
     COUNT_OUT_OF_RANGE = "COUNT_OUT_OF_RANGE"
+    INVENTORY_OUT_OF_RANGE = "INVENTORY_OUT_OF_RANGE"
     EMPTY_LINES = "EMPTY_LINES"
     AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
     FUTURE_TIMESTAMP = "FUTURE_TIMESTAMP"
     INVALID_TIMESTAMP = "INVALID_TIMESTAMP"
     FIELD_TOO_LONG = "FIELD_TOO_LONG"
+    INVALID_TEXT = "INVALID_TEXT"
     DUPLICATE_SEQ_IN_BATCH = "DUPLICATE_SEQ_IN_BATCH"
     SEQ_CONFLICT = "SEQ_CONFLICT"
     MACHINE_NOT_COVERED = "MACHINE_NOT_COVERED"
@@ -138,6 +143,12 @@ def _validate_one(
     occurred_at = _truncate_ms(utc)
     if occurred_at > latest_allowed:
         return reject(RejectionCode.FUTURE_TIMESTAMP, "occurredAt is too far in the future")
+    for name, text in (("reference", rec.reference), ("operatorId", rec.operator_id)):
+        if text is not None and not is_text(text):
+            return reject(
+                RejectionCode.INVALID_TEXT,
+                f"{name} is not valid Unicode text (unpaired surrogate)",
+            )
     if rec.reference is not None and len(rec.reference) > MAX_REFERENCE_LENGTH:
         return reject(
             RejectionCode.FIELD_TOO_LONG, f"reference exceeds {MAX_REFERENCE_LENGTH} characters"
@@ -286,4 +297,4 @@ def request_fingerprint(machine_id: str, records: list[RecordInput]) -> str:
             for r in records
         ],
     }
-    return hashlib.sha256(canonical_json(payload)).hexdigest()
+    return hashlib.sha256(canonical_json(payload, surrogates=True)).hexdigest()

@@ -1,4 +1,11 @@
-"""Sorted, merged, inclusive ranges of sequence numbers: `[[1, 40], [42, 90]]`."""
+"""Sorted, merged, inclusive ranges of sequence numbers: `[[1, 40], [42, 90]]`.
+
+A machine keeps at most `max_ranges` ranges (setting MAX_SEQ_RANGES; one open gap sits between
+two). Past that, the oldest ranges are summarised: dropped, and the *floor* moves up to the
+oldest range kept. Below the floor the ranges no longer say which seqs were seen; ingest then asks the stored
+transactions instead (see `resolvers.ingest.service`), so the state stays small and ingest cost
+flat however many gaps a local system (or a stolen key) leaves open.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +28,17 @@ def merged(ranges: list[list[int]], seqs: Iterable[int]) -> list[list[int]]:
         else:
             out.append([lo, hi])
     return out
+
+
+def bounded(
+    ranges: list[list[int]], *, floor: int, max_ranges: int
+) -> tuple[list[list[int]], int, int]:
+    """`ranges` cut to the newest `max_ranges`: (ranges kept, new floor, ranges dropped)."""
+    if len(ranges) <= max_ranges:
+        return ranges, floor, 0
+    dropped = len(ranges) - max_ranges
+    kept = ranges[dropped:]
+    return kept, max(floor, kept[0][0]), dropped
 
 
 def missing(

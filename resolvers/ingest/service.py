@@ -248,17 +248,21 @@ async def _apply_batch(
     state = await find_inventory_state(scope=scope, machine_id=machine.id, session=session)
     if state is None:
         raise RuntimeError(f"machine {machine.id} has no inventory state")
-    fresh, known = split_seen(state, outcome.valid)
+    fresh, known, unsure = split_seen(state, outcome.valid)
     rejected = list(outcome.rejected)
-    duplicates = outcome.duplicates_in_batch + len(known)
-    if known:
+    duplicates = outcome.duplicates_in_batch
+    if known or unsure:
         stored = await stored_content_hashes(
-            scope=scope, machine_id=machine.id, seqs=[r.seq for r in known], session=session
+            scope=scope,
+            machine_id=machine.id,
+            seqs=[r.seq for r in (*known, *unsure)],
+            session=session,
         )
-        for rec in known:
+        for rec in (*known, *unsure):
             stored_hash = stored.get(rec.seq)
-            if stored_hash is not None and stored_hash != rec.content_hash:
-                duplicates -= 1
+            if stored_hash is None and rec in unsure:
+                fresh.append(rec)  # below the floor and not stored: never seen
+            elif stored_hash is not None and stored_hash != rec.content_hash:
                 rejected.append(
                     Rejection(
                         index=rec.index,
@@ -267,33 +271,40 @@ async def _apply_batch(
                         message=f"seq {rec.seq} is already stored with different content",
                     )
                 )
+            else:
+                duplicates += 1
+        fresh.sort(key=lambda r: r.index)
     update = apply_records(
         state,
         fresh,
         machine={"org_id": machine.org_id, "shop_id": machine.shop_id, "machine_id": machine.id},
         batch_id=ObjectId(),
         received_at=utcnow(),
+        max_seq_ranges=settings.max_seq_ranges,
     )
+    rejected += update.rejected
     await insert_transactions(update.documents, session=session)
     await apply_to_summaries(update.documents, session=session, scope=scope, timezone=shop_timezone)
-    if fresh and not await save_inventory_state(
+    if update.documents and not await save_inventory_state(
         scope=scope, state=update.state, expected_version=state["version"], session=session
     ):
         raise _ConcurrentWrite("machine state changed concurrently")
+    floor = update.state["seq_floor"]
     missing, truncated = seq_ranges.missing(
         update.state["seen_seqs"],
-        first_seq=machine.first_seq,
+        first_seq=max(machine.first_seq, floor),
         limit=settings.missing_seq_ranges_limit,
     )
+    truncated = truncated or update.state["summarized_gaps"] > 0
     result = IngestResult(
-        accepted=len(fresh),
+        accepted=len(update.documents),
         duplicates=duplicates,
         rejected=sorted(rejected, key=lambda r: r.index),
         missing_seqs=missing,
         missing_seqs_truncated=truncated,
         chain_position=update.state["chain_position"],
         committed=CommittedBatch(machine=machine, documents=update.documents, state=update.state)
-        if fresh
+        if update.documents
         else None,
     )
     if not await complete_batch(
