@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from config import Settings, get_settings
+from pydantic import ValidationError
+
+from cli.serve import cmd_serve
+from config import Settings, configuration_problems, get_settings
 from models.db import connect, disconnect
 from models.embedded import running_server, start_server, stop_server
 
@@ -29,50 +30,6 @@ async def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]])
         return await work()
     finally:
         await disconnect()
-
-
-def _exit_on_signal(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Start the API with uvicorn; on the embedded database unless MONGODB_URI is set."""
-    import uvicorn
-
-    from resolvers.identity import ensure_demo_organization
-
-    handle = None
-    if not settings.mongodb_uri:
-        handle = start_server(settings.embedded_db_dir, settings.var_dir)
-        # Workers are separate processes: they read the address from the environment.
-        os.environ["MONGODB_URI"] = handle.uri
-        settings = Settings(mongodb_uri=handle.uri)
-        print(f"embedded database at {handle.uri} (data in {settings.embedded_db_dir})")
-    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
-    # `finally` below still stops the embedded database this command started.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    try:
-        demo = asyncio.run(_with_database(settings, lambda: ensure_demo_organization(settings)))
-        if demo:
-            print(f"demo organization created; log in with {demo[0]} / {demo[1]}")
-        mode = "production" if settings.is_production else "development (GraphiQL on)"
-        print(
-            f"serving http://{args.host or settings.host}:{args.port or settings.port}/graphql"
-            f" in {mode} mode"
-        )
-        uvicorn.run(
-            "graph.app:create_app",
-            factory=True,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            workers=args.workers or settings.workers,
-            log_level=settings.log_level.lower(),
-            proxy_headers=True,
-        )
-    finally:
-        if handle is not None and handle.started_here:
-            stop_server(handle)
-    return 0
 
 
 def cmd_create_org(args: argparse.Namespace, settings: Settings) -> int:
@@ -220,9 +177,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_settings() -> Settings | None:
+    """The settings, or None after printing one line per configuration problem."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for problem in configuration_problems(exc):
+            print(f"configuration error: {problem}", file=sys.stderr)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 success, 1 the command's own failure, 2 bad arguments or configuration."""
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    settings = load_settings()
+    if settings is None:
+        return 2
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -26,6 +26,7 @@ from auth.errors import PublicError
 from config import Settings, get_settings
 from graph.context import Context, build_context
 from graph.errors import shape_error
+from graph.http_routes import StrictCORS, cors_options, routes
 from graph.limits import BodySizeLimit, OperationTimeout
 from graph.live_execution import LiveTransportWSHandler
 from graph.schema import build_schema
@@ -168,8 +169,10 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
+            *routes(settings),
         ],
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(StrictCORS, **cors_options(settings))
     return app
