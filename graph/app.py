@@ -29,11 +29,14 @@ from graph.errors import shape_error
 from graph.http_routes import StrictCORS, cors_options, routes
 from graph.limits import BodySizeLimit, OperationTimeout
 from graph.live_execution import LiveTransportWSHandler
+from graph.metrics import metrics_route, observe_operations
+from graph.request_log import RequestLog, configure_logging, note
 from graph.schema import build_schema
 from graph.ws_auth import authenticate_credential, credential_from, require_credential
 from models.db import connect, disconnect
 from models.embedded import start_server
 from resolvers.live.hub import LiveHub, get_hub, make_broadcast, set_hub
+from resolvers.metrics import AUTH_FAILURES
 
 log = logging.getLogger("cashcc")
 GC_GEN0_THRESHOLD = 50_000
@@ -78,6 +81,8 @@ class GraphQLApp(GraphQL[Context, None]):
         retry with the same idempotency key is safe.
         """
         seconds = self.settings.operation_timeout_seconds
+        started = time.perf_counter()
+        result: Any = None
         try:
             async with asyncio.timeout(seconds):
                 result = await super().execute_operation(
@@ -96,6 +101,9 @@ class GraphQLApp(GraphQL[Context, None]):
             )
             result = ExecutionResult(data=None, errors=[error])
             return [result] * len(request_data) if isinstance(request_data, list) else result
+        finally:
+            pairs = observe_operations(request_data, result, time.perf_counter() - started)
+            note(context.request.scope.setdefault("state", {}), **context.log_fields(pairs))
 
     async def on_ws_connect(self, context: Context) -> None:
         """Authenticate the WebSocket in `connection_init`; a missing or invalid credential
@@ -109,6 +117,7 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         except PublicError as exc:
             log.info("WebSocket connection refused: %s", exc.message)
+            AUTH_FAILURES.labels(kind="websocket").inc()
             raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from exc
         context.principal, context.auth_error = principal, None
         context.credential, context.auth_expires_at = credential, expires_at
@@ -170,9 +179,12 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             *routes(settings),
+            metrics_route(settings),
         ],
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(StrictCORS, **cors_options(settings))
+    app.add_middleware(RequestLog)
+    configure_logging(settings)
     return app

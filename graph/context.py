@@ -25,6 +25,7 @@ from auth.throttle import check_api_key_rate
 from config import Settings
 from graph.loaders import Loaders
 from graph.ws_auth import Credential, recheck_credential
+from resolvers.metrics import AUTH_FAILURES
 
 
 @dataclass
@@ -63,6 +64,18 @@ class Context:
         """Bookkeeping that must not delay or fail the operation (API key last use)."""
         if self.principal is not None and self.principal.kind is PrincipalKind.API_KEY:
             await note_api_key_use(self.principal)
+
+    def log_fields(self, operations: list[tuple[str, str]]) -> dict[str, Any]:
+        """What the request log says about this request: operations and outcomes, and who
+        called (kind and id only)."""
+        principal = self.principal
+        return {
+            "operation": ",".join(name for name, _ in operations) or None,
+            "outcome": ",".join(outcome for _, outcome in operations) or None,
+            "principal": principal.kind.value.lower() if principal else "anonymous",
+            "principal_id": str(principal.actor_id) if principal else None,
+            "auth_error": self.auth_error.code if self.auth_error else None,
+        }
 
     def credential_expired(self) -> bool:
         return self.auth_expires_at is not None and self.auth_expires_at <= datetime.now(UTC)
@@ -129,4 +142,5 @@ async def build_context(
             ctx.principal = replace(principal, client_address=ctx.client_address)
     except PublicError as exc:
         ctx.auth_error = exc
+        AUTH_FAILURES.labels(kind="bearer" if authorization else "api_key").inc()
     return ctx

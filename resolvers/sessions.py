@@ -28,6 +28,7 @@ from models.session_store import (
     revoke_family,
 )
 from resolvers.errors import ErrorCode, UserError
+from resolvers.metrics import AUTH_FAILURES
 from resolvers.security_log import Actor, SecurityAction, record_event
 
 
@@ -83,6 +84,7 @@ async def login(
             client_address=client_address,
             details={"reason": "inactive" if user and ok else "credentials"},
         )
+        AUTH_FAILURES.labels(kind="login").inc()
         return UserError(None, ErrorCode.INVALID_CREDENTIALS, "invalid e-mail or password")
     session = await _start(user, family_id=uuid.uuid4().hex, settings=settings)
     await record_event(
