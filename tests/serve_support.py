@@ -23,6 +23,7 @@ class Served:
         self.workers = workers
         self.port = free_port()
         self.env = {**os.environ, **env, "PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        folder.mkdir(parents=True, exist_ok=True)
         self.log_path = folder / "serve.log"
         self.process: subprocess.Popen | None = None
 
