@@ -3,6 +3,7 @@ start-up configuration errors."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -168,3 +169,34 @@ def test_configuration_errors_print_one_line_each_and_exit_2() -> None:
         "configuration error: PORT: Input should be a valid integer, unable to parse string "
         "as an integer (got 'eighty')"
     )
+
+
+def test_every_cli_option_has_a_help_text() -> None:
+    from cli.main import build_parser
+
+    parser = build_parser(Settings(app_env="test", port=8123))
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"orgs", "shops", "machines", "keys", "serve", "simulate"} <= set(commands.choices)
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            assert action.help, f"cashcc {name} {action.option_strings or action.dest}"
+    simulate = commands.choices["simulate"].format_help()
+    assert "http://127.0.0.1:8123/graphql" in simulate  # --url follows PORT
+
+
+def test_agent_mistakes_print_one_error_line(tmp_path) -> None:
+    from agent.outbox import Outbox
+
+    Outbox(tmp_path / "ci50.sqlite", "machine-a").close()
+    for outbox, expected in (
+        ("ci50.sqlite", "belongs to machine machine-a"),
+        ("missing.sqlite", "--outbox: no outbox at"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "agent", "status", "--machine-id", "machine-b",
+             "--outbox", str(tmp_path / outbox)],
+            cwd=REPO, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2
+        assert len(done.stderr.splitlines()) == 1
+        assert expected in done.stderr

@@ -5,23 +5,31 @@ verification through the public API both confirms an exact match and catches a m
 from __future__ import annotations
 
 import io
+import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from bson import ObjectId
 
 from agent import AgentClient
 from agent.outbox import Outbox
 from config import Settings
 from models.db import Database
+from models.identity import User
+from models.ledger import Transaction
 from simulator.api import CloudApi
 from simulator.proxy import FaultRates
 from simulator.run import SimulationConfig, SimulationResult, format_summary, run_simulation
 from simulator.verify import verify
 from tests.factories import PASSWORD, Factory
-from tests.servers import uvicorn_server
+from tests.servers import REPO, uvicorn_server
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +131,60 @@ async def test_verification_catches_a_missing_and_an_extra_transaction(
     assert want - got == 3
     assert checks[rogue_id].extra == [41]
     assert checks[rogue_id].stored == checks[rogue_id].journaled + 1
+
+
+def cashcc(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "MONGODB_URI": settings.mongodb_uri or "",
+        "MONGODB_DB": settings.mongodb_db,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_listings_show_the_run_and_cleanup_removes_only_it(
+    flaky_run: tuple[SimulationResult, str, str], settings: Settings, factory: Factory
+) -> None:
+    result, email, _ = flaky_run
+    admin = await User.find_one(User.email == email)
+    org = str(admin.org_id)
+    bystander = await factory.tenant()  # another organization's data must survive
+
+    orgs = json.loads(cashcc(settings, "orgs", "--json").stdout)
+    assert org in {o["id"] for o in orgs}
+    machines = json.loads(cashcc(settings, "machines", "--org", org, "--json").stdout)
+    assert sorted(m["serial"] for m in machines) == [
+        f"SIM-{result.run_id}-01-1",
+        f"SIM-{result.run_id}-02-1",
+    ]
+    keys = cashcc(settings, "keys", "--org", org)
+    assert f"simulator {result.run_id}" in keys.stdout
+    assert "cck_test_" in keys.stdout  # the public prefix...
+    assert not re.search(r"cck_test_\w{16}_\w{40}", keys.stdout)  # ...never a secret
+    table = cashcc(settings, "shops", "--org", org).stdout.splitlines()
+    assert table[0].split()[:3] == ["ID", "ORG", "CODE"]
+
+    bad = cashcc(settings, "machines", "--org", "not-an-id")
+    assert (bad.returncode, bad.stderr.strip()) == (
+        2,
+        "error: --org: 'not-an-id' is not an id (24 hexadecimal characters)",
+    )
+
+    done = cashcc(settings, "simulate", "--cleanup", result.run_id)
+    assert done.returncode == 0, done.stderr
+    # A key per shop; 80 journaled transactions and the rogue one of the test above.
+    assert "removed 2 machines, 2 keys, 2 empty shops, 81 transactions" in done.stdout
+    machine_ids = [ObjectId(m["id"]) for m in machines]
+    assert await Transaction.find({"machine_id": {"$in": machine_ids}}).count() == 0
+    assert json.loads(cashcc(settings, "machines", "--org", org, "--json").stdout) == []
+    assert len(json.loads(cashcc(settings, "machines", "--org", str(bystander.org.id),
+                                 "--json").stdout)) == 1  # fmt: skip
+    again = cashcc(settings, "simulate", "--cleanup", result.run_id)
+    assert (again.returncode, "Traceback" in again.stderr) == (1, False)
