@@ -27,6 +27,7 @@ from config import Settings, get_settings
 from graph.context import Context, build_context
 from graph.errors import shape_error
 from graph.http_routes import StrictCORS, cors_options, routes
+from graph.ide import IDE_HTML, ide_assets
 from graph.limits import BodySizeLimit, OperationTimeout
 from graph.live_execution import LiveTransportWSHandler
 from graph.metrics import metrics_route, observe_operations
@@ -61,6 +62,10 @@ class GraphQLApp(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.live_max_subscriptions_per_connection,
         )
         self.settings = settings
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return IDE_HTML  # assets from the repository, not a CDN (graph/ide.py)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return await build_context(request, response, settings=self.settings)
@@ -180,6 +185,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Route("/healthz", healthz),
             *routes(settings),
             metrics_route(settings),
+            *([] if settings.is_production else [ide_assets()]),
         ],
         lifespan=lifespan,
     )

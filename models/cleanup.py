@@ -16,7 +16,8 @@ from models.summary import DailyDemand, DailySummary, HourlySummary, MonthlyFlow
 
 async def delete_machines(*, scope: Scope, machine_ids: list[ObjectId]) -> dict[str, int]:
     """Delete the organization's machines among `machine_ids` and their transactions, state,
-    idempotency records and summaries; returns how many documents went per collection. Irreversible."""
+    idempotency records and summaries; returns how many documents went per collection.
+    Irreversible."""
     allowed = list(machine_ids)
     counts: dict[str, int] = {}
     by_machine = {"org_id": scope.org_id, "machine_id": {"$in": allowed}}

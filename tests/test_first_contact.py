@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -200,3 +201,16 @@ def test_agent_mistakes_print_one_error_line(tmp_path) -> None:
         assert done.returncode == 2
         assert len(done.stderr.splitlines()) == 1
         assert expected in done.stderr
+
+
+async def test_graphiql_loads_every_asset_from_this_server(client: httpx.AsyncClient) -> None:
+    page = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources, page.text
+    for source in sources:
+        assert source.startswith("/graphiql-assets/"), source  # no CDN
+        asset = await client.get(source)
+        assert asset.status_code == 200, source
+        assert len(asset.content) > 1000
+    assert "window.GraphiQL=" in (await client.get("/graphiql-assets/graphiql.min.js")).text
