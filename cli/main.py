@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pymongo.errors import PyMongoError
 
 from cli.serve import cmd_serve
 from config import Settings, configuration_problems, get_settings
 from models.db import connect, disconnect
-from models.embedded import running_server, start_server, stop_server
+from models.embedded import EmbeddedDatabaseError, running_server, start_server, stop_server
 
 log = logging.getLogger("cashcc")
 
@@ -254,7 +255,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return args.handler(args, settings)
+    try:
+        return args.handler(args, settings)
+    except PyMongoError as exc:
+        where = "MONGODB_URI" if settings.mongodb_uri else "the embedded database"
+        print(
+            f"error: {where}: the database did not answer ({type(exc).__name__})", file=sys.stderr
+        )
+        return 2
+    except EmbeddedDatabaseError as exc:
+        print(f"error: embedded database: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Zero-downtime reloads of `cashcc serve`: `kill -HUP` twice under continuous traffic loses,
-fails and duplicates nothing; open subscriptions are closed with 1012 (service restart) and
-are served again by a new worker within 2 s; `kill -TERM` drains and stops."""
+fails and duplicates nothing, and the new workers read the changed `.env`; open
+subscriptions are closed with 1012 (service restart) and are served again by a new worker
+within 2 s; `kill -TERM` drains and stops."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ BATCH = 5
 RESERVE_SECONDS = 2.0
 SUBSCRIBE = "subscription { inventoryChanged { machineId } }"
 SERVICE_RESTART = 1012
+NEW_ORIGIN = "https://after-reload.example"
+PREFLIGHT = {"Origin": NEW_ORIGIN, "Access-Control-Request-Method": "POST"}
 
 
 @dataclass
@@ -126,8 +129,13 @@ async def test_two_reloads_under_load_fail_and_lose_nothing(
                 tasks.append(asyncio.create_task(subscriber(ws_url, tenant.admin_token, traffic)))
                 await asyncio.sleep(1.0)  # traffic flowing before the first reload
                 first = await asyncio.to_thread(server.reload)
+                assert (await http.options("/graphql", headers=PREFLIGHT)).status_code == 400
+                (tmp_path / ".env").write_text(f"CORS_ALLOW_ORIGINS={NEW_ORIGIN}\n")
                 second = await asyncio.to_thread(server.reload)
                 assert not first & second
+                # The new workers read the changed settings.
+                allowed = await http.options("/graphql", headers=PREFLIGHT)
+                assert allowed.headers["access-control-allow-origin"] == NEW_ORIGIN
                 await asyncio.sleep(1.0)  # and after the last one
                 traffic.stop.set()
                 await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
