@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -73,9 +74,27 @@ def gunicorn_argv(settings: Settings, *, host: str, port: int, workers: int) -> 
     ]
 
 
+def _port_problem(host: str, port: int) -> str | None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return f"{host}:{port} cannot be used ({exc.strerror})"
+    return None
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Prepare the database, the metrics directory and the pid file's folder, then replace
     this process with the gunicorn master (it does not return unless that fails)."""
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    problem = _port_problem(host, port)
+    if problem:
+        print(f"error: HOST/PORT: {problem}", file=sys.stderr)
+        return 2
     if not settings.mongodb_uri:
         handle = start_server(settings.embedded_db_dir, settings.var_dir)
         # Workers are separate processes: they read the address from the environment.
@@ -92,9 +111,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     os.environ[METRICS_DIR_ENV] = str(_fresh_dir(settings.var_dir / "metrics"))
     os.environ[READY_DIR_ENV] = str(_fresh_dir(settings.var_dir / "workers"))
     settings.pid_file.parent.mkdir(parents=True, exist_ok=True)
-    host = args.host or settings.host
-    port = args.port or settings.port
-    workers = args.workers or settings.workers
     mode = "production" if settings.is_production else "development (GraphiQL on)"
     print(
         f"serving http://{host}:{port}/graphql in {mode} mode with {workers} worker(s); "

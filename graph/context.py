@@ -142,5 +142,6 @@ async def build_context(
             ctx.principal = replace(principal, client_address=ctx.client_address)
     except PublicError as exc:
         ctx.auth_error = exc
-        AUTH_FAILURES.labels(kind="bearer" if authorization else "api_key").inc()
+        kind = "bearer" if authorization else "api_key"
+        AUTH_FAILURES.labels(kind="rate_limited" if exc.code == "RATE_LIMITED" else kind).inc()
     return ctx

@@ -33,7 +33,7 @@ LIVE_EVENTS_PUBLISHED = Counter(
 AUTH_FAILURES = Counter(
     "cashcc_auth_failures",
     "Refused credentials, by kind.",
-    ["kind"],  # bearer | api_key | login | websocket
+    ["kind"],  # bearer | api_key | login | websocket | rate_limited (a valid key over its rate)
 )
 
 
