@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from config import Settings
 from tests.factories import Factory, gql, tx
@@ -23,41 +25,47 @@ def request_lines(server: ApiServer) -> list[dict]:
     return lines
 
 
-async def test_each_request_logs_one_json_line_without_secrets(
-    settings: Settings, factory: Factory
-) -> None:
-    tenant = await factory.tenant()
-    server = ApiServer(
+@pytest.fixture(scope="module")
+def server(settings: Settings, database) -> Iterator[ApiServer]:
+    """One API process logging JSON, for the tests of this module (in file order)."""
+    api = ApiServer(
         server_env(
             mongodb_uri=settings.mongodb_uri or "",
             mongodb_db=settings.mongodb_db,
             log_format="json",
         )
     )
-    with running(server):
-        async with httpx.AsyncClient(base_url=server.http_url, timeout=20) as http:
-            remote = Factory(client=http, settings=settings)
-            await remote.ingest(tenant, [tx(1)], key="log-1")
-            await http.post(
-                "/graphql",
-                json={"query": "query Mine { shops { id } }"},
-                headers={
-                    "Authorization": f"Bearer {tenant.admin_token}",
-                    "X-Request-Id": "nginx-42",
-                },
-            )
-            await gql(http, "{ shops { id } }", token="forged.jwt.value")
-            await http.get("/healthz", headers={"X-Request-Id": "bad id\twith <tags>"})
-            wait_until(
-                lambda: (
-                    request_lines(server)[-1]["path"] == "/healthz"
-                    and len([r for r in request_lines(server) if r["path"] == "/graphql"]) == 3
-                ),
-                timeout=10,
-                what="the log line of the last request",
-            )
-        lines = request_lines(server)
-        log_text = server.log()
+    with running(api):
+        yield api
+
+
+async def test_each_request_logs_one_json_line_without_secrets(
+    server: ApiServer, settings: Settings, factory: Factory
+) -> None:
+    tenant = await factory.tenant()
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=20) as http:
+        remote = Factory(client=http, settings=settings)
+        await remote.ingest(tenant, [tx(1)], key="log-1")
+        await http.post(
+            "/graphql",
+            json={"query": "query Mine { shops { id } }"},
+            headers={
+                "Authorization": f"Bearer {tenant.admin_token}",
+                "X-Request-Id": "nginx-42",
+            },
+        )
+        await gql(http, "{ shops { id } }", token="forged.jwt.value")
+        await http.get("/healthz", headers={"X-Request-Id": "bad id\twith <tags>"})
+        wait_until(
+            lambda: (
+                request_lines(server)[-1]["path"] == "/healthz"
+                and len([r for r in request_lines(server) if r["path"] == "/graphql"]) == 3
+            ),
+            timeout=10,
+            what="the log line of the last request",
+        )
+    lines = request_lines(server)
+    log_text = server.log()
 
     ingest, mine, forged = [line for line in lines if line["path"] == "/graphql"]
     health = lines[-1]
@@ -80,18 +88,14 @@ async def test_each_request_logs_one_json_line_without_secrets(
         assert secret not in log_text
 
 
-async def test_a_huge_header_is_refused_without_harm(settings: Settings, database) -> None:
-    server = ApiServer(
-        server_env(mongodb_uri=settings.mongodb_uri or "", mongodb_db=settings.mongodb_db)
-    )
-    with running(server):
-        async with httpx.AsyncClient(base_url=server.http_url, timeout=20) as http:
-            try:
-                answer = await http.post(
-                    "/graphql", json={"query": "{ __typename }"}, headers={"X-Big": "x" * 200_000}
-                )
-                assert 400 <= answer.status_code < 500
-            except (httpx.RemoteProtocolError, httpx.ReadError):
-                pass  # the server closed the connection: also harmless
-            after = await http.post("/graphql", json={"query": "{ __typename }"})
-            assert after.json() == {"data": {"__typename": "Query"}}
+async def test_a_huge_header_is_refused_without_harm(server: ApiServer) -> None:
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=20) as http:
+        try:
+            answer = await http.post(
+                "/graphql", json={"query": "{ __typename }"}, headers={"X-Big": "x" * 200_000}
+            )
+            assert 400 <= answer.status_code < 500
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            pass  # the server closed the connection: also harmless
+        after = await http.post("/graphql", json={"query": "{ __typename }"})
+        assert after.json() == {"data": {"__typename": "Query"}}
