@@ -127,6 +127,7 @@ class GraphQLApp(GraphQL[Context, None]):
         context.principal, context.auth_error = principal, None
         context.credential, context.auth_expires_at = credential, expires_at
         context.auth_checked_at = time.monotonic()
+        note(context.request.scope.setdefault("state", {}), **context.log_fields([]))
 
 
 def database_uri(settings: Settings) -> str:

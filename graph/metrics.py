@@ -62,6 +62,9 @@ def operation_label(name: Any) -> str:
 
 
 def outcome_of(result: Any) -> str:
+    """`None` means the request failed before a result existed (a 400 for a bad batch)."""
+    if result is None:
+        return "error"
     errors = getattr(result, "errors", None) or []
     if not errors:
         return "ok"
