@@ -72,7 +72,8 @@ def note(state: dict[str, Any], **fields: Any) -> None:
 
 
 class RequestLog:
-    """ASGI middleware: fixes the request id, then logs the request once it is answered."""
+    """ASGI middleware: fixes the request id (every HTTP response carries it as
+    `X-Request-Id`), then logs the request once it is answered."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -93,6 +94,9 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = message.get("headers", [])
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                    message = {**message, "headers": [*headers, (b"x-request-id", request_id)]}
             elif message["type"] == "websocket.close" and status is None:
                 status = message.get("code", 1000)
             await send(message)

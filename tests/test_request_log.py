@@ -55,7 +55,9 @@ async def test_each_request_logs_one_json_line_without_secrets(
             },
         )
         await gql(http, "{ shops { id } }", token="forged.jwt.value")
-        await http.get("/healthz", headers={"X-Request-Id": "bad id\twith <tags>"})
+        health_response = await http.get(
+            "/healthz", headers={"X-Request-Id": "bad id\twith <tags>"}
+        )
         wait_until(
             lambda: (
                 request_lines(server)[-1]["path"] == "/healthz"
@@ -83,6 +85,7 @@ async def test_each_request_logs_one_json_line_without_secrets(
         "error",
     )
     assert health["path"] == "/healthz"
+    assert health["request_id"] == health_response.headers["x-request-id"]
     assert re.fullmatch("[0-9a-f]{32}", health["request_id"])  # replaced, not echoed
     for secret in (tenant.api_key, tenant.admin_token, "forged.jwt.value"):
         assert secret not in log_text
