@@ -1,11 +1,13 @@
 """`cashcc serve`: the API under gunicorn, with uvicorn workers (`cli.worker`).
 
-gunicorn is the process manager because it already does what a rolling deployment needs:
-the master owns the listening socket (so connections queue in the kernel, never refused,
-while workers change), `kill -HUP` starts a fresh set of workers that import the code and
-read `.env` anew and then drains the old ones gracefully, `kill -TERM` drains and stops, and
-a crashed worker is replaced. `cashcc serve` prepares the environment and then *becomes* the
-gunicorn master (`os.execv`), so the pid in `var/cashcc.pid` is the one to signal and the
+gunicorn is the process manager: the master owns the listening socket (connections queue in
+the kernel, never refused, while workers change), `kill -HUP` starts workers that import the
+code and read `.env` anew and retires the old ones (one for one once the new ones serve,
+`cli.gunicorn_app`), `kill -TERM` drains and stops, and a crashed worker is replaced. Why
+gunicorn and not uvicorn's own supervisor: docs/deploy.md, section 2.
+
+`cashcc serve` prepares the environment and then *becomes* the gunicorn master
+(`os.execv`), so the pid in `var/cashcc.pid` is the one to signal and the
 master holds none of the application's modules: every new worker imports them fresh.
 """
 
