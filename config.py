@@ -10,12 +10,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEV_API_KEY_PEPPER = "dev-only-api-key-pepper-change-me-0123456789"
 MIN_SECRET_LENGTH = 32
+# Values of these settings are never echoed in an error message.
+SECRET_WORDS = ("SECRET", "PEPPER", "KEY", "TOKEN", "PASSWORD", "URI", "URL")
+
+
+class UnsafeProduction(ValueError):
+    """Production refuses to start; `problems` lists each reason (one line each at start-up)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("refusing to start in production: " + "; ".join(problems))
+        self.problems = problems
 
 
 class Settings(BaseSettings):
@@ -32,6 +42,15 @@ class Settings(BaseSettings):
     # uvicorn takes them); empty: none, the peer address is the client's. Behind nginx on the
     # same host: 127.0.0.1.
     forwarded_allow_ips: str = ""
+    # One line per request: json (default in production) or console (default elsewhere).
+    log_format: Literal["json", "console"] | None = None
+    # Browser origins allowed to call the API (comma-separated); empty = same origin only.
+    cors_allow_origins: str = ""
+    # /metrics: off unless a bearer token is set or loopback callers are allowed.
+    metrics_token: str | None = None
+    metrics_allow: Literal["", "loopback"] = ""
+    # `cashcc serve`: seconds a stopping or replaced worker has to finish in-flight requests.
+    graceful_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     mongodb_uri: str | None = None
     mongodb_db: str = "cashcc"
@@ -105,6 +124,24 @@ class Settings(BaseSettings):
         return self.app_env == "production"
 
     @property
+    def effective_log_format(self) -> str:
+        return self.log_format or ("json" if self.is_production else "console")
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_allow_origins.split(",") if o.strip()]
+
+    @property
+    def local_graphql_url(self) -> str:
+        """This host's API (`HOST`/`PORT`): the default `--url` of the CLI and the agent."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}/graphql"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.var_dir / "cashcc.pid"
+
+    @property
     def embedded_db_dir(self) -> Path:
         return self.var_dir / "db"
 
@@ -144,8 +181,10 @@ class Settings(BaseSettings):
             problems.append("JWT_ACTIVE_KID must name a key of JWT_KEYS")
         if not self.mongodb_uri:
             problems.append("MONGODB_URI must point at a MongoDB replica set")
+        if "*" in self.cors_origins:
+            problems.append("CORS_ALLOW_ORIGINS must list origins; '*' is refused")
         if problems:
-            raise ValueError("refusing to start in production: " + "; ".join(problems))
+            raise UnsafeProduction(problems)
         return self
 
 
@@ -153,3 +192,20 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment on first use."""
     return Settings()
+
+
+def configuration_problems(error: ValidationError) -> list[str]:
+    """One line per problem, naming the environment variable and the reason."""
+    lines: list[str] = []
+    for item in error.errors():
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, UnsafeProduction):
+            lines.extend(cause.problems)
+            continue
+        name = "_".join(str(part) for part in item["loc"][:1]).upper() or "settings"
+        value = item.get("input")
+        secret = any(word in name for word in SECRET_WORDS)
+        plain = isinstance(value, str | int | float) and item["loc"] and not secret
+        shown = f" (got {value!r})" if plain else ""
+        lines.append(f"{name}: {item['msg']}{shown}")
+    return lines

@@ -1,12 +1,14 @@
 """`python -m agent`: run the reference client against an existing outbox.
 
-    CASHCC_API_KEY=cck_... python -m agent run    --url URL --machine-id ID --outbox FILE
-    CASHCC_API_KEY=cck_... python -m agent flush  --url URL --machine-id ID --outbox FILE
+    CASHCC_API_KEY=cck_... python -m agent run    [--url URL] --machine-id ID --outbox FILE
+    CASHCC_API_KEY=cck_... python -m agent flush  [--url URL] --machine-id ID --outbox FILE
     python -m agent status --machine-id ID --outbox FILE
 
 `run` keeps sending until SIGINT/SIGTERM; `flush` sends what is pending and exits (0 when
 everything was acknowledged); `status` prints the outbox counts and quarantined records.
-The API key comes from the environment so it never shows in the process list.
+The API key comes from the environment so it never shows in the process list. `--url`
+defaults to this host's API (`HOST`/`PORT`, like `cashcc simulate`). Mistakes (a missing
+outbox, an outbox of another machine, a refused key) print one `error:` line and exit 2.
 """
 
 from __future__ import annotations
@@ -17,9 +19,23 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
+
+from pydantic import ValidationError
 
 from agent.client import AgentClient, AgentError
-from agent.outbox import Outbox
+from agent.outbox import Outbox, OutboxError
+from config import get_settings
+
+FALLBACK_URL = "http://127.0.0.1:8000/graphql"
+
+
+def default_url() -> str:
+    """This host's API from the settings (HOST, PORT); the stock port when they are invalid."""
+    try:
+        return get_settings().local_graphql_url
+    except ValidationError:
+        return FALLBACK_URL
 
 
 async def _send(args: argparse.Namespace, api_key: str) -> int:
@@ -45,26 +61,47 @@ async def _send(args: argparse.Namespace, api_key: str) -> int:
         await client.aclose()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m agent", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["run", "flush", "status"])
-    parser.add_argument("--url", help="GraphQL endpoint")
-    parser.add_argument("--machine-id", required=True)
-    parser.add_argument("--outbox", required=True)
-    parser.add_argument("--batch-size", type=int, default=100)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if args.command == "status":
-        outbox = Outbox(args.outbox, args.machine_id)
+def _status(args: argparse.Namespace) -> int:
+    if not Path(args.outbox).is_file():
+        print(f"error: --outbox: no outbox at {args.outbox}", file=sys.stderr)
+        return 2
+    outbox = Outbox(args.outbox, args.machine_id)
+    try:
         print(outbox.status())
         for q in outbox.quarantined():
             print(f"quarantined seq {q.seq}: {q.code} {q.message}")
+    finally:
         outbox.close()
-        return 0
-    api_key = os.environ.get("CASHCC_API_KEY")
-    if not api_key or not args.url:
-        parser.error("--url and the CASHCC_API_KEY environment variable are required")
-    return asyncio.run(_send(args, api_key))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m agent",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "command",
+        choices=["run", "flush", "status"],
+        help="run: send until stopped; flush: send what is pending; status: outbox counts",
+    )
+    parser.add_argument("--url", default=default_url(), help="GraphQL endpoint")
+    parser.add_argument("--machine-id", required=True, help="the machine's id (registerMachine)")
+    parser.add_argument("--outbox", required=True, help="the machine's outbox file (SQLite)")
+    parser.add_argument("--batch-size", type=int, default=100, help="transactions per request")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        if args.command == "status":
+            return _status(args)
+        api_key = os.environ.get("CASHCC_API_KEY")
+        if not api_key:
+            parser.error("the CASHCC_API_KEY environment variable is required")
+        return asyncio.run(_send(args, api_key))
+    except OutboxError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

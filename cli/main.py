@@ -1,20 +1,23 @@
-"""`cashcc` commands: serve, create-org, embedded-db, rebuild-summaries, simulate."""
+"""`cashcc` commands: serve, create-org, embedded-db, orgs, shops, machines, keys, simulate,
+rebuild-summaries."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from config import Settings, get_settings
+from pydantic import ValidationError
+from pymongo.errors import PyMongoError
+
+from cli.serve import cmd_serve
+from config import Settings, configuration_problems, get_settings
 from models.db import connect, disconnect
-from models.embedded import running_server, start_server, stop_server
+from models.embedded import EmbeddedDatabaseError, running_server, start_server, stop_server
 
 log = logging.getLogger("cashcc")
 
@@ -29,51 +32,6 @@ async def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]])
         return await work()
     finally:
         await disconnect()
-
-
-def _exit_on_signal(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Start the API with uvicorn; on the embedded database unless MONGODB_URI is set."""
-    import uvicorn
-
-    from resolvers.identity import ensure_demo_organization
-
-    handle = None
-    if not settings.mongodb_uri:
-        handle = start_server(settings.embedded_db_dir, settings.var_dir)
-        # Workers are separate processes: they read the address from the environment.
-        os.environ["MONGODB_URI"] = handle.uri
-        settings = Settings(mongodb_uri=handle.uri)
-        print(f"embedded database at {handle.uri} (data in {settings.embedded_db_dir})")
-    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
-    # `finally` below still stops the embedded database this command started.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    try:
-        demo = asyncio.run(_with_database(settings, lambda: ensure_demo_organization(settings)))
-        if demo:
-            print(f"demo organization created; log in with {demo[0]} / {demo[1]}")
-        mode = "production" if settings.is_production else "development (GraphiQL on)"
-        print(
-            f"serving http://{args.host or settings.host}:{args.port or settings.port}/graphql"
-            f" in {mode} mode"
-        )
-        uvicorn.run(
-            "graph.app:create_app",
-            factory=True,
-            host=args.host or settings.host,
-            port=args.port or settings.port,
-            workers=args.workers or settings.workers,
-            log_level=settings.log_level.lower(),
-            # Forwarded headers are handled by the app, for FORWARDED_ALLOW_IPS only.
-            proxy_headers=False,
-        )
-    finally:
-        if handle is not None and handle.started_here:
-            stop_server(handle)
-    return 0
 
 
 def cmd_create_org(args: argparse.Namespace, settings: Settings) -> int:
@@ -120,6 +78,12 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     what the shops journaled."""
     import httpx
 
+    if args.cleanup:
+        from cli.listing import cleanup_run
+
+        state_dir = args.state_dir or settings.var_dir / "sim"
+        return asyncio.run(_with_database(settings, lambda: cleanup_run(args.cleanup, state_dir)))
+
     from simulator.api import ApiError
     from simulator.proxy import FaultRates
     from simulator.run import SimulationConfig, format_summary, run_simulation
@@ -135,7 +99,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
             stall_seconds=args.client_timeout + 1,
         )
     config = SimulationConfig(
-        url=args.url or f"http://{settings.host}:{settings.port}/graphql",
+        url=args.url,
         email=args.email or settings.demo_admin_email,
         password=args.password or settings.demo_admin_password,
         shops=args.shops,
@@ -170,64 +134,138 @@ def cmd_rebuild_summaries(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_with_database(settings, lambda: run_rebuild(args)))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cashcc", description="Cash Command Center")
-    sub = parser.add_subparsers(dest="command", required=True)
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    """`cashcc orgs|shops|machines|keys`: a table (or JSON) from the database."""
+    from cli.listing import run_listing
 
-    serve = sub.add_parser("serve", help="run the GraphQL API")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int)
-    serve.set_defaults(handler=cmd_serve)
+    return asyncio.run(_with_database(settings, lambda: run_listing(args)))
 
-    org = sub.add_parser("create-org", help="create an organization and its first admin")
-    org.add_argument("--name", required=True)
-    org.add_argument("--admin-email", required=True)
-    org.add_argument("--admin-password", required=True)
-    org.add_argument("--currency", default="EUR")
-    org.add_argument("--timezone", default="Europe/Berlin")
-    org.set_defaults(handler=cmd_create_org)
 
-    emb = sub.add_parser("embedded-db", help="manage the embedded development database")
-    emb.add_argument("action", choices=["status", "start", "stop"])
-    emb.set_defaults(handler=cmd_embedded_db)
+class HELP(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows `(default: ...)` where there is a fixed default the help does not name."""
 
-    sim = sub.add_parser("simulate", help="drive a simulated fleet of shops against the API")
-    sim.add_argument("--url", help="GraphQL endpoint (default: HOST:PORT of the settings)")
-    sim.add_argument("--email", help="admin login (default: the demo admin)")
-    sim.add_argument("--password")
-    sim.add_argument("--shops", type=int, default=5)
-    sim.add_argument("--machines", type=int, default=2, help="machines per shop")
-    sim.add_argument("--transactions", type=int, default=200, help="per machine")
-    sim.add_argument("--seed", type=int, default=42)
-    sim.add_argument("--batch-size", type=int, default=100)
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+DEFAULTS_NOTE = "Defaults come from the settings (environment or .env), see README.md."
+
+
+def _command(sub: Any, name: str, summary: str, handler: Callable[..., int]) -> Any:
+    command = sub.add_parser(
+        name, help=summary, description=f"{summary}. {DEFAULTS_NOTE}", formatter_class=HELP
+    )
+    command.set_defaults(handler=handler)
+    return command
+
+
+def _listing(sub: Any, name: str, what: str, *, shop: bool) -> None:
+    command = _command(sub, name, f"list {what}", cmd_list)
+    command.add_argument("--org", metavar="ID", help="only this organization (all when omitted)")
+    if shop:
+        command.add_argument("--shop", metavar="ID", help="only this shop (all when omitted)")
+    command.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
+    """The `cashcc` command line; `settings` fills in the defaults shown by `--help`."""
+    url = settings.local_graphql_url if settings else "http://HOST:PORT/graphql"
+    parser = argparse.ArgumentParser(
+        prog="cashcc", description=f"Cash Command Center. {DEFAULTS_NOTE}", formatter_class=HELP
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = _command(sub, "serve", "run the GraphQL API (gunicorn with uvicorn workers)", cmd_serve)
+    serve.add_argument("--host", help="address to listen on (default: HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: PORT)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: WORKERS)")
+
+    org = _command(sub, "create-org", "create an organization and its first admin", cmd_create_org)
+    org.add_argument("--name", required=True, help="organization name")
+    org.add_argument("--admin-email", required=True, help="e-mail of the first ORG_ADMIN")
+    org.add_argument("--admin-password", required=True, help="their password (10+ characters)")
+    org.add_argument("--currency", default="EUR", help="default currency of new shops")
+    org.add_argument("--timezone", default="Europe/Berlin", help="default IANA time zone")
+
+    emb = _command(sub, "embedded-db", "manage the embedded development database", cmd_embedded_db)
+    emb.add_argument("action", choices=["status", "start", "stop"], help="what to do")
+
+    _listing(sub, "orgs", "organizations (ids for --org)", shop=False)
+    _listing(sub, "shops", "shops", shop=False)
+    _listing(sub, "machines", "machines", shop=True)
+    _listing(sub, "keys", "API keys (prefix and status; secrets are never stored)", shop=True)
+
+    sim = _command(
+        sub, "simulate", "drive a simulated fleet of shops against the API", cmd_simulate
+    )
+    sim.add_argument("--url", default=url, help="GraphQL endpoint (HOST and PORT)")
+    sim.add_argument("--email", help="admin login (default: DEMO_ADMIN_EMAIL)")
+    sim.add_argument("--password", help="admin password (default: DEMO_ADMIN_PASSWORD)")
+    sim.add_argument("--shops", type=int, default=5, help="shops SIM-01.. to use or create")
+    sim.add_argument("--machines", type=int, default=2, help="new machines per shop")
+    sim.add_argument("--transactions", type=int, default=200, help="transactions per machine")
+    sim.add_argument("--seed", type=int, default=42, help="traffic seed (same seed, same sums)")
+    sim.add_argument("--batch-size", type=int, default=100, help="transactions per request")
     sim.add_argument("--rate", type=float, default=0.0, help="tx/s per machine; 0 = max")
     sim.add_argument("--flaky", action="store_true", help="route agents via a flaky proxy")
     for fault in ("drop", "reset", "stall", "duplicate"):
-        sim.add_argument(f"--{fault}", type=float, help=f"probability of {fault} per request")
+        sim.add_argument(
+            f"--{fault}", type=float, help=f"probability of a {fault} per request (0..1)"
+        )
     sim.add_argument("--kill-every", type=float, default=0.0, help="mean s between agent kills")
     sim.add_argument("--client-timeout", type=float, default=30.0, help="seconds per request")
     sim.add_argument("--timeout", type=float, default=600.0, help="convergence deadline (s)")
     sim.add_argument("--state-dir", type=Path, help="outboxes (default: VAR_DIR/sim)")
-    sim.set_defaults(handler=cmd_simulate)
-    rebuild = sub.add_parser(
-        "rebuild-summaries", help="recompute analytics summaries from raw transactions"
+    sim.add_argument(
+        "--cleanup",
+        metavar="RUN",
+        help="instead of simulating, delete run RUN's machines (with their transactions), "
+        "keys, outboxes and the SIM-* shops left empty",
     )
-    rebuild.add_argument("--org", required=True, help="organization id")
+
+    rebuild = _command(
+        sub, "rebuild-summaries", "recompute analytics summaries from raw transactions",
+        cmd_rebuild_summaries,
+    )  # fmt: skip
+    rebuild.add_argument("--org", required=True, help="organization id (see `cashcc orgs`)")
     rebuild.add_argument("--from", dest="start", required=True, help="ISO 8601 instant")
     rebuild.add_argument("--to", dest="end", required=True, help="ISO 8601 instant")
     rebuild.add_argument("--apply", action="store_true", help="replace differing summaries")
-    rebuild.set_defaults(handler=cmd_rebuild_summaries)
     return parser
 
 
+def load_settings() -> Settings | None:
+    """The settings, or None after printing one line per configuration problem."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for problem in configuration_problems(exc):
+            print(f"configuration error: {problem}", file=sys.stderr)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = get_settings()
+    """Exit codes: 0 success, 1 the command's own failure, 2 bad arguments or configuration."""
+    settings = load_settings()
+    if settings is None:
+        return 2
+    args = build_parser(settings).parse_args(argv)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return args.handler(args, settings)
+    try:
+        return args.handler(args, settings)
+    except PyMongoError as exc:
+        where = "MONGODB_URI" if settings.mongodb_uri else "the embedded database"
+        print(
+            f"error: {where}: the database did not answer ({type(exc).__name__})", file=sys.stderr
+        )
+        return 2
+    except EmbeddedDatabaseError as exc:
+        print(f"error: embedded database: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

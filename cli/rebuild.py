@@ -32,10 +32,16 @@ async def run_rebuild(args: argparse.Namespace) -> int:
     """Run the check (and `--apply`) for one organization and print what differs."""
     try:
         org_id = ObjectId(args.org)
-        start, end = _instant(args.start), _instant(args.end)
-    except (InvalidId, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (InvalidId, TypeError):
+        print(f"error: --org: {args.org!r} is not an id (see `cashcc orgs`)", file=sys.stderr)
         return 2
+    for option, value in (("--from", args.start), ("--to", args.end)):
+        try:
+            _instant(value)
+        except ValueError:
+            print(f"error: {option}: {value!r} is not an ISO 8601 instant", file=sys.stderr)
+            return 2
+    start, end = _instant(args.start), _instant(args.end)
     if start >= end:
         print("error: --from must be before --to", file=sys.stderr)
         return 2

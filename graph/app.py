@@ -31,13 +31,18 @@ from config import Settings, get_settings
 from graph.context import Context, build_context
 from graph.errors import shape_error
 from graph.http import decode_request_body, http_error_response
+from graph.http_routes import StrictCORS, cors_options, routes
+from graph.ide import IDE_HTML, ide_assets
 from graph.limits import BodySizeLimit, OperationTimeout
 from graph.live_execution import LiveTransportWSHandler
+from graph.metrics import metrics_route, observe_operations
+from graph.request_log import RequestLog, configure_logging, note
 from graph.schema import build_schema
 from graph.ws_auth import authenticate_credential, credential_from, require_credential
 from models.db import connect, disconnect
 from models.embedded import start_server
 from resolvers.live.hub import LiveHub, get_hub, make_broadcast, set_hub
+from resolvers.metrics import AUTH_FAILURES
 
 log = logging.getLogger("cashcc")
 GC_GEN0_THRESHOLD = 50_000
@@ -62,6 +67,10 @@ class GraphQLApp(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.live_max_subscriptions_per_connection,
         )
         self.settings = settings
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return IDE_HTML  # assets from the repository, not a CDN (graph/ide.py)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return await build_context(request, response, settings=self.settings)
@@ -97,6 +106,8 @@ class GraphQLApp(GraphQL[Context, None]):
         retry with the same idempotency key is safe.
         """
         seconds = self.settings.operation_timeout_seconds
+        started = time.perf_counter()
+        result: Any = None
         try:
             async with asyncio.timeout(seconds):
                 result = await super().execute_operation(
@@ -115,6 +126,9 @@ class GraphQLApp(GraphQL[Context, None]):
             )
             result = ExecutionResult(data=None, errors=[error])
             return [result] * len(request_data) if isinstance(request_data, list) else result
+        finally:
+            pairs = observe_operations(request_data, result, time.perf_counter() - started)
+            note(context.request.scope.setdefault("state", {}), **context.log_fields(pairs))
 
     async def on_ws_connect(self, context: Context) -> None:
         """Authenticate the WebSocket in `connection_init`; a missing or invalid credential
@@ -126,10 +140,12 @@ class GraphQLApp(GraphQL[Context, None]):
             principal = await authenticate_credential(credential, settings=self.settings)
         except PublicError as exc:
             log.info("WebSocket connection refused: %s", exc.message)
+            AUTH_FAILURES.labels(kind="websocket").inc()
             raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from exc
         context.principal = replace(principal, client_address=context.client_address)
         context.auth_error, context.credential = None, credential
         context.auth_checked_at = time.monotonic()
+        note(context.request.scope.setdefault("state", {}), **context.log_fields([]))
 
 
 def database_uri(settings: Settings) -> str:
@@ -186,10 +202,16 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
+            *routes(settings),
+            metrics_route(settings),
+            *([] if settings.is_production else [ide_assets()]),
         ],
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(StrictCORS, **cors_options(settings))
+    app.add_middleware(RequestLog)
+    configure_logging(settings)
     if settings.forwarded_allow_ips:
         # Client addresses (login throttle per address, security log) come from
         # X-Forwarded-For only when the peer is one of these proxies; the server runs with

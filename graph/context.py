@@ -30,6 +30,7 @@ from config import Settings
 from graph.http import REQUEST_ID_HEADER, request_id_for
 from graph.loaders import Loaders
 from graph.ws_auth import REVOCATION_BOUND_SECONDS, Credential, recheck_credential
+from resolvers.metrics import AUTH_FAILURES
 
 
 @dataclass
@@ -72,6 +73,18 @@ class Context:
         """Bookkeeping that must not delay or fail the operation (API key last use)."""
         if self.principal is not None and self.principal.kind is PrincipalKind.API_KEY:
             await note_api_key_use(self.principal)
+
+    def log_fields(self, operations: list[tuple[str, str]]) -> dict[str, Any]:
+        """What the request log says about this request: operations and outcomes, and who
+        called (kind and id only)."""
+        principal = self.principal
+        return {
+            "operation": ",".join(name for name, _ in operations) or None,
+            "outcome": ",".join(outcome for _, outcome in operations) or None,
+            "principal": principal.kind.value.lower() if principal else "anonymous",
+            "principal_id": str(principal.actor_id) if principal else None,
+            "auth_error": self.auth_error.code if self.auth_error else None,
+        }
 
     def credential_expired(self) -> bool:
         expires = self.principal.expires_at if self.principal is not None else None
@@ -122,7 +135,11 @@ class Context:
             raise self.auth_error
         if self.principal is not None and self.principal.kind is PrincipalKind.API_KEY:
             # Every call is charged, allowed or not: a key probing what it may do pays too.
-            await check_api_key_rate(self.principal, settings=self.settings)
+            try:
+                await check_api_key_rate(self.principal, settings=self.settings)
+            except PublicError:
+                AUTH_FAILURES.labels(kind="rate_limited").inc()
+                raise
         authorize(self.principal, operation)
 
     def require_principal(self) -> Principal:
@@ -154,4 +171,5 @@ async def build_context(
             ctx.principal = replace(principal, client_address=ctx.client_address)
     except PublicError as exc:
         ctx.auth_error = exc
+        AUTH_FAILURES.labels(kind="bearer" if authorization else "api_key").inc()
     return ctx

@@ -18,6 +18,7 @@ from graph.types.ingest import IngestTransactionsInput, IngestTransactionsPayloa
 from models.currencies import slot_key
 from models.machine import SlotLimits
 from resolvers.ingest.service import ingest_transactions
+from resolvers.metrics import record_ingest
 from resolvers.shops import add_shop, register_machine
 
 
@@ -77,4 +78,5 @@ class Mutation(IdentityMutations):
             records=list(input.transactions),  # type: ignore[arg-type]
             settings=info.context.settings,
         )
+        record_ingest(result)
         return IngestTransactionsPayload.from_result(result)

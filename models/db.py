@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from beanie import init_beanie
+from prometheus_client import Counter
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -43,6 +44,10 @@ DOCUMENT_MODELS = [
     DailyDemand,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
+TRANSACTION_RETRIES = Counter(
+    "cashcc_db_transaction_retries",
+    "Multi-document transactions run again after a transient error or an unknown commit.",
+)
 DEFAULT_MAX_CONCURRENT_TRANSACTIONS = 4
 T = TypeVar("T")
 
@@ -70,9 +75,18 @@ class Database:
         # server, docs/performance.md), so each process runs a few at a time and queues the rest.
         if self._transaction_slots is None:
             self._transaction_slots = asyncio.Semaphore(self.max_concurrent_transactions)
+        attempts = 0
+
+        async def counted(session: AsyncClientSession) -> T:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                TRANSACTION_RETRIES.inc()
+            return await work(session)
+
         async with self._transaction_slots, self.client.start_session() as session:
             return await session.with_transaction(
-                work,
+                counted,
                 read_concern=ReadConcern("snapshot"),
                 write_concern=WriteConcern("majority"),
             )

@@ -88,6 +88,8 @@ def start_server(
 
     `started_here` tells the caller whether it owns the process (and should stop it).
     """
+    # The server runs in the repository's folder: relative paths would land there.
+    storage_dir, var_dir = storage_dir.resolve(), var_dir.resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
     storage_dir.mkdir(parents=True, exist_ok=True)
     with open(var_dir / "embedded.lock", "w") as lock:

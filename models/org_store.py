@@ -47,3 +47,8 @@ async def create_shop(*, scope: Scope, shop: Shop) -> Shop:
     except DuplicateKeyError as exc:
         raise DuplicateShopCode(shop.code) from exc
     return shop
+
+
+async def list_organizations() -> list[Organization]:
+    """Every organization (operators' tools only: requests are always scoped to one)."""
+    return await Organization.find({}).sort("name", "_id").to_list()

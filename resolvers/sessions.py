@@ -34,6 +34,7 @@ from models.session_store import (
 )
 from resolvers.errors import ErrorCode, UserError
 from resolvers.ids import parse_object_id
+from resolvers.metrics import AUTH_FAILURES
 from resolvers.security_log import Actor, SecurityAction, record_event
 
 
@@ -129,6 +130,7 @@ async def login(
         )
     if not usable:
         await _record_failed_login(users, matched, client_address=client_address)
+        AUTH_FAILURES.labels(kind="login").inc()
         return UserError(None, ErrorCode.INVALID_CREDENTIALS, "invalid e-mail or password")
     user = usable[0]
     session = await start_session(user, settings=settings)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -31,8 +30,8 @@ from tests.live_flow import (
     warm_up,
 )
 from tests.live_support import LiveClient, graphql_post
-from tests.servers import ApiServer, free_port, server_env, wait_until
-from tests.test_nginx import CONFIG, nginx_binary
+from tests.servers import ApiServer, server_env, wait_until
+from tests.tls_support import nginx, render
 
 QUEUE_SIZE = 8
 REAUTH_SECONDS = 1
@@ -353,34 +352,18 @@ async def test_revoking_an_api_key_ends_its_subscriptions(
 async def test_subscriptions_work_through_the_nginx_config(
     server: ApiServer, factory: Factory, tmp_path: Path
 ) -> None:
-    """nginx/cashcc.conf forwards the WebSocket upgrade and the graphql-transport-ws protocol."""
-    listen = free_port()
-    conf = (
-        CONFIG.read_text()
-        .replace("127.0.0.1:8000", f"127.0.0.1:{server.port}")
-        .replace("listen 8080;", f"listen 127.0.0.1:{listen};")
-    )
-    (tmp_path / "cashcc.conf").write_text(conf)
-    proc = subprocess.Popen(
-        [nginx_binary(), "-p", str(tmp_path), "-c", "cashcc.conf", "-g", "daemon off;"]
-    )
-    try:
-
-        def proxied() -> bool:
-            with contextlib.suppress(httpx.HTTPError):
-                return httpx.get(f"http://127.0.0.1:{listen}/healthz", timeout=1).is_success
-            return False
-
-        wait_until(proxied, timeout=20, what="nginx to proxy /healthz")
+    """nginx/cashcc.conf forwards the WebSocket upgrade and the graphql-transport-ws protocol
+    (over TLS, as in production); the batch goes to the API directly."""
+    proxy = render(tmp_path, upstream_port=server.port)
+    with nginx(tmp_path, proxy):
         tenant = await factory.tenant()
         client = await LiveClient.open(
-            f"ws://127.0.0.1:{listen}/graphql", {"token": tenant.admin_token}
+            f"wss://127.0.0.1:{proxy.https_port}/graphql",
+            {"token": tenant.admin_token},
+            ssl=proxy.ssl_context(),
         )
         async with clients(client):
             await client.subscribe(INVENTORY_CHANGED)
-            await warm_up(f"http://127.0.0.1:{listen}", tenant, [client])
-            result = await ingest(f"http://127.0.0.1:{listen}", tenant)
+            await warm_up(server.http_url, tenant, [client])
+            result = await ingest(server.http_url, tenant)
             assert field_of(await client.next_data())["sequence"] == result["chainPosition"]
-    finally:
-        proc.terminate()
-        proc.wait(10)

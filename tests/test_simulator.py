@@ -5,17 +5,24 @@ verification through the public API both confirms an exact match and catches a m
 from __future__ import annotations
 
 import io
+import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from bson import ObjectId
 
 from agent import AgentClient
 from agent.outbox import Outbox
+from cli.listing import cleanup_run, run_listing
+from cli.main import build_parser
 from config import Settings
 from models.db import Database
+from models.identity import User
+from models.ledger import Transaction
 from simulator.api import CloudApi
 from simulator.proxy import FaultRates
 from simulator.run import SimulationConfig, SimulationResult, format_summary, run_simulation
@@ -123,3 +130,66 @@ async def test_verification_catches_a_missing_and_an_extra_transaction(
     assert want - got == 3
     assert checks[rogue_id].extra == [41]
     assert checks[rogue_id].stored == checks[rogue_id].journaled + 1
+
+
+async def cashcc(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run a database command of `cashcc` in this process (on the test database)."""
+    args = build_parser().parse_args(list(argv))
+    if args.command == "simulate":
+        code = await cleanup_run(args.cleanup, args.state_dir)
+    else:
+        code = await run_listing(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+async def test_listings_show_the_run_and_cleanup_removes_only_it(
+    flaky_run: tuple[SimulationResult, str, str],
+    factory: Factory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result, email, _ = flaky_run
+    admin = await User.find_one(User.email == email)
+    org = str(admin.org_id)
+    bystander = await factory.tenant()  # another organization's data must survive
+
+    _, orgs, _ = await cashcc(capsys, "orgs", "--json")
+    assert org in {o["id"] for o in json.loads(orgs)}
+    _, machines, _ = await cashcc(capsys, "machines", "--org", org, "--json")
+    machines = json.loads(machines)
+    assert sorted(m["serial"] for m in machines) == [
+        f"SIM-{result.run_id}-01-1",
+        f"SIM-{result.run_id}-02-1",
+    ]
+    _, keys, _ = await cashcc(capsys, "keys", "--org", org)
+    assert f"simulator {result.run_id}" in keys
+    assert "cck_test_" in keys  # the public prefix...
+    assert not re.search(r"cck_test_\w{16}_\w{40}", keys)  # ...never a secret
+    _, table, _ = await cashcc(capsys, "shops", "--org", org)
+    assert table.splitlines()[0].split()[:3] == ["ID", "ORG", "CODE"]
+
+    assert await cashcc(capsys, "machines", "--org", "not-an-id") == (
+        2,
+        "",
+        "error: --org: 'not-an-id' is not an id (24 hexadecimal characters)\n",
+    )
+
+    outboxes = tmp_path / "sim"
+    (outboxes / result.run_id).mkdir(parents=True)
+    code, done, _ = await cashcc(
+        capsys, "simulate", "--cleanup", result.run_id, "--state-dir", str(outboxes)
+    )
+    assert code == 0
+    # A key per shop; 80 journaled transactions and the rogue one of the test above.
+    assert "removed 2 machines, 2 keys, 2 empty shops, 81 transactions" in done
+    assert not (outboxes / result.run_id).exists()
+    machine_ids = [ObjectId(m["id"]) for m in machines]
+    assert await Transaction.find({"machine_id": {"$in": machine_ids}}).count() == 0
+    assert (await cashcc(capsys, "machines", "--org", org, "--json"))[1].strip() == "[]"
+    _, kept, _ = await cashcc(capsys, "machines", "--org", str(bystander.org.id), "--json")
+    assert len(json.loads(kept)) == 1
+    code, _, error = await cashcc(
+        capsys, "simulate", "--cleanup", result.run_id, "--state-dir", str(outboxes)
+    )
+    assert (code, error.startswith("error: --cleanup: nothing of run")) == (1, True)

@@ -2,9 +2,9 @@
 
 A machine keeps at most `max_ranges` ranges (setting MAX_SEQ_RANGES; one open gap sits between
 two). Past that, the oldest ranges are summarised: dropped, and the *floor* moves up to the
-oldest range kept. Below the floor the ranges no longer say which seqs were seen; ingest then asks the stored
-transactions instead (see `resolvers.ingest.service`), so the state stays small and ingest cost
-flat however many gaps a local system (or a stolen key) leaves open.
+oldest range kept. Below the floor the ranges no longer say which seqs were seen; ingest then
+asks the stored transactions instead (see `resolvers.ingest.service`), so the state stays
+small and ingest cost flat however many gaps a local system (or a stolen key) leaves open.
 """
 
 from __future__ import annotations

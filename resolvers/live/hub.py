@@ -23,6 +23,7 @@ from bson.errors import InvalidId
 
 from models.scope import Scope
 from resolvers.live.envelope import Envelope, EventType, channel_for, org_of_channel
+from resolvers.metrics import LIVE_EVENTS_PUBLISHED, LIVE_SUBSCRIBERS
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ class LiveHub:
     async def publish(self, env: Envelope) -> None:
         """Send one envelope to its organization's channel (every process sees it)."""
         await self.broadcast.publish(channel_for(env.org), env.to_json())
+        LIVE_EVENTS_PUBLISHED.inc()
 
     @contextlib.asynccontextmanager
     async def subscribe(
@@ -151,6 +153,7 @@ class LiveHub:
         channel = self._channels.setdefault(org, _Channel())
         async with channel.lock:
             channel.subscribers.add(sub)
+            LIVE_SUBSCRIBERS.inc()
             if channel.pump is None or channel.pump.done():
                 channel.ready.clear()
                 channel.pump = asyncio.create_task(self._pump(org, channel), name=f"live-{org}")
@@ -166,6 +169,7 @@ class LiveHub:
                 raise RuntimeError("live channel stopped")
             yield sub
         finally:
+            LIVE_SUBSCRIBERS.dec()
             channel.subscribers.discard(sub)
             await self._release(org, channel)
 
