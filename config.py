@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     max_future_skew_seconds: int = Field(default=86_400, ge=0)
     missing_seq_ranges_limit: int = Field(default=100, ge=1, le=1000)
     # Seq ranges a machine's state keeps exactly (one open gap between two); older ones are
-    # summarised below a floor (resolvers/ingest/seq_ranges.py).
+    # summarised below a floor (resolvers/ledger/ingest/seq_ranges.py).
     max_seq_ranges: int = Field(default=1_000, ge=10, le=10_000)
     # Per worker process; more transactions at once made the database slower, not faster.
     max_concurrent_transactions: int = Field(default=4, ge=1, le=1000)

@@ -1,6 +1,34 @@
-"""Errors a client may see as-is. Anything else is masked by the GraphQL layer."""
+"""Errors about the request rather than the operation: credentials, permissions, limits,
+malformed input. A client may see their message as is; anything else that is not a
+`resolvers.errors.ServiceError` is masked by the GraphQL layer.
+
+Every code is a member of `RequestErrorCode`, which the schema exposes (docs/errors.md).
+"""
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RequestErrorCode(StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    RATE_LIMITED = "RATE_LIMITED"
+    BAD_REQUEST = "BAD_REQUEST"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    QUERY_TOO_EXPENSIVE = "QUERY_TOO_EXPENSIVE"
+    TIMEOUT = "TIMEOUT"
+    UNAVAILABLE = "UNAVAILABLE"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    # Answers before GraphQL runs (HTTP statuses, docs/errors.md section 4).
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    CORS_REFUSED = "CORS_REFUSED"
 
 
 class PublicError(Exception):
@@ -10,13 +38,13 @@ class PublicError(Exception):
     hint in seconds when the server knows one.
     """
 
-    code: str = "BAD_REQUEST"
+    code: RequestErrorCode = RequestErrorCode.BAD_REQUEST
 
     def __init__(
         self,
         message: str,
         *,
-        code: str | None = None,
+        code: RequestErrorCode | None = None,
         retryable: bool = False,
         retry_after: float | None = None,
     ) -> None:
@@ -29,12 +57,8 @@ class PublicError(Exception):
 
 
 class AuthenticationError(PublicError):
-    code = "UNAUTHENTICATED"
+    code = RequestErrorCode.UNAUTHENTICATED
 
 
 class PermissionDenied(PublicError):
-    code = "FORBIDDEN"
-
-
-class NotFound(PublicError):
-    code = "NOT_FOUND"
+    code = RequestErrorCode.FORBIDDEN

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -14,6 +16,11 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-just-timing")
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+async def hash_in_thread(password: str) -> str:
+    """`hash_password` off the event loop: argon2 takes most of a second on a small machine."""
+    return await asyncio.to_thread(_hasher.hash, password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:

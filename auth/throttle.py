@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
-from auth.errors import PublicError
+from auth.errors import PublicError, RequestErrorCode
 from auth.principal import Principal
 from config import Settings
 from models.db import get_database
@@ -15,7 +15,7 @@ from models.rate_limit import take_token
 
 
 class RateLimited(PublicError):
-    code = "RATE_LIMITED"
+    code = RequestErrorCode.RATE_LIMITED
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message, retryable=True, retry_after=max(retry_after, 0.001))

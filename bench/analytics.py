@@ -39,7 +39,7 @@ from models.scope import Scope
 from models.summary import Grain
 from models.summary_store import collection
 from resolvers.analytics.rebuild import rebuild_summaries
-from resolvers.sessions import start_session
+from resolvers.identity.sessions import start_session
 from tests.servers import ApiServer, server_env
 
 ROOT = Path(__file__).resolve().parent.parent

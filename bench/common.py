@@ -21,9 +21,10 @@ from models.embedded import start_server, stop_server
 from models.identity import User
 from models.machine import Machine, MachineModel
 from models.organization import Organization
-from resolvers.api_keys import issue_api_key
-from resolvers.identity import create_organization
-from resolvers.shops import add_shop, register_machine
+from resolvers.fleet.machines import register_machine
+from resolvers.fleet.organizations import create_organization
+from resolvers.fleet.shops import add_shop
+from resolvers.identity.api_keys import issue_api_key
 from tests.servers import ApiServer, server_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -107,7 +108,6 @@ async def create_tenant(
         admin_email=f"bench-{suffix}@example.com",
         admin_password=ADMIN_PASSWORD,
     )
-    assert not isinstance(created, list), created
     org, admin = created
     principal = principal_for_user(admin)
     tenant = BenchTenant(org=org, admin=admin, machines=[], api_keys=[])
@@ -115,7 +115,6 @@ async def create_tenant(
         shop = await add_shop(
             principal=principal, name=f"Bench {s}", code=f"B{s}", timezone=None, currency=None
         )
-        assert not isinstance(shop, list), shop
         issued = await issue_api_key(
             principal=principal,
             name="bench",
@@ -124,7 +123,6 @@ async def create_tenant(
             expires_at=None,
             settings=settings,
         )
-        assert not isinstance(issued, list), issued
         for m in range(machines_per_shop):
             machine = await register_machine(
                 principal=principal,
@@ -135,7 +133,6 @@ async def create_tenant(
                 name=None,
                 first_seq=1,
             )
-            assert not isinstance(machine, list), machine
             tenant.machines.append(machine)
             tenant.api_keys.append(issued.secret)
     return tenant

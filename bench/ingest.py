@@ -37,8 +37,8 @@ from config import Settings
 from models.currencies import CashKind
 from models.db import connect, disconnect
 from models.ledger import GENESIS_HASH, Transaction, TransactionType
-from resolvers.ingest.ledger_update import apply_records
-from resolvers.ingest.records import LineInput, RecordInput, validate_records
+from resolvers.ledger.ingest.ledger_update import apply_records
+from resolvers.ledger.ingest.records import LineInput, RecordInput, validate_records
 from simulator.traffic import MachineTraffic, ShopProfile
 
 BASELINE_COLLECTION = "bench_baseline"

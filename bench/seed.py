@@ -19,8 +19,8 @@ from config import Settings
 from models.ledger import MachineInventory, Transaction, TransactionType
 from models.organization import utcnow
 from models.summary_store import collection, summary_document, summary_increments
-from resolvers.ingest.ledger_update import apply_records
-from resolvers.ingest.records import LineInput, RecordInput, validate_records
+from resolvers.ledger.ingest.ledger_update import apply_records
+from resolvers.ledger.ingest.records import LineInput, RecordInput, validate_records
 
 NOTES = [500, 1000, 2000, 5000]
 COINS = [100, 200]

@@ -23,7 +23,7 @@ from models.machine_store import list_machines
 from models.org_store import get_organization, list_organizations, list_shops
 from models.organization import Organization
 from models.scope import Scope
-from resolvers.api_keys import key_status
+from resolvers.identity.api_keys import key_status
 
 RUN_ID = re.compile(r"[0-9a-f]{14}")
 

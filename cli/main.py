@@ -16,45 +16,42 @@ from pymongo.errors import PyMongoError
 
 from cli.serve import cmd_serve
 from config import Settings, configuration_problems, get_settings
-from models.db import connect, disconnect
 from models.embedded import EmbeddedDatabaseError, running_server, start_server, stop_server
+from resolvers.errors import ServiceError
+from resolvers.system import close_database, open_database
 
 log = logging.getLogger("cashcc")
 
 
 async def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
-    from graph.app import database_uri
-
-    await connect(
-        database_uri(settings), settings.mongodb_db, retention_days=settings.retention_days
-    )
+    await open_database(settings)
     try:
         return await work()
     finally:
-        await disconnect()
+        await close_database()
 
 
 def cmd_create_org(args: argparse.Namespace, settings: Settings) -> int:
     """Create an organization and its first ORG_ADMIN."""
-    from resolvers.identity import create_organization
+    from resolvers.fleet.organizations import create_organization
 
-    result = asyncio.run(
-        _with_database(
-            settings,
-            lambda: create_organization(
-                name=args.name,
-                currency=args.currency,
-                timezone=args.timezone,
-                admin_email=args.admin_email,
-                admin_password=args.admin_password,
-            ),
+    try:
+        org, admin = asyncio.run(
+            _with_database(
+                settings,
+                lambda: create_organization(
+                    name=args.name,
+                    currency=args.currency,
+                    timezone=args.timezone,
+                    admin_email=args.admin_email,
+                    admin_password=args.admin_password,
+                ),
+            )
         )
-    )
-    if isinstance(result, list):
-        for error in result:
+    except ServiceError as exc:
+        for error in exc.errors:
             print(f"error: {error.field}: {error.message}", file=sys.stderr)
         return 1
-    org, admin = result
     print(f"organization {org.name} created: id {org.id}; admin {admin.email}")
     return 0
 

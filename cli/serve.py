@@ -22,8 +22,9 @@ import sys
 from pathlib import Path
 
 from config import Settings
-from models.db import connect, disconnect
 from models.embedded import start_server
+from resolvers.fleet.organizations import ensure_demo_organization
+from resolvers.system import close_database, open_database
 
 EMBEDDED_STOP_ENV = "CASHCC_STOP_EMBEDDED_DB"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -39,16 +40,11 @@ def _fresh_dir(path: Path) -> Path:
 
 
 async def _ensure_demo(settings: Settings) -> tuple[str, str] | None:
-    from graph.app import database_uri
-    from resolvers.identity import ensure_demo_organization
-
-    await connect(
-        database_uri(settings), settings.mongodb_db, retention_days=settings.retention_days
-    )
+    await open_database(settings)
     try:
         return await ensure_demo_organization(settings)
     finally:
-        await disconnect()
+        await close_database()
 
 
 def gunicorn_argv(settings: Settings, *, host: str, port: int, workers: int) -> list[str]:

@@ -30,19 +30,18 @@ from auth.errors import PublicError
 from config import Settings, get_settings
 from graph.context import Context, build_context
 from graph.errors import shape_error
+from graph.framework import LiveTransportWSHandler, decode_json
 from graph.http import decode_request_body, http_error_response
 from graph.http_routes import StrictCORS, cors_options, routes
 from graph.ide import IDE_HTML, ide_assets
 from graph.limits import BodySizeLimit, OperationTimeout
-from graph.live_execution import LiveTransportWSHandler
 from graph.metrics import metrics_route, observe_operations
 from graph.request_log import RequestLog, configure_logging, note
 from graph.schema import build_schema
 from graph.ws_auth import authenticate_credential, credential_from, require_credential
-from models.db import connect, disconnect
-from models.embedded import start_server
-from resolvers.live.hub import LiveHub, get_hub, make_broadcast, set_hub
-from resolvers.metrics import AUTH_FAILURES
+from infra.live.hub import LiveHub, get_hub, make_broadcast, set_hub
+from infra.metrics import AUTH_FAILURES
+from resolvers.system import close_database, open_database
 
 log = logging.getLogger("cashcc")
 GC_GEN0_THRESHOLD = 50_000
@@ -89,6 +88,9 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         return decode_request_body(data)
+
+    def decode_json(self, data: str | bytes) -> Any:
+        return decode_json(data)
 
     async def execute_operation(  # type: ignore[override]
         self,
@@ -148,13 +150,6 @@ class GraphQLApp(GraphQL[Context, None]):
         note(context.request.scope.setdefault("state", {}), **context.log_fields([]))
 
 
-def database_uri(settings: Settings) -> str:
-    """`MONGODB_URI`, or the embedded server under `VAR_DIR` (started on demand)."""
-    if settings.mongodb_uri:
-        return settings.mongodb_uri
-    return start_server(settings.embedded_db_dir, settings.var_dir).uri
-
-
 async def healthz(request: Request) -> JSONResponse:
     """Liveness, plus this process's live subscriber count (operations and tests use it)."""
     hub = get_hub()
@@ -172,12 +167,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_database:
-            await connect(
-                database_uri(settings),
-                settings.mongodb_db,
-                retention_days=settings.retention_days,
-                max_concurrent_transactions=settings.max_concurrent_transactions,
-            )
+            await open_database(settings)
         hub = LiveHub(make_broadcast(settings.broadcast_url), queue_size=settings.live_queue_size)
         await hub.start()
         set_hub(hub)
@@ -195,7 +185,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             set_hub(None)
             await hub.stop()
             if manage_database:
-                await disconnect()
+                await close_database()
 
     app = Starlette(
         routes=[

@@ -8,6 +8,7 @@ applies the permission table, and charges an API key's rate limit per operation.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -27,10 +28,10 @@ from auth.principal import (
 from auth.rbac import PERMISSIONS, authorize
 from auth.throttle import check_api_key_rate
 from config import Settings
+from graph.fleet.loaders import FleetLoaders
 from graph.http import REQUEST_ID_HEADER, request_id_for
-from graph.loaders import Loaders
 from graph.ws_auth import REVOCATION_BOUND_SECONDS, Credential, recheck_credential
-from resolvers.metrics import AUTH_FAILURES
+from infra.metrics import AUTH_FAILURES
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self)
+        self.loaders = Loaders(self.require_principal)
 
     @property
     def client_address(self) -> str | None:
@@ -127,6 +128,9 @@ class Context:
         """
         if self.credential is not None:
             await self.check_auth(max_age=REVOCATION_BOUND_SECONDS)
+            # A WebSocket's context outlives its operations: fresh loaders per operation, so
+            # no operation reads what an earlier one cached.
+            self.loaders = Loaders(self.require_principal)
         elif (
             self.principal is None
             and self.auth_error is not None
@@ -146,6 +150,13 @@ class Context:
         if self.principal is None:
             raise self.auth_error or AuthenticationError("authentication required")
         return self.principal
+
+
+class Loaders:
+    """The DataLoaders of one request (one operation on a WebSocket), per domain."""
+
+    def __init__(self, principal: Callable[[], Principal]) -> None:
+        self.fleet = FleetLoaders(principal)
 
 
 Info = StrawberryInfo[Context, None]

@@ -40,7 +40,7 @@ from graphql import (
     value_from_ast,
 )
 
-from auth.errors import PublicError
+from auth.errors import PublicError, RequestErrorCode
 
 LIST_ESTIMATE = 10
 PAGE_ARGUMENT = "first"
@@ -49,15 +49,15 @@ PAGE_ARGUMENT = "first"
 class QueryTooComplex(PublicError):
     """The document's shape is over a structural limit (depth, aliases, fragments, fields)."""
 
-    code = "QUERY_TOO_COMPLEX"
+    code = RequestErrorCode.QUERY_TOO_COMPLEX
 
 
 class QueryTooExpensive(PublicError):
-    code = "QUERY_TOO_EXPENSIVE"
+    code = RequestErrorCode.QUERY_TOO_EXPENSIVE
 
 
 class DocumentInvalid(PublicError):
-    code = "GRAPHQL_VALIDATION_FAILED"
+    code = RequestErrorCode.GRAPHQL_VALIDATION_FAILED
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from typing import Any
 from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
-from auth.errors import PublicError
+from auth.errors import PublicError, RequestErrorCode
+from resolvers.errors import ServiceError
 
 log = logging.getLogger("cashcc.graphql")
 INTERNAL_MESSAGE = "Internal server error. Quote the requestId when reporting it."
@@ -35,20 +36,31 @@ def shape_error(
     """The client-facing version of `error`, with `extensions.code` and `requestId`."""
     original = error.original_error
     extensions: dict[str, Any] = {"requestId": request_id}
-    if isinstance(original, PublicError):
-        extensions["code"] = original.code
+    if isinstance(original, ServiceError):
+        first = original.first
+        extensions["code"] = first.code.value
+        extensions["retryable"] = first.retryable
+        if first.field is not None:
+            extensions["field"] = first.field
+        if first.retry_after is not None:
+            extensions["retryAfter"] = first.retry_after
+        message = first.message
+    elif isinstance(original, PublicError):
+        extensions["code"] = original.code.value
         extensions["retryable"] = original.retryable
         if original.retry_after is not None:
             extensions["retryAfter"] = original.retry_after
         message = original.message
     elif isinstance(error, GraphQLSyntaxError):
-        extensions["code"] = "GRAPHQL_PARSE_FAILED"
+        extensions["code"] = RequestErrorCode.GRAPHQL_PARSE_FAILED.value
         message = error.message
     elif original is None:
-        extensions["code"] = (error.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED")
+        extensions["code"] = (error.extensions or {}).get(
+            "code", RequestErrorCode.GRAPHQL_VALIDATION_FAILED.value
+        )
         message = error.message
     elif _is_input_error(error, original):
-        extensions["code"] = "BAD_USER_INPUT"
+        extensions["code"] = RequestErrorCode.BAD_USER_INPUT.value
         message = error.message
     else:
         log.error(
@@ -58,7 +70,7 @@ def shape_error(
             error.path,
             exc_info=original,
         )
-        extensions["code"] = "INTERNAL_SERVER_ERROR"
+        extensions["code"] = RequestErrorCode.INTERNAL_SERVER_ERROR.value
         message = INTERNAL_MESSAGE
     return GraphQLError(
         message,

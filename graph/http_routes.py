@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from config import Settings
-from resolvers.health import readiness_problems
+from resolvers.system import readiness_problems
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
 CORS_HEADERS = ["Authorization", "Content-Type", "X-API-Key", "X-Request-Id"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from strawberry.utils.str_converters import to_camel_case
 
-from auth.errors import PublicError
+from auth.errors import PublicError, RequestErrorCode
 from resolvers.validation import is_text
 
 # Operation -> argument path of a list whose records are checked one by one (text included).
@@ -22,7 +22,7 @@ RECORD_LISTS: dict[str, str] = {"Mutation.ingestTransactions": "input.transactio
 
 
 class InvalidText(PublicError):
-    code = "BAD_USER_INPUT"
+    code = RequestErrorCode.BAD_USER_INPUT
 
 
 def _first_invalid(value: Any, path: str, skip: str | None = None) -> str | None:

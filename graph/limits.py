@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from auth.errors import PublicError
+from auth.errors import PublicError, RequestErrorCode
 
 
 class OperationTimeout(PublicError):
-    code = "TIMEOUT"
+    code = RequestErrorCode.TIMEOUT
 
 
 class BodySizeLimit:

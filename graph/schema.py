@@ -1,64 +1,71 @@
-"""The schema: root types, security extensions, and the authorization wrapper.
+"""The schema: composes the domains' root fields, and wraps every one of them once.
 
-Every root field (Query, Mutation, Subscription) is wrapped with `auth.rbac.authorize` at build
-time; building fails when a field has no entry in the permission table.
+Every root field (Query, Mutation, Subscription) is wrapped at build time with the one
+authorization path (`Context.authorize`) and the text check; building fails when a field has
+no entry in the permission table, or when a mutation does not return a `Payload`. A
+ServiceError raised by a mutation becomes the `userErrors` of its payload here, and nowhere
+else; raised by a query, it becomes an error with `extensions.code` (graph.errors).
 """
 
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable
 from typing import Any
 
 import strawberry
 from graphql import (
-    GraphQLError,
     GraphQLField,
     GraphQLObjectType,
     GraphQLResolveInfo,
     NoSchemaIntrospectionCustomRule,
+    get_named_type,
 )
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.printer import print_schema
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from auth.errors import PublicError
 from auth.rbac import PERMISSIONS
 from config import Settings
+from graph.analytics.queries import AnalyticsQueries
+from graph.common import Payload, read_field
 from graph.document_limits import DocumentLimits
+from graph.enums import RequestErrorCode, UserErrorCode
 from graph.errors import ErrorPolicy
-from graph.extensions import DocumentValidation, SafeParserCache
+from graph.fleet.mutations import FleetMutations
+from graph.fleet.queries import FleetQueries
+from graph.framework import DocumentValidation, SafeParserCache, Schema, SharedLiveEventExecutor
+from graph.identity.mutations import IdentityMutations
+from graph.identity.queries import IdentityQueries
 from graph.input_text import check_text_arguments
-from graph.live_execution import SharedLiveEventExecutor
-from graph.mutations import Mutation
-from graph.queries import Query
+from graph.ledger.mutations import LedgerMutations
+from graph.ledger.queries import LedgerQueries
+from graph.live.subscriptions import LiveSubscriptions
 from graph.scalars import SCALAR_MAP
-from graph.subscriptions import Subscription
+from resolvers.errors import ServiceError
 
 CACHE_SIZE = 512
-_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
-class Schema(strawberry.Schema):
-    """Strawberry's schema with our error reporting.
+@strawberry.type
+class Query(IdentityQueries, FleetQueries, LedgerQueries, AnalyticsQueries):
+    pass
 
-    Errors are logged once, with the request id, by `graph.errors.ErrorPolicy` (unexpected
-    ones only: a client's mistake is not a server problem). With suggestions disabled
-    (production), every "Did you mean ...?" is removed, not only field suggestions: argument,
-    enum value, input field and type names would reveal the schema with introspection off.
-    """
 
-    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        return None
+@strawberry.type
+class Mutation(IdentityMutations, FleetMutations, LedgerMutations):
+    pass
 
-    @staticmethod
-    def remove_field_suggestion(error: GraphQLError) -> None:
-        error.message = _SUGGESTION.sub("", error.message)
+
+@strawberry.type
+class Subscription(LiveSubscriptions):
+    pass
 
 
 class UnprotectedOperation(RuntimeError):
-    """A root field has no entry in the permission table."""
+    """A root field has no entry in the permission table, or a mutation has no payload."""
 
 
 def root_operations(schema: strawberry.Schema) -> dict[str, GraphQLField]:
@@ -72,15 +79,32 @@ def root_operations(schema: strawberry.Schema) -> dict[str, GraphQLField]:
     return operations
 
 
-def _guard(operation: str, resolve: Callable[..., Any]) -> Callable[..., Any]:
-    """`resolve` behind the one authorization path (`Context.authorize`) and the text check."""
+def _payload_of(operation: str, field: GraphQLField) -> type[Payload]:
+    named = get_named_type(field.type)
+    definition = (named.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    origin = getattr(definition, "origin", None)
+    if not (isinstance(origin, type) and issubclass(origin, Payload)):
+        raise UnprotectedOperation(f"{operation} must return a graph.common.Payload")
+    return origin
+
+
+def _guard(
+    operation: str, resolve: Callable[..., Any], payload: type[Payload] | None
+) -> Callable[..., Any]:
+    """`resolve` behind the authorization path and the text check; for a mutation, a
+    ServiceError becomes its payload's userErrors."""
 
     async def guarded(source: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
         await info.context.authorize(operation)
         check_text_arguments(operation, kwargs)
-        result = resolve(source, info, **kwargs)
-        if inspect.isawaitable(result):
-            result = await result
+        try:
+            result = resolve(source, info, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        except ServiceError as error:
+            if payload is None:
+                raise
+            return payload.failed(error)
         return result
 
     return guarded
@@ -95,7 +119,7 @@ def _over_websocket_only(operation: str, resolve: Callable[..., Any]) -> Callabl
             raise PublicError(
                 f"{operation.split('.', 1)[1]} is a subscription: open a WebSocket to "
                 "/graphql (graphql-transport-ws)",
-                code="BAD_REQUEST",
+                code=RequestErrorCode.BAD_REQUEST,
             )
         return resolve(source, info, **kwargs)
 
@@ -103,20 +127,22 @@ def _over_websocket_only(operation: str, resolve: Callable[..., Any]) -> Callabl
 
 
 def protect(schema: strawberry.Schema) -> None:
-    """Wrap every root field with the permission check; refuse unlisted fields.
+    """Wrap every root field (see the module docstring); refuse unlisted fields.
 
     A subscription is authorized once, when it subscribes; its deliveries are re-checked by
-    the stream itself (graph.subscriptions).
+    the stream itself (graph.live.subscriptions).
     """
     for operation, field in root_operations(schema).items():
         if operation not in PERMISSIONS:
             raise UnprotectedOperation(f"{operation} has no entry in auth.rbac.PERMISSIONS")
         if field.subscribe is not None:
-            field.subscribe = _guard(operation, field.subscribe)
+            field.subscribe = _guard(operation, field.subscribe, None)
             if field.resolve is not None:
                 field.resolve = _over_websocket_only(operation, field.resolve)
         elif field.resolve is not None:
-            field.resolve = _guard(operation, field.resolve)
+            mutation = operation.startswith("Mutation.")
+            payload = _payload_of(operation, field) if mutation else None
+            field.resolve = _guard(operation, field.resolve, payload)
 
 
 def document_limits(settings: Settings) -> DocumentLimits:
@@ -146,9 +172,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        # Every code a client can see is in a schema enum, referenced or not.
+        types=[UserErrorCode, RequestErrorCode],
         extensions=extensions,
         config=StrawberryConfig(
             scalar_map=SCALAR_MAP,
+            default_resolver=read_field,
             batching_config={"max_operations": settings.max_batch_operations},
             # "Did you mean ...?" would reveal field names with introspection off.
             disable_field_suggestions=settings.is_production,

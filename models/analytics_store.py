@@ -4,6 +4,12 @@ Every pipeline starts with an index-backed `$match` on `org_id` plus the caller'
 `Scope.filter`) and a bucket range, so its cost follows the number of summary documents in
 the range, not the number of raw transactions. The builders are public so tests can `explain`
 exactly what runs.
+
+Short names, as in the stored summaries (models/summary.py), because the embedded database's
+cost grows with the size of every value it moves: in documents `n` transactions, `a` amount,
+`t` per type, `s` per slot, `p` pieces; in pipeline rows `_id.b` bucket, `_id.c` currency,
+`_id.k` group key (shop, machine, slot or type), `_id.m` machine, `_id.s` shop, `_id.t` type,
+and `e` an entry of `$objectToArray` (`e.k` its key, `e.v` its value).
 """
 
 from __future__ import annotations
@@ -15,20 +21,20 @@ from typing import Any
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from models.ledger import Transaction, TransactionType
+from models.ledger import TRANSACTION_TYPES, Transaction
 from models.scope import Scope
 from models.summary import Grain
 from models.summary_store import ORGANIC_SIGN, collection
 
-TYPES = [t.value for t in TransactionType]
 
+class FlowGroup(StrEnum):
+    """What `flow_pipeline` groups by besides bucket and currency (the row's `_id.k`)."""
 
-class GroupKey(StrEnum):
-    NONE = "NONE"
-    SHOP = "SHOP"
-    MACHINE = "MACHINE"
-    DENOMINATION = "DENOMINATION"
-    TYPE = "TYPE"
+    NONE = "none"
+    SHOP = "shop_id"
+    MACHINE = "machine_id"
+    SLOT = "slot"  # denomination slot (`N500`), from the summaries' `s` map
+    TYPE = "type"  # transaction type, from the summaries' `t` map
 
 
 def summary_match(scope: Scope, *, start: datetime, end: datetime | None) -> dict[str, Any]:
@@ -121,14 +127,14 @@ def flow_pipeline(
     end: datetime,
     unit: str,
     timezone: str,
-    group_by: GroupKey,
+    group_by: FlowGroup,
     currency: str | None,
 ) -> list[dict[str, Any]]:
     """Sums per (bucket, currency, group key). Rows: `_id: {b, c, k}`, `n` and one field per
-    transaction type: amounts, or pieces for DENOMINATION, or `a` for TYPE."""
+    transaction type: amounts, or pieces for SLOT, or `a` for TYPE."""
     stages = summaries_in_scope(scope, start=start, end=end, currency=currency)
     bucket = bucket_expression(grain, unit, timezone)
-    if group_by is GroupKey.TYPE:
+    if group_by is FlowGroup.TYPE:
         stages += [
             {"$project": {"b": bucket, "c": "$currency", "e": {"$objectToArray": "$t"}}},
             {"$unwind": "$e"},
@@ -140,25 +146,25 @@ def flow_pipeline(
                 }
             },
         ]
-    elif group_by is GroupKey.DENOMINATION:
+    elif group_by is FlowGroup.SLOT:
         stages += [
             {"$project": {"b": bucket, "c": "$currency", "e": {"$objectToArray": "$s"}}},
             {"$unwind": "$e"},
             {
                 "$group": {
                     "_id": {"b": "$b", "c": "$c", "k": "$e.k"},
-                    **{t: {"$sum": f"$e.v.{t}"} for t in TYPES},
+                    **{t: {"$sum": f"$e.v.{t}"} for t in TRANSACTION_TYPES},
                 }
             },
         ]
     else:
-        key = {GroupKey.NONE: None, GroupKey.SHOP: "$shop_id", GroupKey.MACHINE: "$machine_id"}
+        key = None if group_by is FlowGroup.NONE else f"${group_by.value}"
         stages.append(
             {
                 "$group": {
-                    "_id": {"b": bucket, "c": "$currency", "k": key[group_by]},
+                    "_id": {"b": bucket, "c": "$currency", "k": key},
                     "n": {"$sum": "$n"},
-                    **{t: {"$sum": f"$t.{t}.a"} for t in TYPES},
+                    **{t: {"$sum": f"$t.{t}.a"} for t in TRANSACTION_TYPES},
                 }
             }
         )
@@ -174,7 +180,7 @@ def slot_flow_pipeline(scope: Scope, *, start: datetime) -> list[dict[str, Any]]
         {
             "$group": {
                 "_id": {"m": "$m", "k": "$e.k"},
-                **{t: {"$sum": f"$e.v.{t}"} for t in TYPES},
+                **{t: {"$sum": f"$e.v.{t}"} for t in TRANSACTION_TYPES},
             }
         },
     ]

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 from beanie import init_beanie
@@ -16,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from models.embedded import start_server
 from models.identity import ApiKey, RefreshToken, Session, User
 from models.ledger import IngestBatch, MachineInventory, Transaction
 from models.machine import Machine
@@ -93,6 +95,13 @@ class Database:
 
 
 _database: Database | None = None
+
+
+def database_uri(mongodb_uri: str | None, embedded_dir: Path, var_dir: Path) -> str:
+    """`mongodb_uri`, or the embedded server's under `var_dir` (started on demand)."""
+    if mongodb_uri:
+        return mongodb_uri
+    return start_server(embedded_dir, var_dir).uri
 
 
 def get_database() -> Database:

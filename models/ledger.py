@@ -25,6 +25,20 @@ class TransactionType(StrEnum):
     ADJUSTMENT = "ADJUSTMENT"
 
 
+TRANSACTION_TYPES: tuple[str, ...] = tuple(t.value for t in TransactionType)
+# How each type moves the cash a machine holds: +1 adds, -1 removes. ADJUSTMENT counts carry
+# their own sign (+1 keeps it). The one definition: inventory, summaries, charts all use it.
+FLOW_SIGN: dict[str, int] = {
+    TransactionType.DEPOSIT: 1,
+    TransactionType.REPLENISHMENT: 1,
+    TransactionType.WITHDRAWAL: -1,
+    TransactionType.COLLECTION: -1,
+    TransactionType.ADJUSTMENT: 1,
+}
+# Customers' movements (demand), as opposed to the operators' interventions.
+ORGANIC_TYPES: tuple[str, ...] = (TransactionType.DEPOSIT, TransactionType.WITHDRAWAL)
+
+
 class TransactionFlag(StrEnum):
     NEGATIVE_INVENTORY = "NEGATIVE_INVENTORY"
 
@@ -91,7 +105,7 @@ class MachineInventory(Document):
     `counts` maps slot keys (`N500`, `C100`) to pieces in the machine. `seen_seqs` holds the
     sorted, merged ranges of sequence numbers ever accepted, so duplicates stay detectable
     after raw transactions expire and `missingSeqs` can be answered without a scan; at most
-    `resolvers.ingest.seq_ranges.MAX_RANGES` of them, the older ones summarised below
+    `resolvers.ledger.ingest.seq_ranges.MAX_RANGES` of them, the older ones summarised below
     `seq_floor` (`summarized_gaps` counts the ranges dropped).
     `chain_position`/`chain_hash` are the head of the machine's audit chain; `version`
     guards the compare-and-set update that keeps concurrent batches from forking it.

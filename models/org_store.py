@@ -20,6 +20,12 @@ async def get_organization(*, scope: Scope) -> Organization | None:
     return await Organization.get(scope.org_id)
 
 
+async def insert_organization(org: Organization) -> Organization:
+    """A new tenant (operators' tools: there is no scope before the organization exists)."""
+    await org.insert()
+    return org
+
+
 async def count_organizations() -> int:
     return await Organization.count()
 

@@ -18,7 +18,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
-from models.ledger import TransactionType
+from models.ledger import FLOW_SIGN, ORGANIC_TYPES, TRANSACTION_TYPES
 from models.scope import Scope
 from models.summary import (
     SUMMARY_KEY,
@@ -32,8 +32,7 @@ from models.timezones import zone_info
 
 Key = tuple[ObjectId, ObjectId, ObjectId, str, datetime]
 Increments = dict[Grain, dict[Key, dict[str, int]]]
-ORGANIC_SIGN = {"DEPOSIT": 1, "WITHDRAWAL": -1}
-TRANSACTION_TYPES = [t.value for t in TransactionType]
+ORGANIC_SIGN = {t: FLOW_SIGN[t] for t in ORGANIC_TYPES}
 MONTH_DAYS = 31
 SUMMARY_DOCUMENTS = {
     Grain.HOUR: HourlySummary,

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from auth.errors import PublicError
+from resolvers.errors import CommonErrorCode, ServiceError
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
-
-
-class BadTimestamp(PublicError):
-    code = "BAD_TIMESTAMP"
 
 
 def to_utc(value: datetime) -> datetime | None:
@@ -29,7 +25,9 @@ def client_instant(field: str, value: datetime) -> datetime:
     """`to_utc(value)`, or a BAD_TIMESTAMP error naming `field`."""
     utc = to_utc(value)
     if utc is None:
-        raise BadTimestamp(f"{field} must be between 1970 and 9998 (UTC)")
+        raise ServiceError.of(
+            CommonErrorCode.BAD_TIMESTAMP, f"{field} must be between 1970 and 9998 (UTC)"
+        )
     return utc
 
 

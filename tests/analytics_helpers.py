@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from auth.principal import principal_for_user
 from models.machine import MachineModel
-from resolvers.shops import register_machine
+from resolvers.fleet.machines import register_machine
 from tests.factories import Factory, Tenant
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -76,7 +76,7 @@ class World:
                     [r.as_input() for r in rs[i : i + 200]],
                     machine_id=str(machine.id),
                     api_key=self.keys[machine.shop_id],
-                    key=uuid.uuid4().hex,
+                    idempotency_key=uuid.uuid4().hex,
                 )
                 assert not result["rejected"], result
                 assert not result["userErrors"], result
@@ -97,7 +97,6 @@ async def build_world(factory: Factory, *, shops: int = 2) -> World:
         name=None,
         first_seq=1,
     )
-    assert not isinstance(usd, list)
     tenant.machines.append(usd)
     keys = {tenant.shops[0].id: tenant.api_key}
     for i in range(1, shops):

@@ -60,7 +60,7 @@ class World:
         issued = await self.factory.issue_key(
             self.tenant_of(target), shop_index={"K0": 0, "K1": 1, "KB": 0}[target], name="matrix"
         )
-        return str(issued.key.id)
+        return str(issued.api_key.id)
 
     async def fresh_user(self, target: str) -> str:
         tenant = self.tenant_of(target)

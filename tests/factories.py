@@ -18,10 +18,11 @@ from models.identity_store import create_user
 from models.machine import MachineModel
 from models.organization import Organization
 from models.scope import Scope
-from resolvers.api_keys import IssuedKey, issue_api_key
-from resolvers.identity import create_organization
-from resolvers.sessions import start_session
-from resolvers.shops import add_shop, register_machine
+from resolvers.fleet.machines import register_machine
+from resolvers.fleet.organizations import create_organization
+from resolvers.fleet.shops import add_shop
+from resolvers.identity.api_keys import IssuedKey, issue_api_key
+from resolvers.identity.sessions import start_session
 
 PASSWORD = "correct-horse-battery"
 # Records default to a fixed time per seq, so a resend is byte-for-byte the same record.
@@ -136,7 +137,6 @@ class Factory:
             admin_email=f"admin-{suffix}@example.com",
             admin_password=PASSWORD,
         )
-        assert not isinstance(created, list), created
         org, admin = created
         tenant = Tenant(org=org, admin=admin, admin_token=await self.token_for(admin))
         principal = principal_for_user(admin)
@@ -144,7 +144,6 @@ class Factory:
             shop = await add_shop(
                 principal=principal, name=f"Shop {s}", code=f"S{s}", timezone=None, currency=None
             )
-            assert not isinstance(shop, list), shop
             tenant.shops.append(shop)
             for m in range(machines_per_shop):
                 machine = await register_machine(
@@ -156,7 +155,6 @@ class Factory:
                     name=None,
                     first_seq=1,
                 )
-                assert not isinstance(machine, list), machine
                 tenant.machines.append(machine)
         if tenant.shops:
             tenant.api_key = await self.api_key(tenant, shop_index=0)
@@ -180,7 +178,6 @@ class Factory:
             expires_at=expires_at,
             settings=self.settings,
         )
-        assert not isinstance(issued, list), issued
         return issued
 
     async def api_key(
@@ -215,7 +212,7 @@ class Factory:
         tenant: Tenant,
         records: list[dict],
         *,
-        key: str | None = None,
+        idempotency_key: str | None = None,
         machine_id: str | None = None,
         api_key: str | None = None,
     ) -> dict:
@@ -226,7 +223,7 @@ class Factory:
             {
                 "input": {
                     "machineId": machine_id or tenant.machine_id,
-                    "idempotencyKey": key or uuid.uuid4().hex,
+                    "idempotencyKey": idempotency_key or uuid.uuid4().hex,
                     "transactions": records,
                 }
             },

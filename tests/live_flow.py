@@ -47,7 +47,7 @@ async def ingest(
     machine_id: str | None = None,
     api_key: str | None = None,
     records: list[dict[str, Any]] | None = None,
-    key: str | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """One ingestTransactions call over real HTTP; returns the payload (no user errors)."""
     machine = machine_id or tenant.machine_id
@@ -59,7 +59,7 @@ async def ingest(
         {
             "input": {
                 "machineId": machine,
-                "idempotencyKey": key or uuid.uuid4().hex,
+                "idempotencyKey": idempotency_key or uuid.uuid4().hex,
                 "transactions": records,
             }
         },

@@ -14,8 +14,8 @@ from pymongo import AsyncMongoClient, monitoring
 import models.db as db_module
 from config import Settings
 from models.analytics_store import (
+    FlowGroup,
     Grain,
-    GroupKey,
     collection,
     flow_pipeline,
     raw_demand_pipeline,
@@ -190,7 +190,7 @@ async def test_hot_pipelines_start_with_an_index_scan(
                 end=end,
                 unit="day",
                 timezone=berlin,
-                group_by=GroupKey.SHOP,
+                group_by=FlowGroup.SHOP,
                 currency=None,
             ),
         ),
@@ -203,7 +203,7 @@ async def test_hot_pipelines_start_with_an_index_scan(
                 end=end,
                 unit="week",
                 timezone=berlin,
-                group_by=GroupKey.DENOMINATION,
+                group_by=FlowGroup.SLOT,
                 currency="EUR",
             ),
         ),

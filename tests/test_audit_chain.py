@@ -15,7 +15,7 @@ from models.ledger import MachineInventory, Transaction
 from models.ledger_store import find_inventory_state
 from models.organization import utcnow
 from models.scope import Scope
-from resolvers.audit_chain import link_hash
+from resolvers.audit.chain import link_hash
 from tests.factories import INGEST, Factory, Tenant, gql_data, tx
 from tests.servers import uvicorn_server
 

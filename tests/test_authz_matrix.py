@@ -194,11 +194,13 @@ CASES: dict[str, Case] = {
         SHOP_TARGETS,
     ),
     "Query.securityEvents": Case(
-        "{ securityEvents(first: 100) { events { targetId } } }",
+        "{ securityEvents(first: 100) { edges { node { targetId } } } }",
         no_vars,
         lambda d, w, t: (
-            bool(d["securityEvents"]["events"])
-            and all(e["targetId"] != str(w.b.admin.id) for e in d["securityEvents"]["events"])
+            bool(d["securityEvents"]["edges"])
+            and all(
+                e["node"]["targetId"] != str(w.b.admin.id) for e in d["securityEvents"]["edges"]
+            )
         ),
     ),
     "Query.verifySecurityLog": Case(

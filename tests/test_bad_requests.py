@@ -41,7 +41,7 @@ async def test_unknown_machine_and_bad_idempotency_key(factory: Factory) -> None
     assert [(e["field"], e["code"]) for e in missing["userErrors"]] == [
         ("input.machineId", "NOT_FOUND")
     ]
-    blank = await factory.ingest(tenant, [], key="   ")
+    blank = await factory.ingest(tenant, [], idempotency_key="   ")
     assert [(e["field"], e["code"]) for e in blank["userErrors"]] == [
         ("input.idempotencyKey", "INVALID")
     ]

@@ -20,7 +20,7 @@ import pytest
 from graph.ws_auth import REVOCATION_BOUND_SECONDS
 from models.identity import Role
 from models.organization import utcnow
-from resolvers.sessions import IssuedSession, start_session
+from resolvers.identity.sessions import IssuedSession, start_session
 from tests.factories import Factory, Tenant, gql_data, tx
 from tests.live_flow import ingest
 from tests.live_support import LiveClient
@@ -254,7 +254,7 @@ async def test_a_keys_changed_credential_stops_its_mutations(
     async with Caller(server, {"api_key": issued.secret}, transport) as caller:
         assert await caller.run(ingest_one(tenant)) is None, "allowed before the change"
         if change == "revoked":
-            await revoke(factory, tenant, issued.key.id)
+            await revoke(factory, tenant, issued.api_key.id)
         code = await refused_within(caller, lambda: ingest_one(tenant), REFUSED_WITHIN_SECONDS)
     assert code == "UNAUTHENTICATED"
 
@@ -269,7 +269,7 @@ async def test_a_keys_changed_credential_ends_its_open_subscriptions(
 
     async def apply() -> None:
         if change == "revoked":
-            await revoke(factory, tenant, issued.key.id)
+            await revoke(factory, tenant, issued.api_key.id)
 
     code = await subscription_ended_within(
         server, tenant, {"apiKey": issued.secret}, apply, REFUSED_WITHIN_SECONDS + 2

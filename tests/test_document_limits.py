@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from graphql import get_introspection_query
 
-import graph.extensions
+import graph.framework
 from tests.factories import Factory, gql
 
 
@@ -21,13 +21,13 @@ def nested_fragment_pairs(levels: int) -> str:
 def validations(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Documents that reached graphql-core's (cached) validation rules."""
     seen: list[object] = []
-    real = graph.extensions._cached_validate
+    real = graph.framework._cached_validate
 
     def spy(schema: object, document: object, rules: object) -> object:
         seen.append(document)
         return real(schema, document, rules)
 
-    monkeypatch.setattr(graph.extensions, "_cached_validate", spy)
+    monkeypatch.setattr(graph.framework, "_cached_validate", spy)
     return seen
 
 

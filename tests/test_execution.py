@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 
-from graph.execution import FastLeafListExecutionContext
+from graph.framework import FastLeafListExecutionContext
 from graph.scalars import SCALAR_MAP, Long
 
 

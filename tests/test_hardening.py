@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-import graph.identity_queries
+import graph.identity.queries
 from config import Settings
 from models.db import Database
 from tests.factories import Factory, gql
@@ -130,7 +130,7 @@ async def test_production_masks_internal_errors_with_a_code_and_request_id(
     async def broken(**_: object) -> None:
         raise RuntimeError("database password is hunter2")
 
-    monkeypatch.setattr(graph.identity_queries, "find_users", broken)
+    monkeypatch.setattr(graph.identity.queries, "find_users", broken)
     async with app_client(production) as http:
         response = await http.post(
             "/graphql",

@@ -12,8 +12,8 @@ from config import Settings
 from models.ledger import IngestBatch
 from models.ledger_store import find_inventory_state
 from models.scope import Scope
-from resolvers.ingest.ledger_update import MAX_SLOT_PIECES
-from resolvers.ingest.records import MAX_PIECES_PER_LINE
+from resolvers.ledger.ingest.ledger_update import MAX_SLOT_PIECES
+from resolvers.ledger.ingest.records import MAX_PIECES_PER_LINE
 from tests.factories import INGEST, PASSWORD, Factory, gql, gql_data, tx
 from tests.identity_helpers import LOGIN, app_client
 
@@ -196,10 +196,10 @@ async def test_forwarded_addresses_are_believed_only_from_configured_proxies(
             await http.post("/graphql", json=login, headers={"X-Forwarded-For": "203.0.113.9"})
         events = await gql_data(
             factory.client,
-            "{ securityEvents(first: 1) { events { clientAddress } } }",
+            "{ securityEvents(first: 1) { edges { node { clientAddress } } } }",
             token=tenant.admin_token,
         )
-        return [e["clientAddress"] for e in events["securityEvents"]["events"]]
+        return [e["node"]["clientAddress"] for e in events["securityEvents"]["edges"]]
 
     assert await logged_addresses(settings, "127.0.0.1") == ["127.0.0.1"]
     behind_nginx = settings.model_copy(update={"forwarded_allow_ips": "127.0.0.1"})

@@ -154,7 +154,7 @@ async def test_out_of_range_security_log_cursors_are_refused(factory: Factory, c
     tenant = await factory.tenant(shops=0)
     body = await gql(
         factory.client,
-        "query($a: String) { securityEvents(after: $a) { events { position } } }",
+        "query($a: String) { securityEvents(after: $a) { edges { node { position } } } }",
         {"a": cursor},
         token=tenant.admin_token,
     )

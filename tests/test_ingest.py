@@ -9,12 +9,14 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from graph.types.ingest import CashLineInput, TransactionInput
-from models.ledger import IngestBatch, Transaction, TransactionType
+from graph.ledger.inputs import TransactionInput, record_input
+from models.batch_store import claim_batch
+from models.currencies import get_currency, slot_key
+from models.ledger import FLOW_SIGN, IngestBatch, Transaction
 from models.ledger_store import find_inventory_state
 from models.organization import utcnow
 from models.scope import Scope
-from resolvers.ingest.records import request_fingerprint
+from resolvers.ledger.ingest.records import request_fingerprint
 from tests.factories import INGEST, Factory, Tenant, gql, tx
 
 INVENTORY = """
@@ -85,8 +87,8 @@ async def test_batch_is_accepted_and_inventory_follows(factory: Factory) -> None
 async def test_retry_with_same_key_replays_the_stored_response(factory: Factory) -> None:
     tenant = await factory.tenant()
     records = [tx(1), tx(2, lines=[(99, 1)]), tx(3)]
-    first = await factory.ingest(tenant, records, key="batch-1")
-    again = await factory.ingest(tenant, records, key="batch-1")
+    first = await factory.ingest(tenant, records, idempotency_key="batch-1")
+    again = await factory.ingest(tenant, records, idempotency_key="batch-1")
     assert first["accepted"] == 2
     assert first["replayed"] is False
     assert again == {**first, "replayed": True}
@@ -213,8 +215,8 @@ async def test_an_empty_batch_reports_gaps_without_storing(factory: Factory) -> 
 
 async def test_same_key_with_a_different_payload_is_refused(factory: Factory) -> None:
     tenant = await factory.tenant()
-    await factory.ingest(tenant, [tx(1)], key="k")
-    result = await factory.ingest(tenant, [tx(2)], key="k")
+    await factory.ingest(tenant, [tx(1)], idempotency_key="k")
+    result = await factory.ingest(tenant, [tx(2)], idempotency_key="k")
     assert [e["code"] for e in result["userErrors"]] == ["IDEMPOTENCY_KEY_REUSED"]
     assert result["accepted"] == 0
     assert [d["seq"] for d in await stored(tenant)] == [1]
@@ -227,63 +229,61 @@ async def test_same_key_while_the_first_runs_is_in_progress_then_taken_over(
     (the worker died), the retry takes it over and applies the batch exactly once."""
     tenant = await factory.tenant()
     records = [tx(1)]
-    # Simulate a worker that claimed the key and is still working on it.
-    payload = fingerprint_of(tenant, records)
+    # Another worker claimed the key (through the same claim the server makes) and works.
     now = utcnow()
-    await IngestBatch.get_pymongo_collection().insert_one(
-        {
-            "org_id": tenant.org.id,
-            "machine_id": tenant.machines[0].id,
-            "idempotency_key": "busy",
-            "fingerprint": payload,
-            "status": "IN_PROGRESS",
-            "owner": "other-worker",
-            "lease_until": now + timedelta(minutes=5),
-            "response": None,
-            "created_at": now,
-            "expires_at": now + timedelta(days=7),
-        }
+    claimed = await claim_batch(
+        scope=Scope(org_id=tenant.org.id, shop_ids=frozenset({tenant.shops[0].id})),
+        machine_id=tenant.machines[0].id,
+        key="busy",
+        fingerprint=fingerprint_of(tenant, records),
+        owner="other-worker",
+        now=now,
+        lease_until=now + timedelta(minutes=5),
+        expires_at=now + timedelta(days=7),
     )
-    blocked = await factory.ingest(tenant, records, key="busy")
+    assert claimed is None
+    blocked = await factory.ingest(tenant, records, idempotency_key="busy")
     assert [(e["code"], e["retryable"]) for e in blocked["userErrors"]] == [("IN_PROGRESS", True)]
     assert await stored(tenant) == []
 
+    # The other worker died: its lease ends (the server's clock moves past it).
     await IngestBatch.get_pymongo_collection().update_one(
         {"idempotency_key": "busy", "org_id": tenant.org.id},
         {"$set": {"lease_until": now - timedelta(seconds=1)}},
     )
-    taken = await factory.ingest(tenant, records, key="busy")
+    taken = await factory.ingest(tenant, records, idempotency_key="busy")
     assert taken["accepted"] == 1
     assert taken["userErrors"] == []
 
 
 def fingerprint_of(tenant: Tenant, records: list[dict]) -> str:
-    """The fingerprint the server computes for these records (as parsed from GraphQL)."""
-    inputs = [
-        TransactionInput(
-            seq=r["seq"],
-            type=TransactionType(r["type"]),
-            occurred_at=datetime.fromisoformat(r["occurredAt"]),
-            currency=r["currency"],
-            lines=[
-                CashLineInput(denomination=ln["denomination"], count=ln["count"])
-                for ln in r["lines"]
-            ],
-        ).to_record()
+    """The fingerprint the server computes for these records: built by the server's own
+    input builder from the values graphql-core hands it."""
+    coerced = [
+        {
+            **r,
+            "occurredAt": datetime.fromisoformat(r["occurredAt"]),
+            "lines": [{**ln, "kind": None} for ln in r["lines"]],
+        }
         for r in records
     ]
-    return request_fingerprint(tenant.machine_id, inputs)
+    return request_fingerprint(
+        tenant.machine_id,
+        [record_input(TransactionInput, c, None) for c in coerced],  # type: ignore[arg-type]
+    )
 
 
 async def test_oversized_batch_is_refused_whole(factory: Factory) -> None:
     tenant = await factory.tenant()
     limit = factory.settings.max_batch_size
-    result = await factory.ingest(tenant, [tx(s) for s in range(1, limit + 2)])
+    result = await factory.ingest(
+        tenant, [tx(s) for s in range(1, limit + 2)], idempotency_key="refused-first"
+    )
     assert [e["code"] for e in result["userErrors"]] == ["BATCH_TOO_LARGE"]
     assert result["userErrors"][0]["field"] == "input.transactions"
     assert await stored(tenant) == []
     # The key was not consumed: the same key works for a valid batch.
-    assert (await factory.ingest(tenant, [tx(1)], key=None))["accepted"] == 1
+    assert (await factory.ingest(tenant, [tx(1)], idempotency_key="refused-first"))["accepted"] == 1
 
 
 async def test_a_full_batch_of_one_thousand_is_accepted(factory: Factory) -> None:
@@ -350,7 +350,7 @@ async def test_inventory_equals_the_sum_of_accepted_records(factory: Factory) ->
             (d, rng.randint(1, 20) * (rng.choice([1, -1]) if kind == "ADJUSTMENT" else 1))
             for d in chosen
         ]
-        sign = -1 if kind in ("WITHDRAWAL", "COLLECTION") else 1
+        sign = FLOW_SIGN[kind]
         for d, c in lines:
             expected[d] += sign * c
         records.append(tx(seq, kind, lines))
@@ -358,8 +358,10 @@ async def test_inventory_equals_the_sum_of_accepted_records(factory: Factory) ->
     rng.shuffle(shuffled)
     for start in range(0, 300, 40):
         batch = shuffled[start : start + 40] + rng.sample(records, 5)  # resends
-        await factory.ingest(tenant, batch, key=uuid.uuid4().hex)
+        await factory.ingest(tenant, batch, idempotency_key=uuid.uuid4().hex)
     counts = await counts_of(tenant)
-    want = {(f"N{d}" if d >= 500 else f"C{d}"): c for d, c in expected.items() if c}
+    eur = get_currency("EUR")
+    assert eur is not None
+    want = {slot_key(eur.kinds_of(d)[0], d): c for d, c in expected.items() if c}
     assert counts == want
     assert len(await stored(tenant)) == 300

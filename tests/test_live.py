@@ -91,8 +91,8 @@ async def test_ingest_events_arrive_in_order_with_versioned_envelopes(
         # A replay of the last request commits nothing and must publish nothing.
         replay_key = "replay-me"
         extra = [tx(s, "DEPOSIT", [(500, 1)]) for s in next_seqs(machine)]
-        first = await ingest(server.http_url, tenant, records=extra, key=replay_key)
-        again = await ingest(server.http_url, tenant, records=extra, key=replay_key)
+        first = await ingest(server.http_url, tenant, records=extra, idempotency_key=replay_key)
+        again = await ingest(server.http_url, tenant, records=extra, idempotency_key=replay_key)
         assert again["replayed"] is True
         after = await ingest(server.http_url, tenant)
         expected = [*results, first, after]
@@ -338,7 +338,7 @@ async def test_revoking_an_api_key_ends_its_subscriptions(
         data = await graphql_post(
             server.http_url,
             "mutation R($id: ID!) { revokeApiKey(id: $id) { userErrors { message } } }",
-            {"id": str(issued.key.id)},
+            {"id": str(issued.api_key.id)},
             token=tenant.admin_token,
         )
         assert data["revokeApiKey"]["userErrors"] == []

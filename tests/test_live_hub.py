@@ -13,10 +13,9 @@ from starlette.requests import Request
 from config import Settings
 from graph.context import Context
 from graph.schema import build_schema
+from infra.live.envelope import Envelope, EventType, new_envelope
+from infra.live.hub import LiveHub, LiveSubscriber, make_broadcast, set_hub
 from models.scope import Scope
-from resolvers.live.envelope import Envelope, EventType, new_envelope
-from resolvers.live.hub import LiveHub, LiveSubscriber, make_broadcast, set_hub
-from resolvers.live.publish import publish_machine_event
 
 
 @pytest.fixture
@@ -31,14 +30,21 @@ async def hub() -> AsyncIterator[LiveHub]:
         await live.stop()
 
 
-def event(org: ObjectId, shop: ObjectId, machine: ObjectId, seq: int) -> Envelope:
+def event(
+    org: ObjectId,
+    shop: ObjectId,
+    machine: ObjectId,
+    seq: int,
+    kind: EventType = EventType.INVENTORY_CHANGED,
+    payload: dict | None = None,
+) -> Envelope:
     return new_envelope(
-        EventType.INVENTORY_CHANGED,
-        org=str(org),
-        shop=str(shop),
-        machine=str(machine),
-        seq=seq,
-        payload={},
+        kind,
+        organization_id=str(org),
+        shop_id=str(shop),
+        machine_id=str(machine),
+        sequence=seq,
+        payload=payload or {},
     )
 
 
@@ -58,9 +64,9 @@ async def test_subscribers_get_only_their_scope_and_types_in_order(hub: LiveHub)
         await hub.publish(event(org, shop_a, machine_a, 2))
         await hub.publish(event(other_org, shop_a, machine_a, 3))
         async with asyncio.timeout(5):
-            assert (await a.next()).seq == 2
-            assert [(await whole.next()).seq for _ in range(2)] == [1, 2]
-            assert (await outsider.next()).seq == 3
+            assert (await a.next()).sequence == 2
+            assert [(await whole.next()).sequence for _ in range(2)] == [1, 2]
+            assert (await outsider.next()).sequence == 3
         assert a.queue.empty()
         assert machine_events.queue.empty()
         assert whole.queue.empty()
@@ -89,7 +95,7 @@ async def test_a_full_queue_drops_the_subscriber_and_cancels_its_consumer(hub: L
         for seq in range(1, 5):  # queue_size is 3: the fourth event overflows the slow one
             await hub.publish(event(org, shop, machine, seq))
             async with asyncio.timeout(5):
-                assert (await healthy.next()).seq == seq
+                assert (await healthy.next()).sequence == seq
     with pytest.raises(asyncio.CancelledError):
         async with asyncio.timeout(5):
             await consumer
@@ -102,13 +108,12 @@ async def test_machine_events_reach_subscribers_of_that_machine(hub: LiveHub) ->
     org, shop, machine, other_machine = ObjectId(), ObjectId(), ObjectId(), ObjectId()
     scope = Scope(org_id=org, shop_ids=frozenset({shop}), machine_ids=frozenset({machine}))
     async with hub.subscribe(scope=scope, types=frozenset({EventType.MACHINE_EVENT})) as sub:
-        for target in (other_machine, machine):
-            await publish_machine_event(
-                org_id=org, shop_id=shop, machine_id=target, kind="DOOR_OPEN", data={"n": 1}
-            )
+        for seq, target in enumerate((other_machine, machine), start=1):
+            door = {"kind": "DOOR_OPEN", "data": {"n": 1}}
+            await hub.publish(event(org, shop, target, seq, EventType.MACHINE_EVENT, door))
         async with asyncio.timeout(5):
             received = await sub.next()
-    assert received.machine == str(machine)
+    assert received.machine_id == str(machine)
     assert received.payload == {"kind": "DOOR_OPEN", "data": {"n": 1}}
     assert sub.queue.empty()
 

@@ -47,7 +47,7 @@ async def test_a_revoked_key_gets_no_events_after_the_bound(
         data = await graphql_post(
             server.http_url,
             "mutation R($id: ID!) { revokeApiKey(id: $id) { userErrors { message } } }",
-            {"id": str(issued.key.id)},
+            {"id": str(issued.api_key.id)},
             token=tenant.admin_token,
         )
         revoked_at = time.monotonic()

@@ -58,11 +58,13 @@ async def test_metrics_count_known_traffic_across_workers(
                     while sample(await scrape(), "cashcc_live_subscribers") != 1:
                         await asyncio.sleep(0.05)
                 first = await remote.ingest(
-                    tenant, [tx(1), tx(2), tx(3, lines=[(300, 1)])], key="k1"
+                    tenant, [tx(1), tx(2), tx(3, lines=[(300, 1)])], idempotency_key="k1"
                 )
                 assert (first["accepted"], len(first["rejected"])) == (2, 1)
-                await remote.ingest(tenant, [tx(1), tx(2), tx(3, lines=[(300, 1)])], key="k1")
-                again = await remote.ingest(tenant, [tx(2), tx(4)], key="k2")
+                await remote.ingest(
+                    tenant, [tx(1), tx(2), tx(3, lines=[(300, 1)])], idempotency_key="k1"
+                )
+                again = await remote.ingest(tenant, [tx(2), tx(4)], idempotency_key="k2")
                 assert (again["accepted"], again["duplicates"]) == (1, 1)
                 for _ in range(3):
                     await gql(http, LOGIN_FAIL)

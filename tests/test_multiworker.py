@@ -124,11 +124,12 @@ async def test_concurrent_logins_on_both_workers_keep_one_security_chain(
         await asyncio.gather(*[attempt(i) for i in range(8)])
     verified = await gql_data(
         factory.client,
-        "{ verifySecurityLog { ok checked } securityEvents(first: 100) { events { action } } }",
+        "{ verifySecurityLog { ok checked } securityEvents(first: 100) "
+        "{ edges { node { action } } } }",
         token=tenant.admin_token,
     )
     assert verified["verifySecurityLog"]["ok"] is True
-    actions = [e["action"] for e in verified["securityEvents"]["events"]]
+    actions = [e["node"]["action"] for e in verified["securityEvents"]["edges"]]
     assert actions.count("LOGIN_SUCCEEDED") == 4
     assert actions.count("LOGIN_FAILED") == 4
 

@@ -45,7 +45,7 @@ async def test_each_request_logs_one_json_line_without_secrets(
     tenant = await factory.tenant()
     async with httpx.AsyncClient(base_url=server.http_url, timeout=20) as http:
         remote = Factory(client=http, settings=settings)
-        await remote.ingest(tenant, [tx(1)], key="log-1")
+        await remote.ingest(tenant, [tx(1)], idempotency_key="log-1")
         await http.post(
             "/graphql",
             json={"query": "query Mine { shops { id } }"},

@@ -8,11 +8,13 @@ from bson import ObjectId
 
 from models.identity import Role
 from models.security_log import SecurityEvent
-from resolvers.security_log import SecurityAction, record_event
+from resolvers.identity.security_log import SecurityAction, record_event
 from tests.factories import Factory, gql_data
 
 EVENTS = """
-{ securityEvents(first: 100) { events { position action actorId targetId clientAddress details } } }
+{ securityEvents(first: 100) {
+    edges { node { position action actorId targetId clientAddress details } }
+} }
 """
 VERIFY = "{ verifySecurityLog { ok checked headPosition brokenPosition reason } }"
 
@@ -34,7 +36,8 @@ async def test_security_actions_are_logged_and_readable_by_the_auditor(factory: 
         {"id": key_id},
         token=tenant.admin_token,
     )
-    events = (await gql_data(factory.client, EVENTS, token=auditor_token))["securityEvents"]
+    page = (await gql_data(factory.client, EVENTS, token=auditor_token))["securityEvents"]
+    events = {"events": [edge["node"] for edge in page["edges"]]}
     actions = [e["action"] for e in events["events"]]
     assert actions[:3] == ["API_KEY_REVOKED", "API_KEY_ROTATED", "API_KEY_CREATED"]
     assert [e["position"] for e in events["events"]] == list(range(len(actions), 0, -1))

@@ -94,10 +94,10 @@ async def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(
 
     events = await gql_data(
         http,
-        "{ securityEvents(first: 20) { events { action details } } }",
+        "{ securityEvents(first: 20) { edges { node { action details } } } }",
         token=tenant.admin_token,
     )
-    actions = [e["action"] for e in events["securityEvents"]["events"]]
+    actions = [e["node"]["action"] for e in events["securityEvents"]["edges"]]
     assert "REFRESH_REUSE_DETECTED" in actions
 
 

@@ -11,11 +11,11 @@ from bson import ObjectId
 from auth.principal import Principal
 from models.analytics_store import Grain, run, slot_flow_pipeline
 from models.currencies import CashKind, parse_slot
+from models.ledger import FLOW_SIGN, TRANSACTION_TYPES
 from models.ledger_store import list_inventory_states
 from models.machine_store import list_machines
 from models.organization import utcnow
 from models.summary_store import hour_of
-from resolvers.analytics.cash_flow import FLOW_TYPES, SIGN
 from resolvers.timestamps import optional_instant
 
 
@@ -78,7 +78,8 @@ async def denomination_breakdown(
             machine = machines.get(row["_id"]["m"])
             if machine is None:
                 continue
-            pieces[machine.currency][row["_id"]["k"]] -= sum(SIGN[t] * row[t] for t in FLOW_TYPES)
+            moved = sum(FLOW_SIGN[t] * row[t] for t in TRANSACTION_TYPES)
+            pieces[machine.currency][row["_id"]["k"]] -= moved
     result = []
     for currency in sorted(pieces):
         slots = sorted(pieces[currency], key=lambda s: (s[0] != "N", int(s[1:])))

@@ -6,13 +6,14 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from bson import ObjectId
 
-from auth.errors import PublicError
 from auth.principal import Principal
-from models.analytics_store import Grain, GroupKey, flow_pipeline, run, summaries_in_scope
+from models.analytics_store import FlowGroup, Grain, flow_pipeline, run, summaries_in_scope
 from models.currencies import parse_slot
+from models.ledger import FLOW_SIGN, TRANSACTION_TYPES
 from models.org_store import get_organization, list_shops
 from models.scope import Scope
 from models.summary_store import MONTH_DAYS
@@ -23,12 +24,26 @@ from resolvers.analytics.buckets import (
     local_date_instant,
     next_bucket,
 )
+from resolvers.analytics.errors import AnalyticsErrorCode
+from resolvers.errors import CommonErrorCode, ServiceError, not_found
 from resolvers.timestamps import client_instant
 from resolvers.validation import check_timezone
 
 MAX_BUCKETS = 1000
-FLOW_TYPES = ["DEPOSIT", "WITHDRAWAL", "COLLECTION", "REPLENISHMENT", "ADJUSTMENT"]
-SIGN = {"DEPOSIT": 1, "REPLENISHMENT": 1, "WITHDRAWAL": -1, "COLLECTION": -1, "ADJUSTMENT": 1}
+
+
+class GroupKey(StrEnum):
+    """How `cashFlow` splits its series (the API's CashFlowGroupBy)."""
+
+    NONE = "NONE"
+    SHOP = "SHOP"
+    MACHINE = "MACHINE"
+    DENOMINATION = "DENOMINATION"
+    TYPE = "TYPE"
+
+    @property
+    def flow_group(self) -> FlowGroup:
+        return FlowGroup[{"DENOMINATION": "SLOT"}.get(self.name, self.name)]
 
 
 @dataclass
@@ -45,10 +60,11 @@ class CashFlowSeries:
     values: dict[str, list[int]]
     count: list[int] | None
     pieces: list[int] | None = None
+    group_by: GroupKey = GroupKey.NONE
 
     @property
     def net(self) -> list[int]:
-        columns = [[SIGN[t] * v for v in self.values[t]] for t in FLOW_TYPES]
+        columns = [[FLOW_SIGN[t] * v for v in self.values[t]] for t in TRANSACTION_TYPES]
         return [sum(col) for col in zip(*columns, strict=True)]
 
 
@@ -66,11 +82,11 @@ async def resolve_timezone(scope: Scope, requested: str | None) -> str:
     if requested is not None:
         error = check_timezone("timezone", requested)
         if error:
-            raise PublicError(error.message, code="BAD_TIMEZONE")
+            raise ServiceError.of(CommonErrorCode.BAD_TIMEZONE, error.message, field="timezone")
         return requested
     org = await get_organization(scope=scope)
     if org is None:
-        raise PublicError("organization not found", code="NOT_FOUND")
+        raise not_found("organization")
     return org.timezone
 
 
@@ -106,14 +122,14 @@ async def cash_flow(
     (currency, group), every bucket present (zero when nothing moved)."""
     start, end = client_instant("from", start), client_instant("to", end)
     if start >= end:
-        raise PublicError("from must be before to", code="BAD_RANGE")
+        raise ServiceError.of(AnalyticsErrorCode.BAD_RANGE, "from must be before to")
     scope = principal.scope.narrowed(shop_ids=shop_ids, machine_ids=machine_ids)
     tz = await resolve_timezone(scope, timezone)
     buckets = bucket_starts(start, end, interval, tz, limit=MAX_BUCKETS)
     if len(buckets) > MAX_BUCKETS:
-        raise PublicError(
+        raise ServiceError.of(
+            AnalyticsErrorCode.BAD_RANGE,
             f"at most {MAX_BUCKETS} buckets per query; choose a shorter range or a longer interval",
-            code="BAD_RANGE",
         )
     flow = CashFlow(interval=interval, group_by=group_by, timezone=tz, buckets=buckets)
     grain = await choose_grain(scope, interval, tz, group_by)
@@ -134,7 +150,7 @@ async def cash_flow(
             end=hi,
             unit=interval.value.lower(),
             timezone=tz,
-            group_by=group_by,
+            group_by=group_by.flow_group,
             currency=currency,
         ),
     )
@@ -187,7 +203,8 @@ async def _from_monthly_rollup(
             s = series[(doc["currency"], key)] = CashFlowSeries(
                 currency=doc["currency"],
                 key=key,
-                values={t: [0] * size for t in FLOW_TYPES},
+                values={t: [0] * size for t in TRANSACTION_TYPES},
+                group_by=flow.group_by,
                 count=[0] * size,
             )
         count = s.count
@@ -221,7 +238,8 @@ def _assemble(rows: list[dict], flow: CashFlow, grain: Grain) -> list[CashFlowSe
             s = CashFlowSeries(
                 currency=ident["c"],
                 key=key,
-                values={t: [0] * size for t in FLOW_TYPES},
+                values={t: [0] * size for t in TRANSACTION_TYPES},
+                group_by=flow.group_by,
                 count=None if denominations else [0] * size,
                 pieces=[0] * size if denominations else None,
             )
@@ -230,12 +248,12 @@ def _assemble(rows: list[dict], flow: CashFlow, grain: Grain) -> list[CashFlowSe
             s.values[ident["k"]][i] += row["a"]
         elif denominations:
             _, denomination = parse_slot(ident["k"])
-            for t in FLOW_TYPES:
+            for t in TRANSACTION_TYPES:
                 s.values[t][i] += row[t] * denomination
                 assert s.pieces is not None
-                s.pieces[i] += SIGN[t] * row[t]
+                s.pieces[i] += FLOW_SIGN[t] * row[t]
         else:
-            for t in FLOW_TYPES:
+            for t in TRANSACTION_TYPES:
                 s.values[t][i] += row[t]
         if s.count is not None:
             s.count[i] += row["n"]

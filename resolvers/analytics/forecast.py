@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
-from auth.errors import PublicError
 from auth.principal import Principal
 from models.analytics_store import Grain, run, summaries_in_scope
 from models.currencies import CashKind, get_currency, parse_slot
@@ -34,7 +33,9 @@ from models.organization import utcnow
 from models.scope import Scope
 from models.summary_store import hour_of
 from models.timezones import zone_info
-from resolvers.inventory import FillStatus, fill_status
+from resolvers.analytics.errors import AnalyticsErrorCode
+from resolvers.errors import ServiceError
+from resolvers.fleet.inventory import FillStatus, fill_status
 
 MAX_HORIZON_HOURS = 168
 LOOKBACK_WEEKS = 4
@@ -281,8 +282,10 @@ async def replenishment_forecast(
 ) -> Forecast:
     """A forecast for every machine and denomination in scope over `horizon_hours`."""
     if not 1 <= horizon_hours <= MAX_HORIZON_HOURS:
-        raise PublicError(
-            f"horizonHours must be between 1 and {MAX_HORIZON_HOURS}", code="BAD_HORIZON"
+        raise ServiceError.of(
+            AnalyticsErrorCode.BAD_HORIZON,
+            f"horizonHours must be between 1 and {MAX_HORIZON_HOURS}",
+            field="horizonHours",
         )
     scope = principal.scope.narrowed(shop_ids=shop_ids)
     now = utcnow()

@@ -9,16 +9,17 @@ from datetime import datetime, timedelta
 
 from bson import ObjectId
 
-from auth.errors import PublicError
 from auth.principal import Principal
 from models.analytics_store import Grain, run, summaries_in_scope
 from models.currencies import CashKind
+from models.ledger import FLOW_SIGN, TRANSACTION_TYPES
 from models.ledger_store import list_inventory_states
 from models.machine_store import list_machines
 from models.organization import utcnow
 from resolvers.analytics.buckets import as_local_date
-from resolvers.analytics.cash_flow import FLOW_TYPES, SIGN, resolve_timezone
-from resolvers.inventory import machine_view
+from resolvers.analytics.cash_flow import resolve_timezone
+from resolvers.errors import CommonErrorCode, ServiceError
+from resolvers.fleet.inventory import machine_view
 
 MAX_TOP_SHOPS = 100
 ACTIVE_WINDOW = timedelta(hours=24)
@@ -38,12 +39,12 @@ class CashHeld:
 @dataclass
 class FlowTotals:
     currency: str
-    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FLOW_TYPES, 0))
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TRANSACTION_TYPES, 0))
     count: int = 0
 
     @property
     def net(self) -> int:
-        return sum(SIGN[t] * v for t, v in self.values.items())
+        return sum(FLOW_SIGN[t] * v for t, v in self.values.items())
 
 
 @dataclass
@@ -83,7 +84,9 @@ def _add(held: CashHeld, kind: CashKind, value: int, pieces: int) -> None:
 async def overview(*, principal: Principal, currency: str | None, top: int) -> Overview:
     """The dashboard's headline numbers for everything in the caller's scope."""
     if not 1 <= top <= MAX_TOP_SHOPS:
-        raise PublicError(f"top must be between 1 and {MAX_TOP_SHOPS}", code="BAD_PAGE_SIZE")
+        raise ServiceError.of(
+            CommonErrorCode.BAD_PAGE_SIZE, f"top must be between 1 and {MAX_TOP_SHOPS}", field="top"
+        )
     scope = principal.scope
     now = utcnow()
     tz = await resolve_timezone(scope, None)

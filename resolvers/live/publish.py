@@ -14,10 +14,10 @@ from typing import Any
 
 from bson import ObjectId
 
+from infra.live.envelope import Envelope, EventType, new_envelope
+from infra.live.hub import get_hub
 from models.machine import Machine
-from resolvers.inventory import machine_view
-from resolvers.live.envelope import Envelope, EventType, new_envelope
-from resolvers.live.hub import get_hub
+from resolvers.fleet.inventory import MachineInventoryView, machine_view
 
 log = logging.getLogger(__name__)
 
@@ -36,52 +36,61 @@ class CommittedBatch:
         return self.documents[0]["batch_id"]
 
 
+def inventory_payload(view: MachineInventoryView) -> dict[str, Any]:
+    """A machine's inventory as the live view carries it: the fields of the inventory view
+    (resolvers.fleet.inventory) under the same names, JSON-encodable, so the GraphQL types
+    that read the view for queries read this for events."""
+    return {
+        "currency": view.currency,
+        "total_value": view.total_value,
+        "total_pieces": view.total_pieces,
+        "denominations": [
+            {
+                "kind": s.kind.value,
+                "denomination": s.denomination,
+                "count": s.count,
+                "capacity": s.capacity,
+                "near_empty": s.near_empty,
+                "near_full": s.near_full,
+                "status": s.status.value,
+                "value": s.value,
+            }
+            for s in view.slots
+        ],
+    }
+
+
 def ingest_envelopes(batch: CommittedBatch) -> list[Envelope]:
     """TRANSACTIONS_INGESTED then INVENTORY_CHANGED for one committed batch."""
     machine = batch.machine
     view = machine_view(machine, batch.state)
-    ids = {"org": str(machine.org_id), "shop": str(machine.shop_id), "machine": str(machine.id)}
-    seq = batch.state["chain_position"]
+    ids = {
+        "organization_id": str(machine.org_id),
+        "shop_id": str(machine.shop_id),
+        "machine_id": str(machine.id),
+        "sequence": batch.state["chain_position"],
+    }
     counts: dict[str, int] = defaultdict(int)
     amounts: dict[str, int] = defaultdict(int)
     for doc in batch.documents:
         counts[doc["type"]] += 1
         amounts[doc["type"]] += doc["amount"]
     summary = {
-        "batchId": str(batch.batch_id),
+        "batch_id": str(batch.batch_id),
         "accepted": len(batch.documents),
-        "chainFrom": batch.documents[0]["chain_position"],
-        "chainTo": batch.documents[-1]["chain_position"],
-        "firstSeq": min(d["seq"] for d in batch.documents),
-        "lastSeq": max(d["seq"] for d in batch.documents),
+        "chain_from": batch.documents[0]["chain_position"],
+        "chain_to": batch.documents[-1]["chain_position"],
+        "first_seq": min(d["seq"] for d in batch.documents),
+        "last_seq": max(d["seq"] for d in batch.documents),
         "flagged": sum(1 for d in batch.documents if d.get("flags")),
         "currency": view.currency,
-        "byType": [{"type": t, "count": counts[t], "amount": amounts[t]} for t in sorted(counts)],
-        "inventoryValue": view.total_value,
-        "inventoryPieces": view.total_pieces,
-    }
-    inventory = {
-        "currency": view.currency,
-        "totalValue": view.total_value,
-        "totalPieces": view.total_pieces,
-        "chainPosition": view.chain_position,
-        "updatedAt": view.updated_at.isoformat() if view.updated_at else None,
-        "denominations": [
-            {
-                "kind": s.kind.value,
-                "denomination": s.denomination,
-                "count": s.count,
-                "capacity": s.limits.capacity,
-                "nearEmpty": s.limits.near_empty,
-                "nearFull": s.limits.near_full,
-                "status": s.status.value,
-            }
-            for s in view.slots
-        ],
+        "by_type": [{"type": t, "count": counts[t], "amount": amounts[t]} for t in sorted(counts)],
+        "inventory_value": view.total_value,
+        "inventory_pieces": view.total_pieces,
     }
     return [
-        new_envelope(EventType.TRANSACTIONS_INGESTED, seq=seq, payload=summary, **ids),
-        new_envelope(EventType.INVENTORY_CHANGED, seq=seq, payload=inventory, **ids),
+        new_envelope(EventType.TRANSACTIONS_INGESTED, payload=summary, **ids),
+        new_envelope(EventType.INVENTORY_CHANGED, payload=inventory_payload(view), **ids),
     ]
 
 
@@ -93,7 +102,12 @@ async def _publish(envelopes: list[Envelope]) -> None:
         try:
             await hub.publish(env)
         except Exception:
-            log.exception("live: could not publish %s %s for org %s", env.type, env.id, env.org)
+            log.exception(
+                "live: could not publish %s %s for org %s",
+                env.type,
+                env.event_id,
+                env.organization_id,
+            )
 
 
 async def publish_ingest(batch: CommittedBatch | None) -> None:
@@ -101,27 +115,3 @@ async def publish_ingest(batch: CommittedBatch | None) -> None:
     if batch is None or not batch.documents:
         return
     await _publish(ingest_envelopes(batch))
-
-
-async def publish_machine_event(
-    *,
-    org_id: ObjectId,
-    shop_id: ObjectId,
-    machine_id: ObjectId,
-    kind: str,
-    data: dict[str, Any],
-    seq: int | None = None,
-) -> None:
-    """Publish a generic machine event (alerts, status changes) after its write committed.
-
-    `kind` is a short upper-case name the client switches on; `data` must be JSON-encodable.
-    """
-    env = new_envelope(
-        EventType.MACHINE_EVENT,
-        org=str(org_id),
-        shop=str(shop_id),
-        machine=str(machine_id),
-        seq=seq,
-        payload={"kind": kind, "data": data},
-    )
-    await _publish([env])

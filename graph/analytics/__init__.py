@@ -1,0 +1,1 @@
+"""GraphQL shell of the analytics: overview, cash flow, breakdown, replenishment forecast."""

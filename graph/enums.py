@@ -1,0 +1,89 @@
+"""Every enum of the API, registered with Strawberry here and only here.
+
+The enums themselves live where their values mean something (models, resolvers, infra);
+registering one turns it into a GraphQL enum. A type annotated with an enum that is not yet
+registered gets an implicit definition of its own, and a second one later is a duplicate, so
+every graph module imports the enums it uses from this module.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import strawberry
+
+from auth.errors import RequestErrorCode
+from infra.live.envelope import EventType
+from models.currencies import CashKind
+from models.identity import Role
+from models.ledger import TransactionFlag, TransactionType
+from models.machine import MachineModel
+from resolvers.analytics.buckets import Interval
+from resolvers.analytics.cash_flow import GroupKey
+from resolvers.analytics.forecast import Action
+from resolvers.errors import ALL_ERROR_CODES
+from resolvers.fleet.inventory import FillStatus
+from resolvers.identity.api_keys import ApiKeyStatus
+from resolvers.identity.security_log import SecurityAction
+from resolvers.ledger.ingest.records import RejectionCode
+
+
+def _merged_codes() -> type[StrEnum]:
+    members: dict[str, str] = {}
+    for enum in ALL_ERROR_CODES:
+        for member in enum:
+            if members.setdefault(member.name, member.value) != member.value:
+                raise ValueError(f"error code {member.name} has two values")
+    return StrEnum("UserErrorCode", members)  # type: ignore[return-value]
+
+
+UserErrorCode = strawberry.enum(
+    _merged_codes(),
+    name="UserErrorCode",
+    description="Why an operation could not do what was asked: the `code` of a mutation's "
+    "`userErrors`, and `extensions.code` of a query's error (docs/errors.md).",
+)
+strawberry.enum(
+    RequestErrorCode,
+    name="RequestErrorCode",
+    description="`extensions.code` of errors that concern the request rather than the "
+    "operation: credentials, limits, malformed documents (docs/errors.md).",
+)
+strawberry.enum(
+    CashKind, name="CashKind", description="Whether a denomination is a note or a coin."
+)
+strawberry.enum(MachineModel, name="MachineModel")
+strawberry.enum(FillStatus, name="FillStatus")
+strawberry.enum(TransactionType, name="TransactionType")
+strawberry.enum(TransactionFlag, name="TransactionFlag")
+strawberry.enum(RejectionCode, name="RejectionCode")
+strawberry.enum(Role, name="Role")
+strawberry.enum(ApiKeyStatus, name="ApiKeyStatus")
+strawberry.enum(SecurityAction, name="SecurityAction")
+strawberry.enum(Interval, name="CashFlowInterval")
+strawberry.enum(GroupKey, name="CashFlowGroupBy")
+strawberry.enum(Action, name="ForecastAction")
+strawberry.enum(
+    EventType,
+    name="LiveEventType",
+    description="GAP: events may have been missed (for example during a fan-out outage); "
+    "re-query the state you display.",
+)
+
+__all__ = [
+    "Action",
+    "ApiKeyStatus",
+    "CashKind",
+    "EventType",
+    "FillStatus",
+    "GroupKey",
+    "Interval",
+    "MachineModel",
+    "RejectionCode",
+    "RequestErrorCode",
+    "Role",
+    "SecurityAction",
+    "TransactionFlag",
+    "TransactionType",
+    "UserErrorCode",
+]

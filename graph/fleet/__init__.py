@@ -1,0 +1,1 @@
+"""GraphQL shell of the fleet: organization, shops, machines, live inventory."""

@@ -1,0 +1,1 @@
+"""GraphQL shell of identity: sessions, users, API keys, the security log."""

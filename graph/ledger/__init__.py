@@ -1,0 +1,1 @@
+"""GraphQL shell of the ledger: ingest, transaction history, the audit chain."""

@@ -1,0 +1,1 @@
+"""GraphQL shell of the live view: event types and subscriptions."""

@@ -1,0 +1,155 @@
+"""Root Subscription fields: the live view over graphql-transport-ws.
+
+Each field narrows the caller's scope to the requested shops/machines (never wider), streams the
+matching envelopes of the caller's organization and translates them. Every subscription also
+receives GAP events. A subscriber that falls behind is disconnected with close code 4008; a
+subscription ends with an UNAUTHENTICATED error when the connection's token expires or its
+credential stops being valid (checked every LIVE_REAUTH_SECONDS, and before delivering an
+event when the last check is older than graph.ws_auth.REVOCATION_BOUND_SECONDS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Callable
+
+import strawberry
+from starlette.websockets import WebSocket
+
+from auth.errors import PermissionDenied
+from graph.context import Context, Info
+from graph.enums import EventType
+from graph.framework import shared_frame
+from graph.live.types import InventoryChangedEvent, MachineEventType, TransactionsIngestedEvent
+from graph.ws_auth import REVOCATION_BOUND_SECONDS
+from infra.live.envelope import Envelope
+from infra.live.hub import LiveSubscriber
+from infra.live.stream import live_events
+from resolvers.ids import parse_object_ids
+
+log = logging.getLogger(__name__)
+
+SLOW_CONSUMER_CLOSE_CODE = 4008
+_closing: set[asyncio.Task] = set()
+_closing_sockets: set[int] = set()
+
+
+def _close_slow_consumer(context: Context) -> Callable[[LiveSubscriber], None]:
+    def close(sub: LiveSubscriber) -> None:
+        websocket = context.request
+        if not isinstance(websocket, WebSocket) or id(websocket) in _closing_sockets:
+            return  # several subscriptions of one socket may overflow together: close once
+        _closing_sockets.add(id(websocket))
+        reason = (
+            f"slow consumer: more than {sub.queue.maxsize} live events pending; "
+            "reconnect and re-query"
+        )
+        log.warning("live: disconnecting slow consumer (request %s)", context.request_id)
+
+        async def _close() -> None:
+            try:
+                await websocket.close(code=SLOW_CONSUMER_CLOSE_CODE, reason=reason)
+            except Exception as exc:  # already closed by the client or the server
+                log.debug("live: close after overflow failed: %s", exc)
+            finally:
+                _closing_sockets.discard(id(websocket))
+
+        task = asyncio.create_task(_close())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    return close
+
+
+async def _stream(
+    info: Info,
+    types: frozenset[EventType],
+    shop_ids: list[strawberry.ID] | None,
+    machine_ids: list[strawberry.ID] | None,
+) -> AsyncGenerator[Envelope, None]:
+    context = info.context
+    principal = context.require_principal()
+    granted = principal.scope
+
+    async def check(max_age: float | None = None) -> None:
+        await context.check_auth(max_age=max_age)
+        if context.require_principal().scope != granted:
+            raise PermissionDenied("your access changed; subscribe again")
+
+    scope = granted.narrowed(
+        shop_ids=parse_object_ids(shop_ids), machine_ids=parse_object_ids(machine_ids)
+    )
+    async for env in live_events(
+        scope=scope,
+        types=types,
+        seconds_until_check=context.seconds_until_auth_check,
+        check=check,
+        on_overflow=_close_slow_consumer(context),
+    ):
+        # Events are what a revoked key or ended session must stop getting: before one is
+        # delivered, the credential is re-read if its last check is older than the bound, so
+        # revocation reaches open subscriptions within it too (idle ones need no reads).
+        await check(REVOCATION_BOUND_SECONDS)
+        yield env
+
+
+async def sent_directly(info: Info, env: Envelope) -> bool:
+    """Send the event's already encoded `next` frame, if another local subscriber with the
+    same query executed it (graph.live_execution); False: go through Strawberry."""
+    raw = info._raw_info
+    frame = shared_frame(env, raw.operation, raw.variable_values)
+    websocket = info.context.request
+    if frame is None or not isinstance(websocket, WebSocket):
+        return False
+    await websocket.send_text(frame)
+    return True
+
+
+@strawberry.type
+class LiveSubscriptions:
+    @strawberry.subscription(
+        description="The machine's new per-denomination counts and totals after each change."
+    )
+    async def inventory_changed(
+        self,
+        info: Info,
+        shop_ids: list[strawberry.ID] | None = None,
+        machine_ids: list[strawberry.ID] | None = None,
+    ) -> AsyncGenerator[InventoryChangedEvent, None]:
+        types = frozenset({EventType.INVENTORY_CHANGED})
+        async for env in _stream(info, types, shop_ids, machine_ids):
+            if not await sent_directly(info, env):
+                yield env  # read as an InventoryChangedEvent (graph.live.types)
+
+    @strawberry.subscription(
+        description="A summary per accepted ingest batch: counts and amounts by type and the "
+        "machine's new inventory value."
+    )
+    async def transactions_ingested(
+        self,
+        info: Info,
+        shop_ids: list[strawberry.ID] | None = None,
+        machine_ids: list[strawberry.ID] | None = None,
+    ) -> AsyncGenerator[TransactionsIngestedEvent, None]:
+        types = frozenset({EventType.TRANSACTIONS_INGESTED})
+        async for env in _stream(info, types, shop_ids, machine_ids):
+            if not await sent_directly(info, env):
+                yield env  # read as a TransactionsIngestedEvent
+
+    @strawberry.subscription(description="Alerts and status changes of machines.")
+    async def machine_events(
+        self,
+        info: Info,
+        shop_ids: list[strawberry.ID] | None = None,
+        machine_ids: list[strawberry.ID] | None = None,
+        kinds: list[str] | None = None,
+    ) -> AsyncGenerator[MachineEventType, None]:
+        wanted = frozenset(kinds) if kinds else None
+        types = frozenset({EventType.MACHINE_EVENT})
+        async for env in _stream(info, types, shop_ids, machine_ids):
+            kind = env.payload.get("kind")
+            if wanted is not None and env.type is not EventType.GAP and kind not in wanted:
+                continue
+            if not await sent_directly(info, env):
+                yield env  # read as a MachineEvent

@@ -1,0 +1,94 @@
+"""Live-view events (subscription payloads). Each type reads an infra.live Envelope by field
+name: its own fields (`event_id`, `sequence` ...) and its payload's (see
+resolvers.live.publish); list fields default to empty for GAP envelopes, which carry none."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from graph.enums import EventType, TransactionType
+from graph.fleet.types import DenominationInventoryType
+from graph.scalars import Long
+from infra.live.envelope import Envelope
+
+
+@strawberry.interface(
+    name="LiveEvent",
+    description=(
+        "Envelope of every live event. `sequence` is the machine's audit-chain position after "
+        "the change: a jump by more than the batch size means events were missed, so re-query."
+    ),
+)
+class LiveEventInterface:
+    version: int = strawberry.field(description="Envelope format version.")
+    event_id: strawberry.ID
+    type: EventType
+    organization_id: strawberry.ID
+    shop_id: strawberry.ID | None = strawberry.field(description="Null only for GAP.")
+    machine_id: strawberry.ID | None = strawberry.field(description="Null only for GAP.")
+    sequence: Long | None
+    published_at: datetime
+    gap_reason: str | None = strawberry.field(description="Why events may be missing (GAP).")
+
+
+def _listed(root: Envelope, name: str) -> list[Any]:
+    return root.payload.get(name, [])
+
+
+def _envelopes_of(event_type: EventType) -> classmethod:
+    """`is_type_of` of an event type: the envelopes it reads (its own type, and GAPs, which
+    every subscription receives). Strawberry checks it because the types share an interface."""
+
+    def is_type_of(cls: type, obj: Any, info: Any) -> bool:
+        return isinstance(obj, Envelope) and obj.type in (event_type, EventType.GAP)
+
+    return classmethod(is_type_of)
+
+
+@strawberry.type(name="InventoryChangedEvent")
+class InventoryChangedEvent(LiveEventInterface):
+    is_type_of = _envelopes_of(EventType.INVENTORY_CHANGED)
+    currency: str | None
+    total_value: Long | None
+    total_pieces: Long | None
+
+    @strawberry.field
+    def denominations(self, root: strawberry.Parent[Envelope]) -> list[DenominationInventoryType]:
+        return _listed(root, "denominations")
+
+
+@strawberry.type(name="TransactionTypeSummary")
+class TransactionTypeSummaryType:
+    type: TransactionType
+    count: int
+    amount: Long = strawberry.field(description="Sum of the amounts, in minor units.")
+
+
+@strawberry.type(name="TransactionsIngestedEvent")
+class TransactionsIngestedEvent(LiveEventInterface):
+    is_type_of = _envelopes_of(EventType.TRANSACTIONS_INGESTED)
+    batch_id: strawberry.ID | None
+    accepted: int | None = strawberry.field(description="New transactions in the batch.")
+    chain_from: Long | None
+    chain_to: Long | None
+    first_seq: Long | None
+    last_seq: Long | None
+    flagged: int | None = strawberry.field(description="Accepted records carrying flags.")
+    currency: str | None
+    inventory_value: Long | None = strawberry.field(description="Machine's value afterwards.")
+    inventory_pieces: Long | None
+
+    @strawberry.field
+    def by_type(self, root: strawberry.Parent[Envelope]) -> list[TransactionTypeSummaryType]:
+        return _listed(root, "by_type")
+
+
+@strawberry.type(name="MachineEvent")
+class MachineEventType(LiveEventInterface):
+    is_type_of = _envelopes_of(EventType.MACHINE_EVENT)
+    kind: str | None = strawberry.field(description="What happened (alert, status change ...).")
+    data: JSON | None

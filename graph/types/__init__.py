@@ -1,1 +1,0 @@
-"""Strawberry types per domain: thin translations of resolver results."""

@@ -1,0 +1,1 @@
+"""Organizations, shops, machines and their live cash inventory."""

@@ -1,0 +1,163 @@
+"""Appending to, reading and verifying the hash-chained security audit log.
+
+Hashing reuses `resolvers.audit.chain.chain_hash` (the same canonical JSON as the transaction
+chain). An append reads the organization's head and inserts the next event in one
+multi-document transaction; the head moves by compare-and-set, so concurrent appends from
+several workers serialize instead of forking the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
+
+from auth.principal import Principal
+from models.db import get_database
+from models.ledger import GENESIS_HASH
+from models.organization import utcnow
+from models.scope import Scope
+from models.security_log import (
+    GLOBAL_CHAIN,
+    HeadMoved,
+    SecurityEvent,
+    append_event,
+    chain_head,
+    iter_events,
+    list_events,
+    read_head,
+)
+from resolvers.audit.chain import ChainCheck, chain_hash, walk_chain
+from resolvers.errors import CommonErrorCode, ServiceError
+from resolvers.pagination import Page, check_page_size, decode_cursor, encode_cursor
+
+SECURITY_CHAINED_FIELDS = (
+    "org_id",
+    "position",
+    "prev_hash",
+    "action",
+    "actor_kind",
+    "actor_id",
+    "target_kind",
+    "target_id",
+    "client_address",
+    "details",
+    "at",
+)
+MAX_APPEND_ATTEMPTS = 30
+
+
+class SecurityAction(StrEnum):
+    LOGIN_SUCCEEDED = "LOGIN_SUCCEEDED"
+    LOGIN_FAILED = "LOGIN_FAILED"
+    REFRESH_REUSE_DETECTED = "REFRESH_REUSE_DETECTED"
+    LOGOUT = "LOGOUT"
+    API_KEY_CREATED = "API_KEY_CREATED"
+    API_KEY_ROTATED = "API_KEY_ROTATED"
+    API_KEY_REVOKED = "API_KEY_REVOKED"
+    USER_CREATED = "USER_CREATED"
+    USER_INVITE_ACCEPTED = "USER_INVITE_ACCEPTED"
+    USER_ROLE_CHANGED = "USER_ROLE_CHANGED"
+    USER_ACCESS_CHANGED = "USER_ACCESS_CHANGED"
+    USER_DEACTIVATED = "USER_DEACTIVATED"
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str | None
+    id: str | None
+    address: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal | None) -> Actor:
+        if principal is None:
+            return cls(None, None)
+        return cls(principal.kind.value, str(principal.actor_id), principal.client_address)
+
+
+async def record_event(
+    *,
+    org_id: ObjectId | None,
+    action: SecurityAction,
+    actor: Actor | None = None,
+    target_kind: str | None = None,
+    target_id: ObjectId | str | None = None,
+    client_address: str | None = None,
+    details: dict[str, str] | None = None,
+) -> SecurityEvent:
+    """Append one event to the organization's chain (or the global one when `org_id` is None)."""
+    chain = org_id or GLOBAL_CHAIN
+    actor = actor or Actor(None, None)
+    base: dict[str, Any] = {
+        "org_id": chain,
+        "action": action.value,
+        "actor_kind": actor.kind,
+        "actor_id": actor.id,
+        "target_kind": target_kind,
+        "target_id": None if target_id is None else str(target_id),
+        "client_address": client_address or actor.address,
+        "details": details or {},
+        "at": utcnow(),  # hashed at millisecond precision, as BSON stores it
+    }
+
+    async def work(session: AsyncClientSession) -> SecurityEvent:
+        head = await read_head(chain, session=session)
+        position = head["position"] if head else 0
+        record = {
+            **base,
+            "position": position + 1,
+            "prev_hash": head["hash"] if head else GENESIS_HASH,
+        }
+        event = SecurityEvent(**record, hash=chain_hash(record, SECURITY_CHAINED_FIELDS))
+        await append_event(event, expected_position=position, session=session)
+        return event
+
+    for attempt in range(MAX_APPEND_ATTEMPTS):
+        try:
+            return await get_database().in_transaction(work)
+        except (HeadMoved, DuplicateKeyError):
+            await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311
+    raise ServiceError.of(
+        CommonErrorCode.CONFLICT, "security log is busy, try again", retryable=True, retry_after=1
+    )
+
+
+def _cursor_of(doc: dict[str, Any]) -> str:
+    return encode_cursor([doc["position"]])
+
+
+def _parse_key(key: list[Any]) -> int:
+    (position,) = key
+    if not isinstance(position, int) or isinstance(position, bool) or not 0 < position < 2**62:
+        raise ValueError("position")
+    return position
+
+
+async def security_event_page(*, principal: Principal, first: int, after: str | None) -> Page:
+    """The caller's organization's events, newest first, after a previous page's cursor."""
+    check_page_size(first)
+    before = decode_cursor(after, _parse_key) if after is not None else None
+    docs = await list_events(
+        scope=Scope.organization(principal.org_id), before_position=before, limit=first + 1
+    )
+    return Page.of(docs, first=first, cursor_of=_cursor_of)
+
+
+async def verify_security_log(*, principal: Principal) -> ChainCheck:
+    """Walk the organization's chain and name the first event that does not verify."""
+    scope = Scope.organization(principal.org_id)
+    head = await chain_head(scope=scope)
+    return await walk_chain(
+        iter_events(scope=scope),
+        position_field="position",
+        hashed_fields=SECURITY_CHAINED_FIELDS,
+        noun="event",
+        head_position=head["position"] if head else 0,
+        head_hash=head["hash"] if head else GENESIS_HASH,
+    )

@@ -1,0 +1,1 @@
+"""The cash ledger: batch ingest of transactions and their history."""
