@@ -183,12 +183,12 @@ def assert_clean(what: str, answer: Answer) -> None:
         raise AssertionError(f"{what}\n  problems: {found}\n  answer: HTTP {answer.status} {body}")
 
 
-async def _timed_post(
-    http: httpx.AsyncClient, body: bytes, headers: dict[str, str], path: str
+async def _timed(
+    http: httpx.AsyncClient, method: str, path: str, body: bytes, headers: dict[str, str]
 ) -> Answer:
     start = time.perf_counter()
     try:
-        response = await http.post(path, content=body, headers=headers)
+        response = await http.request(method, path, content=body or None, headers=headers)
     except httpx.TransportError as exc:
         return Answer(None, repr(exc).encode(), time.perf_counter() - start, len(body))
     except Exception as exc:
@@ -196,26 +196,34 @@ async def _timed_post(
     return Answer(response.status_code, response.content, time.perf_counter() - start, len(body))
 
 
-async def post(
+async def send(
     http: httpx.AsyncClient,
-    body: bytes,
+    method: str,
+    path: str,
+    body: bytes = b"",
     headers: dict[str, str] | None = None,
-    *,
-    path: str = "/graphql",
 ) -> Answer:
-    """POST `body` and time the answer.
+    """Send one request and time the answer.
 
     An exception escaping the in-process app is what a real server turns into HTTP 500, so it
     is reported as one; a real server that does not answer (timeout, dropped connection) gives
     status None. A small request answered slowly is sent once more and the faster time counts:
     a document that is slow to handle is slow twice, a stall of a loaded machine rarely is.
     """
-    all_headers = {"content-type": "application/json", **(headers or {})}
-    answer = await _timed_post(http, body, all_headers, path)
+    answer = await _timed(http, method, path, body, headers or {})
     if answer.request_bytes < SMALL_REQUEST_BYTES and answer.seconds > SLOW_ANSWER_SECONDS:
-        again = await _timed_post(http, body, all_headers, path)
+        again = await _timed(http, method, path, body, headers or {})
         answer = dataclasses.replace(answer, seconds=min(answer.seconds, again.seconds))
     return answer
+
+
+async def post(
+    http: httpx.AsyncClient, body: bytes, headers: dict[str, str] | None = None
+) -> Answer:
+    """`send` a JSON POST to /graphql."""
+    return await send(
+        http, "POST", "/graphql", body, {"content-type": "application/json", **(headers or {})}
+    )
 
 
 # --- callers and the fuzz tenant --------------------------------------------------------------
