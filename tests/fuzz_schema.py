@@ -6,6 +6,7 @@ hypothesis-graphql with hostile scalar strategies (`field_documents`)."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,8 +24,6 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
     GraphQLSchema,
-    OperationDefinitionNode,
-    OperationType,
     Undefined,
     get_named_type,
     is_leaf_type,
@@ -289,10 +288,11 @@ def scalar_strategies(world: FuzzWorld) -> dict[str, st.SearchStrategy]:
 
 
 def _as_subscription(document: DocumentNode) -> str:
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode):
-            definition.operation = OperationType.SUBSCRIPTION
-    return print_ast(document)
+    """The printed query operation as a subscription (AST nodes are immutable)."""
+    text = print_ast(document)
+    return (
+        "subscription " + text if text.startswith("{") else re.sub(r"^query", "subscription", text)
+    )
 
 
 def field_documents(

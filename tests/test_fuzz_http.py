@@ -6,7 +6,7 @@ a 5xx, carry INTERNAL_SERVER_ERROR or an error without a code, or be missing alt
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config import Settings
-from models.db import Database
 from tests.factories import Factory
 from tests.fuzz_support import (
     FuzzWorld,
@@ -24,7 +23,7 @@ from tests.fuzz_support import (
     fuzz_settings,
     send,
 )
-from tests.servers import uvicorn_server
+from tests.servers import ApiServer
 
 # A real server may be slow for reasons of its own (a cold worker); longer than this is no answer.
 ANSWER_TIMEOUT_SECONDS = 15.0
@@ -34,9 +33,8 @@ JSON = "application/json"
 
 
 @pytest.fixture(scope="module")
-def base_url(settings: Settings, database: Database) -> Iterator[str]:
-    with uvicorn_server(settings) as url:
-        yield url
+def base_url(fuzz_server: ApiServer) -> str:
+    return fuzz_server.http_url
 
 
 @pytest.fixture(scope="module")
