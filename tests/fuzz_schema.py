@@ -63,19 +63,34 @@ DATETIMES = [
     "",
     arabic_indic("2026-01-01T00:00:00Z"),
 ]
+# Values of the right JSON type that the server may still mishandle, per named input type.
 HOSTILE_SCALARS: dict[str, list[Any]] = {
-    "String": [*STRINGS, 1, {"$gt": ""}],
-    "ID": [*IDS, 1, {"$ne": None}],
-    "Int": [0, -1, 2**31, HUGE_INTEGER, 1.5, "1"],
-    "Float": [-1e308, RawNumber("1e999"), "NaN"],
-    "Boolean": ["true", 1],
+    "String": STRINGS,
+    "ID": IDS,
+    "Int": [0, -1, 2**31, HUGE_INTEGER],
+    "Float": [-1e308, RawNumber("1e999")],
+    "Boolean": [],
     # "²" passes str.isdigit() but not int()
-    "Long": [-1, 2**63, arabic_indic("123"), "²", HUGE_INTEGER, "", 1.5, True],
-    "DateTime": [*DATETIMES, 0],
+    "Long": [-1, 2**63, arabic_indic("123"), "²", HUGE_INTEGER, ""],
+    "DateTime": DATETIMES,
     "JSON": [{"a": [1, None]}, HUGE_INTEGER],
 }
-HOSTILE_ENUMS = ["", "deposit", 0]
-HOSTILE_OBJECTS = [{}, {"unknownField": 1}, "x"]
+# Values of another JSON type: graphql-core's coercion refuses these the same way at any
+# depth, so the sweep sends them for top-level arguments only.
+WRONG_TYPES: dict[str, list[Any]] = {
+    "String": [1, {"$gt": ""}],
+    "ID": [1.5, {"$ne": None}],
+    "Int": [1.5, "1"],
+    "Float": ["NaN"],
+    "Boolean": ["true", 1],
+    "Long": [1.5, True],
+    "DateTime": [0],
+    "JSON": [],
+    "enum": [0],
+    "object": ["x"],
+}
+HOSTILE_ENUMS = ["", "deposit"]
+HOSTILE_OBJECTS = [{}, {"unknownField": 1}]
 HOSTILE_LISTS = [[], [None]]
 
 
@@ -204,33 +219,33 @@ class Baseline:
         )
 
 
-def variants(type_: GraphQLInputType, name: str) -> Iterator[tuple[Path, Any]]:
+def variants(type_: GraphQLInputType, name: str, *, top: bool = True) -> Iterator[tuple[Path, Any]]:
     """(path, hostile value) pairs for a value of `type_` named `name`: null, then what the
-    named type can get wrong, then the same for each element and input field. The path is
-    applied to a fresh baseline value by `replace_at`."""
+    named type can get wrong (values of other JSON types only at the `top`), then the same
+    for each element and input field. The path is applied to a fresh baseline value by
+    `replace_at`."""
     yield (), None
     inner = _unwrap(type_)
     if isinstance(inner, GraphQLList):
         for value in HOSTILE_LISTS:
             yield (), value
-        for path, value in variants(inner.of_type, name):
+        for path, value in variants(inner.of_type, name, top=top):
             yield (0, *path), value
-    elif isinstance(inner, GraphQLInputObjectType):
-        for value in HOSTILE_OBJECTS:
-            yield (), value
-        for key, child in inner.fields.items():
-            for path, value in variants(child.type, key):
-                yield (key, *path), value
+        return
+    if isinstance(inner, GraphQLInputObjectType):
+        kind, hostile = "object", HOSTILE_OBJECTS
     elif isinstance(inner, GraphQLEnumType):
-        for value in HOSTILE_ENUMS:
-            yield (), value
+        kind, hostile = "enum", HOSTILE_ENUMS
     else:
         assert isinstance(inner, GraphQLScalarType)
-        for value in HOSTILE_SCALARS[inner.name]:
-            yield (), value
-        if inner.name == "String":
-            for value in NAMED_STRINGS.get(name, []):
-                yield (), value
+        kind = inner.name
+        hostile = HOSTILE_SCALARS[kind] + (NAMED_STRINGS.get(name, []) if kind == "String" else [])
+    for value in hostile + (WRONG_TYPES[kind] if top else []):
+        yield (), value
+    if isinstance(inner, GraphQLInputObjectType):
+        for key, child in inner.fields.items():
+            for path, value in variants(child.type, key, top=False):
+                yield (key, *path), value
 
 
 def replace_at(
