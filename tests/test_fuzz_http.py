@@ -135,7 +135,6 @@ RAW_REQUESTS: list[tuple[str, str, str, bytes, str]] = [
     [r[1:] for r in RAW_REQUESTS],
     ids=[r[0] for r in RAW_REQUESTS],
 )
-@pytest.mark.parametrize("caller", ["anonymous", "admin"])
 async def test_odd_http_requests_get_a_clean_answer(
     http: httpx.AsyncClient,
     world: FuzzWorld,
@@ -143,13 +142,14 @@ async def test_odd_http_requests_get_a_clean_answer(
     path: str,
     body: bytes,
     content_type: str,
-    caller: str,
 ) -> None:
-    headers = {**world.callers[caller].headers}
+    """Sent as the ORG_ADMIN, so a body that parses reaches execution (an anonymous
+    subscription over POST stops at authentication); the body's shape is what varies."""
+    headers = {**world.callers["admin"].headers}
     if content_type:
         headers["content-type"] = content_type
     answer = await send(http, method, path, body, headers)
-    assert_clean(f"{method} {path} as {caller}, {content_type}: {body[:120]!r}", answer)
+    assert_clean(f"{method} {path}, {content_type}: {body[:120]!r}", answer)
 
 
 @pytest.mark.parametrize(
