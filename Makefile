@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format schema bench bench-live clean
+.PHONY: run test fuzz lint format schema bench bench-live clean
 
 $(BIN)/python:
 	scripts/system-packages venv
@@ -24,6 +24,12 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# The fuzz suite at depth: FUZZ_EXAMPLES examples per test, random seed (docs/security.md).
+FUZZ_EXAMPLES ?= 200
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz_operations.py \
+		tests/test_fuzz_documents.py tests/test_fuzz_http.py tests/test_fuzz_ws.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,6 +15,7 @@ from config import Settings
 from models.db import Database, connect, disconnect
 from models.embedded import start_server, stop_server
 from tests.factories import Factory
+from tests.servers import ApiServer, running, server_env
 
 DB_NAME = f"cashcc_test_{uuid.uuid4().hex[:8]}"
 
@@ -62,3 +63,12 @@ async def client(settings: Settings, database: Database) -> AsyncIterator[httpx.
 @pytest.fixture
 def factory(client: httpx.AsyncClient, settings: Settings) -> Factory:
     return Factory(client=client, settings=settings)
+
+
+@pytest.fixture(scope="session")
+def fuzz_server(settings: Settings, database: Database) -> Iterator[ApiServer]:
+    """One real uvicorn on the test database for the raw-HTTP and WebSocket fuzz tests."""
+    assert settings.mongodb_uri
+    server = ApiServer(server_env(mongodb_uri=settings.mongodb_uri, mongodb_db=DB_NAME))
+    with running(server):
+        yield server
