@@ -17,7 +17,12 @@ from auth.errors import AuthenticationError
 from auth.tokens import decode_access_token
 from config import Settings
 from models.identity import ApiKey, Role, User
-from models.identity_store import find_api_key_by_key_id, rehash_api_key, touch_api_key
+from models.identity_store import (
+    find_api_key_by_key_id,
+    find_user_for_authentication,
+    rehash_api_key,
+    touch_api_key,
+)
 from models.scope import Scope
 from models.session_store import session_active
 
@@ -98,7 +103,7 @@ async def authenticate_bearer(token: str, *, settings: Settings) -> Principal:
         user_id = PydanticObjectId(claims.user_id)
     except InvalidId as exc:
         raise AuthenticationError("invalid access token") from exc
-    user = await User.get(user_id)
+    user = await find_user_for_authentication(user_id)
     if user is None or not user.active or str(user.org_id) != claims.org_id:
         raise AuthenticationError("invalid access token")
     if not await session_active(session_id=claims.session_id, user_id=user.id):

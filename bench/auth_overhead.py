@@ -25,16 +25,12 @@ from typing import Any
 
 import httpx
 
-from auth.principal import principal_for_user
+from bench.common import create_tenant
 from config import Settings
 from graph.app import create_app
 from models.db import connect, disconnect, get_database
 from models.embedded import start_server, stop_server
 from models.rate_limit import take_token
-from resolvers.errors import UserError
-from resolvers.fleet.organizations import create_organization
-from resolvers.fleet.shops import add_shop
-from resolvers.identity.api_keys import issue_api_key
 from resolvers.identity.security_log import SecurityAction, record_event
 from resolvers.identity.sessions import login, start_session
 
@@ -73,24 +69,8 @@ async def run(uri: str) -> list[dict[str, Any]]:
     await connect(uri, db_name, retention_days=settings.retention_days)
     rows = []
     try:
-        created = await create_organization(
-            name="Bench",
-            currency="EUR",
-            timezone="Europe/Berlin",
-            admin_email=f"bench-{uuid.uuid4().hex[:6]}@example.com",
-            admin_password="correct-horse-battery",
-        )
-        org, admin = created
-        principal = principal_for_user(admin)
-        shop = await add_shop(principal=principal, name="S", code="S", timezone=None, currency=None)
-        issued = await issue_api_key(
-            principal=principal,
-            name="bench",
-            shop_id=str(shop.id),
-            machine_ids=None,
-            expires_at=None,
-            settings=settings,
-        )
+        tenant = await create_tenant(settings, shops=1, machines_per_shop=0)
+        admin = tenant.admin
         token = (await start_session(admin, settings=settings)).access_token
         app = create_app(settings, manage_database=False)
         async with httpx.AsyncClient(
@@ -102,16 +82,16 @@ async def run(uri: str) -> list[dict[str, Any]]:
             session = await login(
                 email=admin.email,
                 password="correct-horse-battery",
+                organization_id=None,
                 client_address=None,
                 settings=settings,
             )
-            assert not isinstance(session, UserError)
             auth = {"Authorization": f"Bearer {session.access_token}"}
             samples, wall = await timed_requests(http, auth)
             rows.append(summary("query, Bearer JWT of a login session", samples, wall))
             # The API key may not read shops: FORBIDDEN after full authentication and
             # rate limiting, which is exactly the per-request auth cost.
-            samples, wall = await timed_requests(http, {"X-API-Key": issued.secret})
+            samples, wall = await timed_requests(http, {"X-API-Key": tenant.api_key})
             rows.append(summary("query, API key (lookup + rate bucket)", samples, wall))
 
         db = get_database().db
@@ -127,7 +107,7 @@ async def run(uri: str) -> list[dict[str, Any]]:
         start = time.perf_counter()
         for _ in range(APPENDS):
             t = time.perf_counter()
-            await record_event(org_id=org.id, action=SecurityAction.LOGOUT)
+            await record_event(org_id=tenant.org.id, action=SecurityAction.LOGOUT)
             samples.append(time.perf_counter() - t)
         rows.append(
             summary("security log append, sequential", samples, time.perf_counter() - start)
@@ -138,7 +118,7 @@ async def run(uri: str) -> list[dict[str, Any]]:
         async def appender() -> None:
             for _ in range(APPENDS // 8):
                 t = time.perf_counter()
-                await record_event(org_id=org.id, action=SecurityAction.LOGOUT)
+                await record_event(org_id=tenant.org.id, action=SecurityAction.LOGOUT)
                 samples.append(time.perf_counter() - t)
 
         start = time.perf_counter()

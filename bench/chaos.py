@@ -49,7 +49,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         config = SimulationConfig(
             url=server.graphql_url,
-            email=tenant.admin_email,
+            email=tenant.admin.email,
             password=ADMIN_PASSWORD,
             shops=args.machines // 2,
             machines=2,

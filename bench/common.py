@@ -15,20 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from auth.principal import principal_for_user
 from config import Settings
 from models.embedded import start_server, stop_server
-from models.identity import User
-from models.machine import Machine, MachineModel
-from models.organization import Organization
-from resolvers.fleet.machines import register_machine
-from resolvers.fleet.organizations import create_organization
-from resolvers.fleet.shops import add_shop
-from resolvers.identity.api_keys import issue_api_key
+from models.machine import MachineModel
+from tests.factories import PASSWORD, Factory, Tenant
 from tests.servers import ApiServer, server_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ADMIN_PASSWORD = "bench-password-123"
+ADMIN_PASSWORD = PASSWORD  # the factory's admins log in with it
 
 
 @dataclass
@@ -74,22 +68,6 @@ def bench_env(name: str) -> Iterator[BenchEnv]:
                 stop_server(handle)
 
 
-@dataclass
-class BenchTenant:
-    org: Organization
-    admin: User
-    machines: list[Machine]
-    api_keys: list[str]  # per machine: the key of its shop
-
-    @property
-    def admin_email(self) -> str:
-        return self.admin.email
-
-    @property
-    def machine_ids(self) -> list[str]:
-        return [str(m.id) for m in self.machines]
-
-
 async def create_tenant(
     settings: Settings,
     *,
@@ -97,45 +75,13 @@ async def create_tenant(
     machines_per_shop: int,
     currency: str = "EUR",
     model: MachineModel = MachineModel.CI_10,
-) -> BenchTenant:
-    """An organization with shops and machines, and one API key per shop (needs a
-    connected database)."""
-    suffix = uuid.uuid4().hex[:8]
-    created = await create_organization(
-        name=f"Bench {suffix}",
-        currency=currency,
-        timezone="Europe/Berlin",
-        admin_email=f"bench-{suffix}@example.com",
-        admin_password=ADMIN_PASSWORD,
+) -> Tenant:
+    """An organization with shops, machines and a key per shop, built by the tests' factory
+    (needs a connected database)."""
+    factory = Factory(client=None, settings=settings)  # type: ignore[arg-type]
+    return await factory.tenant(
+        shops=shops, machines_per_shop=machines_per_shop, currency=currency, model=model
     )
-    org, admin = created
-    principal = principal_for_user(admin)
-    tenant = BenchTenant(org=org, admin=admin, machines=[], api_keys=[])
-    for s in range(shops):
-        shop = await add_shop(
-            principal=principal, name=f"Bench {s}", code=f"B{s}", timezone=None, currency=None
-        )
-        issued = await issue_api_key(
-            principal=principal,
-            name="bench",
-            shop_id=str(shop.id),
-            machine_ids=None,
-            expires_at=None,
-            settings=settings,
-        )
-        for m in range(machines_per_shop):
-            machine = await register_machine(
-                principal=principal,
-                shop_id=str(shop.id),
-                serial=f"B-{suffix}-{s}-{m}",
-                model=model,
-                currency=None,
-                name=None,
-                first_seq=1,
-            )
-            tenant.machines.append(machine)
-            tenant.api_keys.append(issued.secret)
-    return tenant
 
 
 def machine_info() -> dict[str, Any]:

@@ -36,7 +36,7 @@ from bench.common import BenchEnv, bench_env, create_tenant, print_table, write_
 from config import Settings
 from models.currencies import CashKind
 from models.db import connect, disconnect
-from models.ledger import GENESIS_HASH, Transaction, TransactionType
+from models.ledger import MachineInventory, Transaction, TransactionType
 from resolvers.ledger.ingest.ledger_update import apply_records
 from resolvers.ledger.ingest.records import LineInput, RecordInput, validate_records
 from simulator.traffic import MachineTraffic, ShopProfile
@@ -171,16 +171,14 @@ def _documents(machine_id: str, records: list[dict[str, Any]]) -> list[dict[str,
         inputs, machine_currency="EUR", now=now, max_future_skew=timedelta(days=1)
     )
     assert not outcome.rejected, outcome.rejected[:3]
-    state = {
-        "counts": {},
-        "seen_seqs": [],
-        "chain_position": 0,
-        "chain_hash": GENESIS_HASH,
-        "transaction_count": 0,
-        "last_occurred_at": None,
-        "version": 0,
-    }
     ids = {"org_id": ObjectId(), "shop_id": ObjectId(), "machine_id": ObjectId(machine_id)}
+    state = MachineInventory.initial(
+        machine_id=ids["machine_id"],
+        org_id=ids["org_id"],
+        shop_id=ids["shop_id"],
+        currency="EUR",
+        at=now,
+    )
     update = apply_records(
         state,
         outcome.valid,
@@ -235,7 +233,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         mid = tenant.machine_ids[m]
                         traffic = MachineTraffic(ShopProfile("Europe/Berlin", "EUR"), seed=m)
                         records = _records(traffic, next_seq[mid], per_machine)
-                        work.append((tenant.api_keys[m], _bodies(mid, records, batch)))
+                        work.append((tenant.machine_keys[m], _bodies(mid, records, batch)))
                         built.append(_documents(mid, records))
                         ranges.append((mid, next_seq[mid], next_seq[mid] + per_machine - 1))
                         next_seq[mid] += per_machine

@@ -36,7 +36,7 @@ async def run(batches: int, batch_size: int) -> Profiler:
                 batches * batch_size,
             )
             app = create_app(settings, manage_database=False)
-            headers = {"X-API-Key": tenant.api_keys[0], "Content-Type": "application/json"}
+            headers = {"X-API-Key": tenant.machine_keys[0], "Content-Type": "application/json"}
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://bench"
             ) as http:

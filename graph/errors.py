@@ -11,7 +11,7 @@ from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from auth.errors import PublicError, RequestErrorCode
-from resolvers.errors import ServiceError
+from resolvers.errors import ServiceError, UserError
 
 log = logging.getLogger("cashcc.graphql")
 INTERNAL_MESSAGE = "Internal server error. Quote the requestId when reporting it."
@@ -36,21 +36,16 @@ def shape_error(
     """The client-facing version of `error`, with `extensions.code` and `requestId`."""
     original = error.original_error
     extensions: dict[str, Any] = {"requestId": request_id}
-    if isinstance(original, ServiceError):
-        first = original.first
-        extensions["code"] = first.code.value
-        extensions["retryable"] = first.retryable
-        if first.field is not None:
-            extensions["field"] = first.field
-        if first.retry_after is not None:
-            extensions["retryAfter"] = first.retry_after
-        message = first.message
-    elif isinstance(original, PublicError):
-        extensions["code"] = original.code.value
-        extensions["retryable"] = original.retryable
-        if original.retry_after is not None:
-            extensions["retryAfter"] = original.retry_after
-        message = original.message
+    # What the caller can act on: a service's first problem, or a request-level error.
+    public = original.first if isinstance(original, ServiceError) else original
+    if isinstance(public, UserError | PublicError):
+        extensions["code"] = public.code.value
+        extensions["retryable"] = public.retryable
+        if getattr(public, "field", None) is not None:
+            extensions["field"] = public.field  # type: ignore[union-attr]
+        if public.retry_after is not None:
+            extensions["retryAfter"] = public.retry_after
+        message = public.message
     elif isinstance(error, GraphQLSyntaxError):
         extensions["code"] = RequestErrorCode.GRAPHQL_PARSE_FAILED.value
         message = error.message

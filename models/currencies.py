@@ -43,8 +43,9 @@ class Currency:
         ]
 
 
-def slot_key(kind: CashKind, denomination: int) -> str:
-    return f"{kind.value}{denomination}"
+def slot_key(kind: CashKind | str, denomination: int) -> str:
+    """`N500`: the kind (a CashKind, or its stored value) and the face value."""
+    return f"{CashKind(kind).value}{denomination}"
 
 
 def parse_slot(slot: str) -> tuple[CashKind, int]:

@@ -26,6 +26,11 @@ async def find_users_by_email(email: str) -> list[User]:
     return await query.limit(MAX_ACCOUNTS_PER_LOGIN).to_list()
 
 
+async def find_user_for_authentication(user_id: ObjectId) -> User | None:
+    """Authentication lookup by the id a verified token names (before any scope is known)."""
+    return await User.get(user_id)
+
+
 async def get_user(*, scope: Scope, user_id: ObjectId) -> User | None:
     return await User.find_one({"_id": user_id, "org_id": scope.org_id})
 

@@ -50,7 +50,12 @@ class CashLine(BaseModel):
 
 
 class Transaction(Document):
-    """One cash movement reported by a machine's local system, with its audit-chain link."""
+    """One cash movement reported by a machine's local system, with its audit-chain link.
+
+    The one definition of a stored transaction: ingest writes raw documents built with
+    `Transaction.document` (no per-record validation on the hot path), readers get the same
+    keys (`_id` for `id`).
+    """
 
     org_id: PydanticObjectId
     shop_id: PydanticObjectId
@@ -98,6 +103,17 @@ class Transaction(Document):
             IndexModel([("org_id", ASCENDING), ("occurred_at", ASCENDING), ("_id", ASCENDING)]),
         ]
 
+    @classmethod
+    def document(cls, **values: Any) -> dict[str, Any]:
+        """A stored transaction as a raw dict; the keys must be exactly this model's fields."""
+        if values.keys() != _TRANSACTION_KEYS:
+            wrong = sorted(values.keys() ^ _TRANSACTION_KEYS)
+            raise ValueError(f"not the fields of a transaction: {wrong}")
+        return values
+
+
+_TRANSACTION_KEYS = frozenset(Transaction.model_fields) - {"id", "revision_id"} | {"_id"}
+
 
 class MachineInventory(Document):
     """Per-machine state changed atomically with every accepted batch.
@@ -129,6 +145,22 @@ class MachineInventory(Document):
     class Settings:
         name = "machine_inventory"
         indexes = [IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)])]
+
+    @classmethod
+    def initial(
+        cls,
+        *,
+        machine_id: PydanticObjectId,
+        org_id: PydanticObjectId,
+        shop_id: PydanticObjectId,
+        currency: str,
+        at: datetime,
+    ) -> dict[str, Any]:
+        """The state document of a machine that has never reported, as stored."""
+        state = cls.model_construct(
+            id=machine_id, org_id=org_id, shop_id=shop_id, currency=currency, updated_at=at
+        )
+        return state.model_dump(by_alias=True, exclude={"revision_id"})
 
 
 class BatchStatus(StrEnum):

@@ -64,10 +64,6 @@ async def list_inventory_states(
     return await cursor.to_list(length=None)
 
 
-async def create_inventory_state(state: dict[str, Any]) -> None:
-    await _inventory().insert_one(state)
-
-
 async def save_inventory_state(
     *,
     scope: Scope,

@@ -32,6 +32,10 @@ DEFAULT_CAPACITY: dict[MachineModel, tuple[int, int]] = {
     MachineModel.CI_300: (2000, 3000),
     MachineModel.OTHER: (500, 1000),
 }
+# Pieces of one denomination a machine may hold, either way (a count below zero means the
+# reported movements do not add up). No machine holds a tenth of it; the bound keeps every
+# stored count far inside the schema's 32-bit Int.
+MAX_SLOT_PIECES = 1_000_000
 NEAR_EMPTY_FRACTION = 0.10
 NEAR_FULL_FRACTION = 0.90
 

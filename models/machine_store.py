@@ -11,7 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from models.db import get_database
-from models.ledger import GENESIS_HASH, MachineInventory
+from models.ledger import MachineInventory
 from models.machine import Machine
 from models.scope import Scope
 
@@ -44,22 +44,13 @@ async def create_machine(*, scope: Scope, machine: Machine) -> Machine:
     state could never ingest); raises DuplicateSerial."""
     machine.org_id = scope.org_id
     machine.id = PydanticObjectId()
-    state = {
-        "_id": machine.id,
-        "org_id": machine.org_id,
-        "shop_id": machine.shop_id,
-        "currency": machine.currency,
-        "counts": {},
-        "seen_seqs": [],
-        "seq_floor": 0,
-        "summarized_gaps": 0,
-        "chain_position": 0,
-        "chain_hash": GENESIS_HASH,
-        "transaction_count": 0,
-        "last_occurred_at": None,
-        "updated_at": machine.created_at,
-        "version": 0,
-    }
+    state = MachineInventory.initial(
+        machine_id=machine.id,
+        org_id=machine.org_id,
+        shop_id=machine.shop_id,
+        currency=machine.currency,
+        at=machine.created_at,
+    )
 
     async def insert_both(session: AsyncClientSession) -> None:
         await Machine.get_pymongo_collection().insert_one(

@@ -30,10 +30,6 @@ class Scope:
     def organization(cls, org_id: ObjectId) -> Scope:
         return cls(org_id=org_id)
 
-    @property
-    def is_whole_organization(self) -> bool:
-        return self.shop_ids is None and self.machine_ids is None
-
     def allows_shop(self, shop_id: ObjectId) -> bool:
         return self.shop_ids is None or shop_id in self.shop_ids
 

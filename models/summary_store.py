@@ -18,6 +18,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
+from models.currencies import slot_key
 from models.ledger import FLOW_SIGN, ORGANIC_TYPES, TRANSACTION_TYPES
 from models.scope import Scope
 from models.summary import (
@@ -59,7 +60,7 @@ def increments(doc: Mapping[str, Any]) -> dict[str, int]:
     type_ = doc["type"]
     inc: dict[str, int] = {"n": 1, f"t.{type_}.n": 1, f"t.{type_}.a": int(doc["amount"])}
     for line in doc["lines"]:
-        slot = f"{line['kind']}{line['denomination']}"
+        slot = slot_key(line["kind"], line["denomination"])
         inc[f"s.{slot}.{type_}"] = inc.get(f"s.{slot}.{type_}", 0) + int(line["count"])
     return inc
 
@@ -72,7 +73,7 @@ def demand_increments(doc: Mapping[str, Any], local_hour: int) -> dict[str, int]
     if sign is None:
         return inc
     for line in doc["lines"]:
-        path = f"p.{line['kind']}{line['denomination']}@{local_hour}"
+        path = f"p.{slot_key(line['kind'], line['denomination'])}@{local_hour}"
         inc[path] = inc.get(path, 0) + sign * int(line["count"])
     return inc
 

@@ -85,6 +85,11 @@ def raise_if_any(*checks: UserError | Iterable[UserError | None] | None) -> None
         raise ServiceError(*found)
 
 
+def already_exists(message: str, *, field: str) -> ServiceError:
+    """A unique value (shop code, machine serial, e-mail) is taken in the organization."""
+    return ServiceError.of(CommonErrorCode.ALREADY_EXISTS, message, field=field)
+
+
 def not_found(what: str, *, field: str | None = None) -> ServiceError:
     """The answer for an id that does not exist *or* is outside the caller's scope (the two
     must look the same)."""

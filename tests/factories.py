@@ -98,16 +98,24 @@ def tx(
 
 @dataclass
 class Tenant:
+    """An organization built for a test or a benchmark. `api_key` is a key of the first shop;
+    `machine_keys[i]` the key of the shop of `machines[i]` (one key per shop)."""
+
     org: Organization
     admin: User
     admin_token: str
     shops: list[Any] = field(default_factory=list)
     machines: list[Any] = field(default_factory=list)
     api_key: str = ""
+    machine_keys: list[str] = field(default_factory=list)
 
     @property
     def machine_id(self) -> str:
         return str(self.machines[0].id)
+
+    @property
+    def machine_ids(self) -> list[str]:
+        return [str(m.id) for m in self.machines]
 
 
 @dataclass
@@ -126,9 +134,15 @@ class Factory:
         return await self.token_for(user, settings=short)
 
     async def tenant(
-        self, *, shops: int = 1, machines_per_shop: int = 1, currency: str = "EUR"
+        self,
+        *,
+        shops: int = 1,
+        machines_per_shop: int = 1,
+        currency: str = "EUR",
+        model: MachineModel = MachineModel.CI_10,
     ) -> Tenant:
-        """An organization with an admin, shops, machines and a key for the first shop."""
+        """An organization with an admin, shops, machines and a key per shop (needs only a
+        connected database)."""
         suffix = uuid.uuid4().hex[:10]
         created = await create_organization(
             name=f"Org {suffix}",
@@ -145,19 +159,20 @@ class Factory:
                 principal=principal, name=f"Shop {s}", code=f"S{s}", timezone=None, currency=None
             )
             tenant.shops.append(shop)
+            key = await self.api_key(tenant, shop_index=s)
+            tenant.api_key = tenant.api_key or key
             for m in range(machines_per_shop):
                 machine = await register_machine(
                     principal=principal,
                     shop_id=str(shop.id),
                     serial=f"SN-{suffix}-{s}-{m}",
-                    model=MachineModel.CI_10,
+                    model=model,
                     currency=None,
                     name=None,
                     first_seq=1,
                 )
                 tenant.machines.append(machine)
-        if tenant.shops:
-            tenant.api_key = await self.api_key(tenant, shop_index=0)
+                tenant.machine_keys.append(key)
         return tenant
 
     async def issue_key(

@@ -40,7 +40,7 @@ from tests.identity_helpers import app_client
 FUZZ_EXAMPLES_ENV = "FUZZ_EXAMPLES"
 FUZZ_CI_EXAMPLES = 4
 
-# The one timing check of the suite (issue: "any response slower than 1 s for a document under
+# The one timing check of the suite ("any response slower than 1 s for a document under
 # 10 KB"). Parsing, validating and costing a small document is cheap whatever its shape; typical
 # answers here take 5 to 50 ms, so a second leaves a loaded CI machine a wide margin while any
 # work that grows exponentially with nesting (validation or cost walks over fragment spreads)
@@ -273,7 +273,7 @@ async def build_world(factory: Factory) -> FuzzWorld:
     tenant = await factory.tenant(shops=1, machines_per_shop=1)
     spare_key = await factory.issue_key(tenant, name="spare")
     spare_user, _ = await factory.user(tenant, Role.EMPLOYEE, [0])
-    world = FuzzWorld(tenant, str(spare_key.key.id), str(spare_user.id))
+    world = FuzzWorld(tenant, str(spare_key.api_key.id), str(spare_user.id))
     world.callers = {
         "anonymous": Caller("anonymous", {}),
         "admin": Caller("admin", {"Authorization": f"Bearer {tenant.admin_token}"}),

@@ -162,14 +162,18 @@ def server_env(
 
 
 @contextlib.contextmanager
-def uvicorn_server(settings: Settings, *, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run the API in a uvicorn subprocess against the test database; yield its base URL."""
+def api_server(settings: Settings, **env: Any) -> Iterator[ApiServer]:
+    """The API in a uvicorn process against the test database, with `env` as extra settings
+    (`live_queue_size=8` sets LIVE_QUEUE_SIZE); stopped on exit."""
     server = ApiServer(
-        server_env(
-            mongodb_uri=settings.mongodb_uri or "",
-            mongodb_db=settings.mongodb_db,
-            **(extra_env or {}),
-        )
+        server_env(mongodb_uri=settings.mongodb_uri or "", mongodb_db=settings.mongodb_db, **env)
     )
     with running(server):
+        yield server
+
+
+@contextlib.contextmanager
+def uvicorn_server(settings: Settings, *, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run the API in a uvicorn subprocess against the test database; yield its base URL."""
+    with api_server(settings, **(extra_env or {})) as server:
         yield server.http_url

@@ -206,44 +206,30 @@ async def test_empty_range_has_zero_filled_buckets_and_no_series(world: World) -
     assert eur["adjustments"][1:] == [0] * 10
 
 
-async def test_bad_ranges_are_refused_with_a_clear_error(world: World) -> None:
+@pytest.mark.parametrize(
+    ("start", "end", "interval", "timezone", "message"),
+    [
+        (utc(2026, 3, 2), utc(2026, 3, 1), "DAY", None, "from must be before to"),
+        (utc(2020, 1, 1), utc(2026, 1, 1), "HOUR", None, "at most 1000 buckets"),
+        (utc(2026, 1, 1), utc(2026, 1, 2), "DAY", "Mars/Base", "unknown time zone"),
+    ],
+)
+async def test_bad_ranges_are_refused_with_a_clear_error(
+    world: World,
+    start: datetime,
+    end: datetime,
+    interval: str,
+    timezone: str | None,
+    message: str,
+) -> None:
+    variables = {"from": start.isoformat(), "to": end.isoformat(), "interval": interval}
     body = await gql(
         world_client(world),
         CASH_FLOW,
-        {
-            "from": utc(2026, 3, 2).isoformat(),
-            "to": utc(2026, 3, 1).isoformat(),
-            "interval": "DAY",
-            "groupBy": "NONE",
-        },
+        {**variables, "groupBy": "NONE", "timezone": timezone},
         token=world.tenant.admin_token,
     )
-    assert "from must be before to" in body["errors"][0]["message"]
-    body = await gql(
-        world_client(world),
-        CASH_FLOW,
-        {
-            "from": utc(2020, 1, 1).isoformat(),
-            "to": utc(2026, 1, 1).isoformat(),
-            "interval": "HOUR",
-            "groupBy": "NONE",
-        },
-        token=world.tenant.admin_token,
-    )
-    assert "at most 1000 buckets" in body["errors"][0]["message"]
-    body = await gql(
-        world_client(world),
-        CASH_FLOW,
-        {
-            "from": utc(2026, 1, 1).isoformat(),
-            "to": utc(2026, 1, 2).isoformat(),
-            "interval": "DAY",
-            "groupBy": "NONE",
-            "timezone": "Mars/Base",
-        },
-        token=world.tenant.admin_token,
-    )
-    assert "unknown time zone" in body["errors"][0]["message"]
+    assert message in body["errors"][0]["message"]
 
 
 OVERVIEW = """

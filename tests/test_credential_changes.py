@@ -24,7 +24,7 @@ from resolvers.identity.sessions import IssuedSession, start_session
 from tests.factories import Factory, Tenant, gql_data, tx
 from tests.live_flow import ingest
 from tests.live_support import LiveClient
-from tests.servers import ApiServer, server_env
+from tests.servers import ApiServer, api_server
 
 SHORT_TTL_SECONDS = 2
 # The bound, the short lifetime and the server's leeway, plus room for a loaded CI machine; a
@@ -37,16 +37,8 @@ SUBSCRIPTION = "subscription { inventoryChanged { eventId } }"
 @pytest.fixture(scope="module")
 def server(settings) -> Iterator[ApiServer]:
     # A one-second leeway keeps the expiry cases short (expired tokens work for the leeway).
-    api = ApiServer(
-        server_env(
-            mongodb_uri=settings.mongodb_uri, mongodb_db=settings.mongodb_db, jwt_leeway_seconds=1
-        )
-    )
-    api.start()
-    try:
+    with api_server(settings, jwt_leeway_seconds=1) as api:
         yield api
-    finally:
-        api.stop()
 
 
 def create_shop() -> str:
@@ -280,18 +272,7 @@ async def test_a_keys_changed_credential_ends_its_open_subscriptions(
 async def test_the_rate_limit_holds_on_an_open_websocket(settings, factory: Factory) -> None:
     """A key whose bucket is empty once ran 60 ingests over one socket."""
     tenant = await factory.tenant()
-    tight = ApiServer(
-        server_env(
-            mongodb_uri=settings.mongodb_uri,
-            mongodb_db=settings.mongodb_db,
-            api_key_rate_burst=3,
-            api_key_rate_per_second=0.01,
-        )
-    )
-    tight.start()
-    try:
+    with api_server(settings, api_key_rate_burst=3, api_key_rate_per_second=0.01) as tight:
         async with Caller(tight, {"api_key": tenant.api_key}, "ws") as caller:
             codes = [await caller.run(ingest_one(tenant)) for _ in range(6)]
-    finally:
-        tight.stop()
     assert codes == [None, None, None, "RATE_LIMITED", "RATE_LIMITED", "RATE_LIMITED"]

@@ -11,8 +11,8 @@ import httpx
 from config import Settings
 from models.ledger import IngestBatch
 from models.ledger_store import find_inventory_state
+from models.machine import MAX_SLOT_PIECES
 from models.scope import Scope
-from resolvers.ledger.ingest.ledger_update import MAX_SLOT_PIECES
 from resolvers.ledger.ingest.records import MAX_PIECES_PER_LINE
 from tests.factories import INGEST, PASSWORD, Factory, gql, gql_data, tx
 from tests.identity_helpers import LOGIN, app_client

@@ -128,37 +128,34 @@ async def test_an_unpaired_surrogate_in_any_other_argument_is_named(factory: Fac
     assert "email" in assert_named_error(login, "BAD_USER_INPUT")["message"]
 
 
-async def test_a_null_page_size_variable_is_a_named_error(factory: Factory) -> None:
-    tenant = await factory.tenant()
-    body = await gql(
-        factory.client,
-        "query($n: Int) { transactions(first: $n) { edges { cursor } } }",
-        {"n": None},
-        token=tenant.admin_token,
-    )
-    assert "first" in assert_named_error(body, "BAD_USER_INPUT")["message"]
+SECURITY_EVENTS_AFTER = (
+    "query($a: String) { securityEvents(after: $a) { edges { node { position } } } }"
+)
 
 
-async def test_a_subscription_posted_over_http_is_refused(factory: Factory) -> None:
-    tenant = await factory.tenant()
-    body = await gql(
-        factory.client,
-        "subscription { inventoryChanged { eventId } }",
-        token=tenant.admin_token,
-    )
-    assert "WebSocket" in assert_named_error(body, "BAD_REQUEST")["message"]
-
-
-@pytest.mark.parametrize("cursor", ["9999999999999999999999", "\u0661\u0662", "-1", ""])
-async def test_out_of_range_security_log_cursors_are_refused(factory: Factory, cursor: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "variables", "code", "says"),
+    [
+        (
+            "query($n: Int) { transactions(first: $n) { edges { cursor } } }",
+            {"n": None},
+            "BAD_USER_INPUT",
+            "first",
+        ),
+        ("subscription { inventoryChanged { eventId } }", {}, "BAD_REQUEST", "WebSocket"),
+        *(
+            (SECURITY_EVENTS_AFTER, {"a": cursor}, "BAD_CURSOR", "invalid cursor")
+            for cursor in ("9999999999999999999999", "\u0661\u0662", "-1", "")
+        ),
+    ],
+)
+async def test_odd_arguments_get_a_named_error(
+    factory: Factory, query: str, variables: dict, code: str, says: str
+) -> None:
+    """A null page size, a subscription POSTed over HTTP, cursors this API never handed out."""
     tenant = await factory.tenant(shops=0)
-    body = await gql(
-        factory.client,
-        "query($a: String) { securityEvents(after: $a) { edges { node { position } } } }",
-        {"a": cursor},
-        token=tenant.admin_token,
-    )
-    assert_named_error(body, "BAD_CURSOR")
+    body = await gql(factory.client, query, variables, token=tenant.admin_token)
+    assert says in assert_named_error(body, code)["message"]
 
 
 @pytest.mark.parametrize("exp", [10**12, 10**20, "soon", 1.5e300])
@@ -230,3 +227,35 @@ async def test_a_test_key_relabelled_as_live_is_refused(
         async with app_client(server_settings) as http:
             result = await gql(http, "{ shops { id } }", api_key=relabelled)
             assert_named_error(result, "UNAUTHENTICATED")
+
+
+async def test_machine_limits_outside_what_a_machine_holds_are_refused(factory: Factory) -> None:
+    """A negative threshold once reached the database (and broke every later machine
+    listing): limits are checked before anything is stored."""
+    tenant = await factory.tenant()
+    for capacity, near_empty, near_full in ((100, -1, 90), (2_000_000, 10, 90), (100, 50, 40)):
+        body = await gql_data(
+            factory.client,
+            "mutation($shop: ID!, $serial: String!, $limits: [SlotLimitsInput!]) { "
+            "registerMachine(input: {shopId: $shop, serial: $serial, model: CI_10, "
+            "limits: $limits}) { machine { id } userErrors { field code message } } }",
+            {
+                "shop": str(tenant.shops[0].id),
+                "serial": f"L-{capacity}-{near_empty}",
+                "limits": [
+                    {
+                        "kind": "NOTE",
+                        "denomination": 1000,
+                        "capacity": capacity,
+                        "nearEmpty": near_empty,
+                        "nearFull": near_full,
+                    }
+                ],
+            },
+            token=tenant.admin_token,
+        )
+        payload = body["registerMachine"]
+        assert payload["machine"] is None
+        assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+            ("input.limits", "INVALID")
+        ]

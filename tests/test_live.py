@@ -30,7 +30,7 @@ from tests.live_flow import (
     warm_up,
 )
 from tests.live_support import LiveClient, graphql_post
-from tests.servers import ApiServer, server_env, wait_until
+from tests.servers import ApiServer, api_server, wait_until
 from tests.tls_support import nginx, render
 
 QUEUE_SIZE = 8
@@ -39,20 +39,10 @@ REAUTH_SECONDS = 1
 
 @pytest.fixture(scope="module")
 def server(settings: Settings) -> Iterator[ApiServer]:
-    assert settings.mongodb_uri
-    api = ApiServer(
-        server_env(
-            mongodb_uri=settings.mongodb_uri,
-            mongodb_db=settings.mongodb_db,
-            live_queue_size=QUEUE_SIZE,
-            live_reauth_seconds=REAUTH_SECONDS,
-        )
-    )
-    api.start()
-    try:
+    with api_server(
+        settings, live_queue_size=QUEUE_SIZE, live_reauth_seconds=REAUTH_SECONDS
+    ) as api:
         yield api
-    finally:
-        api.stop()
 
 
 @contextlib.asynccontextmanager

@@ -12,26 +12,15 @@ from config import Settings
 from tests.factories import Factory
 from tests.live_flow import TRANSACTIONS_INGESTED, ingest, warm_up
 from tests.live_support import LiveClient, graphql_post
-from tests.servers import ApiServer, server_env
+from tests.servers import ApiServer, api_server
 
 BOUND_SECONDS = 1.0
 
 
 @pytest.fixture(scope="module")
 def slow_reauth_server(settings: Settings) -> Iterator[ApiServer]:
-    assert settings.mongodb_uri
-    api = ApiServer(
-        server_env(
-            mongodb_uri=settings.mongodb_uri,
-            mongodb_db=settings.mongodb_db,
-            live_reauth_seconds=60,
-        )
-    )
-    api.start()
-    try:
+    with api_server(settings, live_reauth_seconds=60) as api:
         yield api
-    finally:
-        api.stop()
 
 
 async def test_a_revoked_key_gets_no_events_after_the_bound(

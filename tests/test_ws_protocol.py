@@ -4,23 +4,18 @@ protocol errors) or an error carrying `extensions.code`, never a dropped connect
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from tests.factories import Factory
 from tests.live_support import LiveClient
-from tests.servers import ApiServer, server_env
+from tests.servers import ApiServer
 
 
-@pytest.fixture(scope="module")
-def server(settings) -> Iterator[ApiServer]:
-    api = ApiServer(server_env(mongodb_uri=settings.mongodb_uri, mongodb_db=settings.mongodb_db))
-    api.start()
-    try:
-        yield api
-    finally:
-        api.stop()
+@pytest.fixture
+def server(fuzz_server: ApiServer) -> ApiServer:
+    """The suite's shared API process with the default test settings."""
+    return fuzz_server
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from auth.principal import Principal
 from models.currencies import get_currency
-from models.machine import Machine, MachineModel, SlotLimits, default_limits
+from models.machine import MAX_SLOT_PIECES, Machine, MachineModel, SlotLimits, default_limits
 from models.machine_store import DuplicateSerial, create_machine, get_machine
-from resolvers.errors import CommonErrorCode, ServiceError, UserError, not_found, raise_if_any
+from resolvers.errors import (
+    CommonErrorCode,
+    UserError,
+    already_exists,
+    not_found,
+    raise_if_any,
+)
 from resolvers.fleet.shops import find_shop
 from resolvers.ids import parse_object_id
 from resolvers.validation import check_currency, check_name
@@ -23,8 +29,8 @@ def _merged_limits(
     for slot, limits in overrides.items():
         if slot not in merged:
             message = f"{slot} is not a {currency} denomination slot"
-        elif not limits.near_empty < limits.near_full <= limits.capacity:
-            message = f"{slot}: need nearEmpty < nearFull <= capacity"
+        elif not 0 <= limits.near_empty < limits.near_full <= limits.capacity <= MAX_SLOT_PIECES:
+            message = f"{slot}: need 0 <= nearEmpty < nearFull <= capacity <= {MAX_SLOT_PIECES}"
         else:
             merged[slot] = limits
             continue
@@ -77,10 +83,8 @@ async def register_machine(
             ),
         )
     except DuplicateSerial as exc:
-        raise ServiceError.of(
-            CommonErrorCode.ALREADY_EXISTS,
-            f"serial {serial!r} is already registered in this organization",
-            field="input.serial",
+        raise already_exists(
+            f"serial {serial!r} is already registered in this organization", field="input.serial"
         ) from exc
 
 

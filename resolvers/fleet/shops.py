@@ -7,7 +7,7 @@ from bson import ObjectId
 from auth.principal import Principal
 from models.org_store import DuplicateShopCode, create_shop, get_shop, list_shops
 from models.organization import Shop
-from resolvers.errors import CommonErrorCode, ServiceError, raise_if_any
+from resolvers.errors import already_exists, raise_if_any
 from resolvers.fleet.organizations import find_organization
 from resolvers.ids import parse_object_id
 from resolvers.validation import check_currency, check_name, check_timezone
@@ -45,10 +45,8 @@ async def add_shop(
             ),
         )
     except DuplicateShopCode as exc:
-        raise ServiceError.of(
-            CommonErrorCode.ALREADY_EXISTS,
-            f"shop code {code!r} is already used in this organization",
-            field="input.code",
+        raise already_exists(
+            f"shop code {code!r} is already used in this organization", field="input.code"
         ) from exc
 
 

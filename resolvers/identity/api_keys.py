@@ -21,7 +21,7 @@ from models.machine_store import list_machines
 from models.organization import utcnow
 from resolvers.errors import CommonErrorCode, ServiceError, not_found, raise_if_any
 from resolvers.fleet.shops import find_shop
-from resolvers.identity.security_log import Actor, SecurityAction, record_event
+from resolvers.identity.security_log import SecurityAction, record_admin_action
 from resolvers.ids import parse_object_id, parse_object_ids
 from resolvers.timestamps import to_utc
 from resolvers.validation import check_name
@@ -104,10 +104,9 @@ async def issue_api_key(
             expires_at=expires_at,
         ),
     )
-    await record_event(
-        org_id=principal.org_id,
-        action=SecurityAction.API_KEY_CREATED,
-        actor=Actor.of(principal),
+    await record_admin_action(
+        principal,
+        SecurityAction.API_KEY_CREATED,
         target_kind="API_KEY",
         target_id=key.id,
         details={"prefix": key.prefix, "shop": str(shop.id)},
@@ -158,10 +157,9 @@ async def rotate_api_key(
         )
     refreshed = await get_api_key(scope=principal.scope, key_id=key.id)
     assert refreshed is not None
-    await record_event(
-        org_id=principal.org_id,
-        action=SecurityAction.API_KEY_ROTATED,
-        actor=Actor.of(principal),
+    await record_admin_action(
+        principal,
+        SecurityAction.API_KEY_ROTATED,
         target_kind="API_KEY",
         target_id=key.id,
         details={"prefix": key.prefix, "overlapSeconds": str(overlap_seconds)},
@@ -189,10 +187,9 @@ async def revoke_api_key(*, principal: Principal, key_id: str) -> ApiKey:
     key = await _find_key(principal, key_id)
     now = utcnow()
     if await mark_api_key_revoked(scope=principal.scope, key_id=key.id, at=now):
-        await record_event(
-            org_id=principal.org_id,
-            action=SecurityAction.API_KEY_REVOKED,
-            actor=Actor.of(principal),
+        await record_admin_action(
+            principal,
+            SecurityAction.API_KEY_REVOKED,
             target_kind="API_KEY",
             target_id=key.id,
             details={"prefix": key.prefix},

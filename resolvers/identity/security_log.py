@@ -128,6 +128,43 @@ async def record_event(
     )
 
 
+async def record_admin_action(
+    principal: Principal,
+    action: SecurityAction,
+    *,
+    target_kind: str,
+    target_id: ObjectId | str,
+    details: dict[str, str] | None = None,
+) -> SecurityEvent:
+    """An event done by the caller to something of their organization (a key, a user ...)."""
+    return await record_event(
+        org_id=principal.org_id,
+        action=action,
+        actor=Actor.of(principal),
+        target_kind=target_kind,
+        target_id=target_id,
+        details=details,
+    )
+
+
+async def record_user_action(
+    *,
+    org_id: ObjectId,
+    user_id: ObjectId,
+    action: SecurityAction,
+    client_address: str | None = None,
+) -> SecurityEvent:
+    """An event a user did to their own account (logged in, logged out, accepted an invite)."""
+    return await record_event(
+        org_id=org_id,
+        action=action,
+        actor=Actor("USER", str(user_id)),
+        target_kind="USER",
+        target_id=user_id,
+        client_address=client_address,
+    )
+
+
 def _cursor_of(doc: dict[str, Any]) -> str:
     return encode_cursor([doc["position"]])
 

@@ -35,7 +35,7 @@ from models.session_store import (
 )
 from resolvers.errors import ServiceError
 from resolvers.identity.errors import IdentityErrorCode
-from resolvers.identity.security_log import Actor, SecurityAction, record_event
+from resolvers.identity.security_log import SecurityAction, record_event, record_user_action
 from resolvers.ids import parse_object_id
 
 
@@ -137,12 +137,10 @@ async def login(
         raise ServiceError.of(IdentityErrorCode.INVALID_CREDENTIALS, "invalid e-mail or password")
     user = usable[0]
     session = await start_session(user, settings=settings)
-    await record_event(
+    await record_user_action(
         org_id=user.org_id,
+        user_id=user.id,
         action=SecurityAction.LOGIN_SUCCEEDED,
-        actor=Actor("USER", str(user.id)),
-        target_kind="USER",
-        target_id=user.id,
         client_address=client_address,
     )
     return session
@@ -201,12 +199,10 @@ async def logout(*, refresh_token: str, client_address: str | None, settings: Se
     if known is None:
         return False
     await revoke_family(family_id=known.family_id, at=utcnow())
-    await record_event(
+    await record_user_action(
         org_id=known.org_id,
+        user_id=known.user_id,
         action=SecurityAction.LOGOUT,
-        actor=Actor("USER", str(known.user_id)),
-        target_kind="USER",
-        target_id=known.user_id,
         client_address=client_address,
     )
     return True

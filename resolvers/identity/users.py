@@ -38,9 +38,20 @@ from models.org_store import list_shops
 from models.organization import utcnow
 from models.scope import Scope
 from models.session_store import revoke_user_sessions
-from resolvers.errors import CommonErrorCode, ServiceError, UserError, not_found, raise_if_any
+from resolvers.errors import (
+    CommonErrorCode,
+    ServiceError,
+    UserError,
+    already_exists,
+    not_found,
+    raise_if_any,
+)
 from resolvers.identity.errors import IdentityErrorCode
-from resolvers.identity.security_log import Actor, SecurityAction, record_event
+from resolvers.identity.security_log import (
+    SecurityAction,
+    record_admin_action,
+    record_user_action,
+)
 from resolvers.ids import parse_object_id, parse_object_ids
 from resolvers.validation import check_email, check_password
 
@@ -151,15 +162,12 @@ async def add_user(
             ),
         )
     except DuplicateEmail as exc:
-        raise ServiceError.of(
-            CommonErrorCode.ALREADY_EXISTS,
-            "e-mail already registered in this organization",
-            field="input.email",
+        raise already_exists(
+            "e-mail already registered in this organization", field="input.email"
         ) from exc
-    await record_event(
-        org_id=principal.org_id,
-        action=SecurityAction.USER_CREATED,
-        actor=Actor.of(principal),
+    await record_admin_action(
+        principal,
+        SecurityAction.USER_CREATED,
         target_kind="USER",
         target_id=user.id,
         details={"role": role.value, "invited": str(invite is not None).lower()},
@@ -182,12 +190,8 @@ async def accept_invite(*, token: str, password: str, settings: Settings) -> Use
     )
     if user is None:  # lapsed, deactivated, or used concurrently
         raise invalid
-    await record_event(
-        org_id=user.org_id,
-        action=SecurityAction.USER_INVITE_ACCEPTED,
-        actor=Actor("USER", str(user.id)),
-        target_kind="USER",
-        target_id=user.id,
+    await record_user_action(
+        org_id=user.org_id, user_id=user.id, action=SecurityAction.USER_INVITE_ACCEPTED
     )
     return user
 
@@ -226,10 +230,9 @@ async def set_user_access(
         if role is not user.role
         else SecurityAction.USER_ACCESS_CHANGED
     )
-    await record_event(
-        org_id=principal.org_id,
-        action=action,
-        actor=Actor.of(principal),
+    await record_admin_action(
+        principal,
+        action,
         target_kind="USER",
         target_id=user.id,
         details={
@@ -249,10 +252,9 @@ async def deactivate_user(*, principal: Principal, user_id: str) -> User:
     assert updated is not None
     revoked = await revoke_user_sessions(user_id=user.id, at=utcnow())
     if user.active:
-        await record_event(
-            org_id=principal.org_id,
-            action=SecurityAction.USER_DEACTIVATED,
-            actor=Actor.of(principal),
+        await record_admin_action(
+            principal,
+            SecurityAction.USER_DEACTIVATED,
             target_kind="USER",
             target_id=user.id,
             details={"revokedRefreshTokens": str(revoked)},

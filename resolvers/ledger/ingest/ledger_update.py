@@ -8,15 +8,11 @@ from typing import Any
 
 from bson import ObjectId
 
-from models.ledger import TransactionFlag
+from models.ledger import Transaction, TransactionFlag
+from models.machine import MAX_SLOT_PIECES
 from resolvers.audit.chain import link_hash
 from resolvers.ledger.ingest import seq_ranges
 from resolvers.ledger.ingest.records import Rejection, RejectionCode, ValidRecord
-
-# Pieces of one denomination a machine's inventory may hold, either way (a count below zero
-# means the reported movements do not add up). No machine holds a tenth of it; the bound keeps
-# every stored count far inside the schema's 32-bit Int.
-MAX_SLOT_PIECES = 1_000_000
 
 
 @dataclass
@@ -90,26 +86,27 @@ def apply_records(
         counts.update(moved)
         applied.append(rec)
         position += 1
-        doc: dict[str, Any] = {
-            "_id": ObjectId(),
-            "org_id": machine["org_id"],
-            "shop_id": machine["shop_id"],
-            "machine_id": machine["machine_id"],
-            "seq": rec.seq,
-            "type": rec.type.value,
-            "occurred_at": rec.occurred_at,
-            "received_at": received_at,
-            "currency": rec.currency,
-            "lines": rec.lines,
-            "amount": rec.amount,
-            "reference": rec.reference,
-            "operator_id": rec.operator_id,
-            "flags": sorted(set(flags)),
-            "batch_id": batch_id,
-            "content_hash": rec.content_hash,
-            "chain_position": position,
-            "prev_hash": head,
-        }
+        doc = Transaction.document(
+            _id=ObjectId(),
+            org_id=machine["org_id"],
+            shop_id=machine["shop_id"],
+            machine_id=machine["machine_id"],
+            seq=rec.seq,
+            type=rec.type.value,
+            occurred_at=rec.occurred_at,
+            received_at=received_at,
+            currency=rec.currency,
+            lines=rec.lines,
+            amount=rec.amount,
+            reference=rec.reference,
+            operator_id=rec.operator_id,
+            flags=sorted(set(flags)),
+            batch_id=batch_id,
+            content_hash=rec.content_hash,
+            chain_position=position,
+            prev_hash=head,
+            hash="",
+        )
         doc["hash"] = link_hash(doc)
         head = doc["hash"]
         documents.append(doc)

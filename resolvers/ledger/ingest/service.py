@@ -10,10 +10,14 @@ store the response on the idempotency record. Any failure before commit leaves n
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -71,6 +75,25 @@ class _ClaimLost(Exception):
     """Our idempotency claim was taken over after its lease ended."""
 
 
+def _counted(
+    ingest: Callable[..., Awaitable[IngestResult]],
+) -> Callable[..., Awaitable[IngestResult]]:
+    """Count every call in the ingest metrics: refused, replayed or applied."""
+
+    @functools.wraps(ingest)
+    async def counted(**kwargs: Any) -> IngestResult:
+        try:
+            result = await ingest(**kwargs)
+        except ServiceError:
+            INGEST_BATCHES.labels(result="refused").inc()
+            raise
+        record_ingest(result)
+        return result
+
+    return counted
+
+
+@_counted
 async def ingest_transactions(
     *,
     principal: Principal,
@@ -87,29 +110,6 @@ async def ingest_transactions(
     result); the good records of the batch are accepted. Raises ServiceError for a request
     that cannot be applied at all.
     """
-    try:
-        result = await _ingest(
-            principal=principal,
-            machine_id=machine_id,
-            idempotency_key=idempotency_key,
-            records=records,
-            settings=settings,
-        )
-    except ServiceError:
-        INGEST_BATCHES.labels(result="refused").inc()
-        raise
-    record_ingest(result)
-    return result
-
-
-async def _ingest(
-    *,
-    principal: Principal,
-    machine_id: str,
-    idempotency_key: str,
-    records: list[RecordInput],
-    settings: Settings,
-) -> IngestResult:
     if len(records) > settings.max_batch_size:
         raise ServiceError.of(
             LedgerErrorCode.BATCH_TOO_LARGE,
@@ -167,13 +167,7 @@ async def _ingest(
         if shop is None:
             raise LookupError(f"shop {machine.shop_id} of machine {machine.id} not found")
         result = await _commit_with_retries(
-            scope=scope,
-            machine=machine,
-            shop_timezone=shop.timezone,
-            key=key,
-            owner=owner,
-            outcome=outcome,
-            settings=settings,
+            _Batch(scope, machine, shop.timezone, key, owner, outcome, settings)
         )
     except _ClaimLost:
         raise _in_progress() from None
@@ -211,50 +205,34 @@ def _replay(existing: dict, fingerprint: str) -> IngestResult:
     raise _in_progress()
 
 
-async def _commit_with_retries(
-    *,
-    scope: Scope,
-    machine: Machine,
-    shop_timezone: str,
-    key: str,
-    owner: str,
-    outcome: ValidationOutcome,
-    settings: Settings,
-) -> IngestResult:
+@dataclass(frozen=True)
+class _Batch:
+    """One claimed request, validated, ready to be applied in a transaction."""
+
+    scope: Scope
+    machine: Machine
+    shop_timezone: str
+    key: str
+    owner: str
+    outcome: ValidationOutcome
+    settings: Settings
+
+
+async def _commit_with_retries(batch: _Batch) -> IngestResult:
     database = get_database()
     for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
         try:
-            return await database.in_transaction(
-                lambda session: _apply_batch(
-                    session,
-                    scope=scope,
-                    machine=machine,
-                    shop_timezone=shop_timezone,
-                    key=key,
-                    owner=owner,
-                    outcome=outcome,
-                    settings=settings,
-                )
-            )
+            return await database.in_transaction(lambda session: _apply_batch(session, batch))
         except (_ConcurrentWrite, DuplicateKeyError) as exc:
             if attempt == MAX_COMMIT_ATTEMPTS:
                 raise _TooContended() from exc
-            log.debug("ingest retry %s for machine %s: %s", attempt, machine.id, exc)
+            log.debug("ingest retry %s for machine %s: %s", attempt, batch.machine.id, exc)
             await asyncio.sleep(random.uniform(0, 0.005 * min(attempt, 10)))  # noqa: S311
     raise AssertionError("unreachable")
 
 
-async def _apply_batch(
-    session: AsyncClientSession,
-    *,
-    scope: Scope,
-    machine: Machine,
-    shop_timezone: str,
-    key: str,
-    owner: str,
-    outcome: ValidationOutcome,
-    settings: Settings,
-) -> IngestResult:
+async def _apply_batch(session: AsyncClientSession, batch: _Batch) -> IngestResult:
+    scope, machine, outcome, settings = batch.scope, batch.machine, batch.outcome, batch.settings
     state = await find_inventory_state(scope=scope, machine_id=machine.id, session=session)
     if state is None:
         raise RuntimeError(f"machine {machine.id} has no inventory state")
@@ -294,7 +272,9 @@ async def _apply_batch(
     )
     rejected += update.rejected
     await insert_transactions(update.documents, session=session)
-    await apply_to_summaries(update.documents, session=session, scope=scope, timezone=shop_timezone)
+    await apply_to_summaries(
+        update.documents, session=session, scope=scope, timezone=batch.shop_timezone
+    )
     if update.documents and not await save_inventory_state(
         scope=scope, state=update.state, expected_version=state["version"], session=session
     ):
@@ -320,8 +300,8 @@ async def _apply_batch(
     if not await complete_batch(
         scope=scope,
         machine_id=machine.id,
-        key=key,
-        owner=owner,
+        key=batch.key,
+        owner=batch.owner,
         response=result.to_stored(),
         session=session,
     ):
