@@ -18,6 +18,7 @@ from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from models.embedded import start_server
+from models.health import MachineEventRecord, MachineTwin, TelemetryRecord
 from models.identity import ApiKey, RefreshToken, Session, User
 from models.ledger import IngestBatch, MachineInventory, Transaction
 from models.machine import Machine
@@ -44,6 +45,9 @@ DOCUMENT_MODELS = [
     DailySummary,
     MonthlyFlow,
     DailyDemand,
+    TelemetryRecord,
+    MachineTwin,
+    MachineEventRecord,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
 TRANSACTION_RETRIES = Counter(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from models.organization import Organization, Shop
@@ -58,3 +59,24 @@ async def create_shop(*, scope: Scope, shop: Shop) -> Shop:
 async def list_organizations() -> list[Organization]:
     """Every organization (operators' tools only: requests are always scoped to one)."""
     return await Organization.find({}).sort("name", "_id").to_list()
+
+
+async def update_shop(*, scope: Scope, shop_id: ObjectId, changes: dict[str, Any]) -> Shop | None:
+    """Set `changes` (stored field -> stored value) on a shop in scope; the shop afterwards,
+    or None when it is not in scope."""
+    if not scope.allows_shop(shop_id):
+        return None
+    doc = await Shop.get_pymongo_collection().find_one_and_update(
+        {"_id": shop_id, "org_id": scope.org_id},
+        {"$set": changes},
+        return_document=ReturnDocument.AFTER,
+    )
+    return Shop.model_validate(doc) if doc else None
+
+
+async def set_organization_health(*, scope: Scope, health: dict[str, Any]) -> Organization | None:
+    """Replace the organization's health thresholds; the organization afterwards."""
+    doc = await Organization.get_pymongo_collection().find_one_and_update(
+        {"_id": scope.org_id}, {"$set": {"health": health}}, return_document=ReturnDocument.AFTER
+    )
+    return Organization.model_validate(doc) if doc else None

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from resolvers.analytics.errors import AnalyticsErrorCode
+from resolvers.fleet.errors import FleetErrorCode
+from resolvers.health.errors import HealthErrorCode
 from resolvers.identity.errors import IdentityErrorCode
 from resolvers.ledger.errors import LedgerErrorCode
 
@@ -99,6 +101,8 @@ def not_found(what: str, *, field: str | None = None) -> ServiceError:
 # Every domain's code enum: the schema's `UserErrorCode` holds all their members.
 ALL_ERROR_CODES: tuple[type[StrEnum], ...] = (
     CommonErrorCode,
+    FleetErrorCode,
+    HealthErrorCode,
     LedgerErrorCode,
     IdentityErrorCode,
     AnalyticsErrorCode,
