@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     stale_counts_after_seconds: int = Field(default=600, ge=1, le=7 * 86_400)
     telemetry_retention_days: int = Field(default=31, ge=1, le=3660)
     health_evaluator_interval_seconds: float = Field(default=5.0, ge=0, le=3600)
+    # Alerts (docs/alerts.md): each worker evaluates due machines at least this often, and at
+    # once when a twin changes in its process (0: off).
+    alert_evaluator_interval_seconds: float = Field(default=1.0, ge=0, le=3600)
 
     # Live view (GraphQL subscriptions): fan-out backend, per-subscriber queue bound, and how
     # often a long-lived WebSocket's credentials are checked again (revocation, deactivation).

@@ -44,6 +44,7 @@ ADMINS = frozenset({Role.ORG_ADMIN})
 ADMINS_AND_AUDITORS = frozenset({Role.ORG_ADMIN, Role.AUDITOR})
 KEY_MANAGERS = frozenset({Role.ORG_ADMIN, Role.SHOP_MANAGER})
 KEY_READERS = frozenset({Role.ORG_ADMIN, Role.SHOP_MANAGER, Role.AUDITOR})
+ACKNOWLEDGERS = frozenset({Role.ORG_ADMIN, Role.SHOP_MANAGER, Role.EMPLOYEE})
 
 # AUDITOR is read-only: it appears in query rules only, never in a mutation rule.
 PERMISSIONS: dict[str, Rule] = {
@@ -73,6 +74,18 @@ PERMISSIONS: dict[str, Rule] = {
     # machine health: the local system reports, everyone in scope reads
     "Mutation.reportMachineTelemetry": Rule(api_keys=True, scope=ScopeRule.KEY),
     "Query.fleetHealth": Rule(roles=ALL_ROLES),
+    # alerts: everyone reads their scope's alerts and may acknowledge them; managers resolve
+    # and silence in their shops; rules are the organization's
+    "Query.alerts": Rule(roles=ALL_ROLES),
+    "Query.alert": Rule(roles=ALL_ROLES),
+    "Query.alertRules": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    "Query.silences": Rule(roles=KEY_READERS),
+    "Mutation.acknowledgeAlert": Rule(roles=ACKNOWLEDGERS),
+    "Mutation.resolveAlert": Rule(roles=KEY_MANAGERS),
+    "Mutation.updateAlertRule": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
+    "Mutation.createSilence": Rule(roles=KEY_MANAGERS),
+    "Mutation.expireSilence": Rule(roles=KEY_MANAGERS),
+    "Mutation.scheduleCollection": Rule(roles=KEY_MANAGERS),
     # API keys: managers may manage keys of their own shops
     "Query.apiKeys": Rule(roles=KEY_READERS),
     "Mutation.createApiKey": Rule(roles=KEY_MANAGERS),
@@ -91,6 +104,7 @@ PERMISSIONS: dict[str, Rule] = {
     "Subscription.inventoryChanged": Rule(roles=ALL_ROLES, api_keys=True),
     "Subscription.transactionsIngested": Rule(roles=ALL_ROLES, api_keys=True),
     "Subscription.machineEvents": Rule(roles=ALL_ROLES, api_keys=True),
+    "Subscription.alertsChanged": Rule(roles=ALL_ROLES),
     # analytics (read-only, scoped by the caller's Scope)
     "Query.overview": Rule(roles=ALL_ROLES),
     "Query.cashFlow": Rule(roles=ALL_ROLES),

@@ -41,6 +41,7 @@ from graph.schema import build_schema
 from graph.ws_auth import authenticate_credential, credential_from, require_credential
 from infra.live.hub import LiveHub, get_hub, make_broadcast, set_hub
 from infra.metrics import AUTH_FAILURES
+from resolvers.alerts.evaluator import run_alert_evaluator
 from resolvers.health.evaluator import run_evaluator
 from resolvers.system import close_database, open_database
 
@@ -177,6 +178,8 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         background: list[asyncio.Task] = []
         if settings.health_evaluator_interval_seconds > 0:
             background.append(asyncio.create_task(run_evaluator(settings), name="evaluator"))
+        if settings.alert_evaluator_interval_seconds > 0:
+            background.append(asyncio.create_task(run_alert_evaluator(settings), name="alerts"))
         # Everything built at start-up (schema, models, modules) lives for the whole process:
         # move it out of the collector's view so full collections stay short.
         gc.collect()

@@ -14,6 +14,7 @@ import strawberry
 
 from auth.errors import RequestErrorCode
 from infra.live.envelope import EventType
+from models.alerts import AlertRule, IncidentState, Severity
 from models.currencies import CashKind
 from models.health import Connectivity, MachineEventKind, TelemetryKind
 from models.identity import Role
@@ -81,6 +82,14 @@ strawberry.enum(
     description="LIVE: heard from recently; LATE: more than three heartbeat intervals of "
     "silence; OFFLINE: silent for longer than the offline grace; NEVER_SEEN; DECOMMISSIONED.",
 )
+strawberry.enum(AlertRule, name="AlertRule")
+AlertSeverity = strawberry.enum(Severity, name="AlertSeverity")
+AlertState = strawberry.enum(
+    IncidentState,
+    name="AlertState",
+    description="PENDING: the condition holds, its hold not over (never notified); FIRING; "
+    "ACKNOWLEDGED: someone is on it; RESOLVED.",
+)
 strawberry.enum(TelemetryKind, name="TelemetryKind")
 strawberry.enum(MachineEventKind, name="MachineEventKind")
 strawberry.enum(MachineStatus, name="MachineStatus", description="Glory Status.Code, mapped.")
@@ -101,6 +110,9 @@ strawberry.enum(
 
 __all__ = [
     "Action",
+    "AlertRule",
+    "AlertSeverity",
+    "AlertState",
     "ApiKeyStatus",
     "AttentionCode",
     "CashKind",

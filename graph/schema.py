@@ -29,6 +29,8 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from auth.errors import PublicError
 from auth.rbac import PERMISSIONS
 from config import Settings
+from graph.alerts.mutations import AlertMutations
+from graph.alerts.queries import AlertQueries
 from graph.analytics.queries import AnalyticsQueries
 from graph.common import Payload, read_field
 from graph.document_limits import DocumentLimits
@@ -52,12 +54,14 @@ CACHE_SIZE = 512
 
 
 @strawberry.type
-class Query(IdentityQueries, FleetQueries, HealthQueries, LedgerQueries, AnalyticsQueries):
+class Query(
+    IdentityQueries, FleetQueries, HealthQueries, AlertQueries, LedgerQueries, AnalyticsQueries
+):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations, FleetMutations, HealthMutations, LedgerMutations):
+class Mutation(IdentityMutations, FleetMutations, HealthMutations, AlertMutations, LedgerMutations):
     pass
 
 

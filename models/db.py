@@ -17,6 +17,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from models.alerts import (
+    AlertForecast,
+    AlertInstance,
+    AlertRuleOverride,
+    AlertSweep,
+    Incident,
+    PlannedCollection,
+    Silence,
+)
 from models.embedded import start_server
 from models.health import MachineEventRecord, MachineTwin, TelemetryRecord
 from models.identity import ApiKey, RefreshToken, Session, User
@@ -48,6 +57,13 @@ DOCUMENT_MODELS = [
     TelemetryRecord,
     MachineTwin,
     MachineEventRecord,
+    AlertInstance,
+    Incident,
+    AlertRuleOverride,
+    Silence,
+    PlannedCollection,
+    AlertForecast,
+    AlertSweep,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
 TRANSACTION_RETRIES = Counter(

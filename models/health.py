@@ -103,6 +103,11 @@ class MachineTwin(Document):
     next_check_at: datetime | None = None
     late_after_seconds: int
     offline_after_seconds: int
+    # When the machine's alerts must be evaluated again (set by every twin change; the alert
+    # evaluator sets the next time-based check, docs/alerts.md).
+    alerts_due_at: datetime | None = None
+    # The claim token of the alert evaluator evaluating the machine (models/alert_store.py).
+    alerts_claim: PydanticObjectId | None = None
     event_count: int = 0
     version: int = 0
 
@@ -111,6 +116,7 @@ class MachineTwin(Document):
         indexes = [
             IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)]),
             IndexModel("next_check_at", sparse=True),
+            IndexModel("alerts_due_at", sparse=True),
         ]
 
 

@@ -144,6 +144,10 @@ class MachineInventory(Document):
     # gap, oldest first, and the lags (seconds) of the most recent records.
     open_gaps: list[list[Any]] = Field(default_factory=list)
     recent_lags: list[float] = Field(default_factory=list)
+    # Slots the machine has paid out at least once (its dispensable denominations).
+    dispensed_slots: list[str] = Field(default_factory=list)
+    # The newest record flagged NEGATIVE_INVENTORY: {"seq", "received_at"}.
+    last_negative: dict[str, Any] | None = None
     version: int = 0
 
     class Settings:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from resolvers.alerts.errors import AlertErrorCode
 from resolvers.analytics.errors import AnalyticsErrorCode
 from resolvers.fleet.errors import FleetErrorCode
 from resolvers.health.errors import HealthErrorCode
@@ -106,4 +107,5 @@ ALL_ERROR_CODES: tuple[type[StrEnum], ...] = (
     LedgerErrorCode,
     IdentityErrorCode,
     AnalyticsErrorCode,
+    AlertErrorCode,
 )

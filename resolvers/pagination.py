@@ -12,7 +12,10 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from bson import ObjectId
 
 from resolvers.errors import CommonErrorCode, ServiceError
 
@@ -43,6 +46,19 @@ def decode_cursor(cursor: str, parse: Callable[[list[Any]], Any]) -> Any:
         return parse(key)
     except (ValueError, TypeError, UnicodeError, binascii.Error, OverflowError) as exc:
         raise ServiceError.of(CommonErrorCode.BAD_CURSOR, "invalid cursor", field="after") from exc
+
+
+def time_id_cursor(at: datetime, oid: ObjectId) -> str:
+    """The cursor of a record sorted by (time, id), newest first (millisecond precision)."""
+    return encode_cursor([int(at.timestamp() * 1000), str(oid)])
+
+
+def parse_time_id(key: list[Any]) -> tuple[datetime, ObjectId]:
+    """The (time, id) of a `time_id_cursor` key; raises on anything else."""
+    millis, oid = key
+    if not isinstance(millis, int) or isinstance(millis, bool):
+        raise TypeError("millis")
+    return datetime.fromtimestamp(millis / 1000, UTC), ObjectId(oid)
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,18 @@ from __future__ import annotations
 import itertools
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from auth.principal import principal_for_user
+from models.alerts import Incident
 from models.identity import Role, User
 from models.identity_store import create_user
+from models.organization import utcnow
 from models.scope import Scope
+from resolvers.alerts.evaluator import evaluate_alerts
+from resolvers.alerts.silences import create_silence
+from tests.alert_support import jam
 from tests.factories import Factory, Tenant, tx
 
 ACTORS = ("ORG_ADMIN", "SHOP_MANAGER", "EMPLOYEE", "AUDITOR", "API_KEY", "ANONYMOUS")
@@ -44,6 +51,7 @@ class World:
     tokens: dict[str, str] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
     seqs: itertools.count = field(default_factory=lambda: itertools.count(1000))
+    alerts: dict[str, str] = field(default_factory=dict)
 
     def auth(self, actor: str) -> dict[str, Any]:
         if actor == "API_KEY":
@@ -68,6 +76,41 @@ class World:
         shop_index = {"S0": 0, "S1": 1, "SB": 0}[shop_target]
         machine = await self.factory.machine(tenant, shop_index=shop_index)
         return str(machine.id)
+
+    async def alert(self, target: str) -> str:
+        """The id of a FIRING alert (a jam held past its hold) on the target machine."""
+        if target not in self.alerts:
+            tenant = self.tenant_of(target)
+            index = tenant.machine_ids.index(self.ids[target])
+            await self.factory.report(
+                tenant,
+                [jam(next(self.seqs))],
+                machine_id=self.ids[target],
+                api_key=tenant.machine_keys[index],
+            )
+            now = utcnow()
+            for at in (now, now + timedelta(seconds=61)):  # the jam seen, then held
+                await evaluate_alerts(now=at, settings=self.factory.settings)
+            query = {"machine_id": tenant.machines[index].id, "rule": "NOTE_JAM"}
+            incident = await Incident.get_pymongo_collection().find_one(query)
+            assert incident is not None
+            assert incident["state"] == "FIRING", incident
+            self.alerts[target] = str(incident["_id"])
+        return self.alerts[target]
+
+    async def fresh_silence(self, target: str) -> str:
+        """A new silence of the target shop, made by its organization's admin."""
+        tenant = self.tenant_of(target)
+        silence = await create_silence(
+            principal=principal_for_user(tenant.admin),
+            shop_ids=[tenant.shops[{"S0": 0, "S1": 1, "SB": 0}[target]].id],
+            machine_ids=[],
+            rules=[],
+            reason="matrix",
+            starts_at=None,
+            ends_at=utcnow() + timedelta(hours=1),
+        )
+        return str(silence.id)
 
     async def fresh_user(self, target: str) -> str:
         tenant = self.tenant_of(target)

@@ -171,6 +171,7 @@ def server_env(
         "BROADCAST_URL": broadcast_url,
         # Off unless a test wants it: other tests drive twins with an injected clock.
         "HEALTH_EVALUATOR_INTERVAL_SECONDS": "0",
+        "ALERT_EVALUATOR_INTERVAL_SECONDS": "0",
     }
     env.update({k.upper(): str(v) for k, v in extra.items()})
     return env

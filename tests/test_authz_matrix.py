@@ -136,6 +136,52 @@ async def telemetry_vars(world: World, target: str | None) -> dict[str, Any]:
     }
 
 
+def alert_vars(name: str, *, as_list: bool = False) -> Vars:
+    """The id (or, for filters, the machine id) of a FIRING alert on the target machine."""
+
+    async def make(world: World, target: str | None) -> dict[str, Any]:
+        assert target is not None
+        if as_list:
+            await world.alert(target)
+            return {name: [world.ids[target]]}
+        return {name: await world.alert(target)}
+
+    return make
+
+
+def alert_payload(field: str) -> Found:
+    """Found: the transition was made, or refused because an earlier call of the matrix
+    already moved the alert on (INVALID_TRANSITION: it was reached)."""
+
+    def found(data: dict[str, Any], world: World, target: str | None) -> bool:
+        result = data[field]
+        codes = {e["code"] for e in result["userErrors"]}
+        assert codes <= {"NOT_FOUND", "INVALID_TRANSITION"}, result
+        return "INVALID_TRANSITION" in codes or (result["alert"] is not None and not codes)
+
+    return found
+
+
+async def silence_vars(world: World, target: str | None) -> dict[str, Any]:
+    assert target is not None
+    return {"s": world.ids[target], "end": (datetime.now(UTC) + timedelta(hours=1)).isoformat()}
+
+
+async def fresh_silence_vars(world: World, target: str | None) -> dict[str, Any]:
+    assert target is not None
+    return {"id": await world.fresh_silence(target)}
+
+
+async def collection_vars(world: World, target: str | None) -> dict[str, Any]:
+    assert target is not None
+    now = datetime.now(UTC)
+    return {
+        "m": world.ids[target],
+        "from": now.isoformat(),
+        "to": (now + timedelta(hours=1)).isoformat(),
+    }
+
+
 async def login_vars(world: World, target: str | None) -> dict[str, Any]:
     return {"email": world.a.admin.email, "password": PASSWORD}
 
@@ -379,6 +425,66 @@ CASES: dict[str, Case] = {
         lambda d, w, t: d["fleetHealth"]["machines"] > 0,
         SHOP_TARGETS,
     ),
+    "Query.alerts": Case(
+        "query($m: [ID!]) { alerts(filter: {machineIds: $m}, first: 5) { edges { node { id } } } }",
+        alert_vars("m", as_list=True),
+        lambda d, w, t: len(d["alerts"]["edges"]) > 0,
+        MACHINE_TARGETS,
+    ),
+    "Query.alert": Case(
+        "query($id: ID!) { alert(id: $id) { id } }",
+        alert_vars("id"),
+        lambda d, w, t: d["alert"] is not None,
+        MACHINE_TARGETS,
+    ),
+    "Query.alertRules": Case(
+        "{ alertRules { settings { rule } customized } }",
+        no_vars,
+        lambda d, w, t: len(d["alertRules"]) > 0,
+    ),
+    "Query.silences": Case(
+        "{ silences(includeEnded: true) { id } }",
+        no_vars,
+        lambda d, w, t: isinstance(d["silences"], list),
+    ),
+    "Mutation.acknowledgeAlert": Case(
+        "mutation($id: ID!) { acknowledgeAlert(id: $id) { alert { id } userErrors { code } } }",
+        alert_vars("id"),
+        alert_payload("acknowledgeAlert"),
+        MACHINE_TARGETS,
+    ),
+    "Mutation.resolveAlert": Case(
+        "mutation($id: ID!) { resolveAlert(id: $id) { alert { id } userErrors { code } } }",
+        alert_vars("id"),
+        alert_payload("resolveAlert"),
+        MACHINE_TARGETS,
+    ),
+    "Mutation.updateAlertRule": Case(
+        "mutation { updateAlertRule(input: {rule: NOTE_JAM, severity: WARNING}) "
+        "{ rule { rule } userErrors { code } } }",
+        no_vars,
+        payload("updateAlertRule", "rule"),
+    ),
+    "Mutation.createSilence": Case(
+        "mutation($s: ID!, $end: DateTime!) { createSilence(input: {shopIds: [$s], "
+        'reason: "matrix", endsAt: $end}) { silence { id } userErrors { code } } }',
+        silence_vars,
+        payload("createSilence", "silence"),
+        SHOP_TARGETS,
+    ),
+    "Mutation.expireSilence": Case(
+        "mutation($id: ID!) { expireSilence(id: $id) { silence { id } userErrors { code } } }",
+        fresh_silence_vars,
+        payload("expireSilence", "silence"),
+        SHOP_TARGETS,
+    ),
+    "Mutation.scheduleCollection": Case(
+        "mutation($m: ID!, $from: DateTime!, $to: DateTime!) { scheduleCollection(input: "
+        "{machineId: $m, from: $from, to: $to}) { collection { id } userErrors { code } } }",
+        collection_vars,
+        payload("scheduleCollection", "collection"),
+        MACHINE_TARGETS,
+    ),
     "Mutation.ingestTransactions": Case(
         "mutation($input: IngestTransactionsInput!) { ingestTransactions(input: $input) "
         "{ accepted userErrors { code } } }",
@@ -547,6 +653,17 @@ POLICY: dict[str, set[str] | str] = {
     "Mutation.ingestTransactions": {K},
     "Query.securityEvents": {A, AU},
     "Query.verifySecurityLog": {A, AU},
+    "Query.alerts": {A, M, E, AU},
+    "Query.alert": {A, M, E, AU},
+    "Query.alertRules": {A, AU},
+    "Query.silences": {A, M, AU},
+    "Mutation.acknowledgeAlert": {A, M, E},
+    "Mutation.resolveAlert": {A, M},
+    "Mutation.updateAlertRule": {A},
+    "Mutation.createSilence": {A, M},
+    "Mutation.expireSilence": {A, M},
+    "Mutation.scheduleCollection": {A, M},
+    "Subscription.alertsChanged": {A, M, E, AU},
     "Subscription.inventoryChanged": {A, M, E, AU, K},
     "Subscription.transactionsIngested": {A, M, E, AU, K},
     "Subscription.machineEvents": {A, M, E, AU, K},

@@ -18,6 +18,7 @@ import strawberry
 from starlette.websockets import WebSocket
 
 from auth.errors import PermissionDenied
+from graph.alerts.types import AlertChangedEvent
 from graph.context import Context, Info
 from graph.enums import EventType, MachineEventKind
 from graph.framework import shared_frame
@@ -156,3 +157,18 @@ class LiveSubscriptions:
                 continue
             if not await sent_directly(info, env):
                 yield env  # read as a MachineEvent
+
+    @strawberry.subscription(
+        description="Every transition of an alert in scope (PENDING, FIRING, ACKNOWLEDGED, "
+        "RESOLVED, flapping, notified after a silence): one event per transition."
+    )
+    async def alerts_changed(
+        self,
+        info: Info,
+        shop_ids: list[strawberry.ID] | None = None,
+        machine_ids: list[strawberry.ID] | None = None,
+    ) -> AsyncGenerator[AlertChangedEvent, None]:
+        types = frozenset({EventType.ALERT_CHANGED})
+        async for env in _stream(info, types, shop_ids, machine_ids):
+            if not await sent_directly(info, env):
+                yield env  # read as an AlertChangedEvent (graph.alerts.types)

@@ -52,7 +52,7 @@ def _listed(root: Envelope, name: str) -> list[Any]:
     return root.payload.get(name, [])
 
 
-def _envelopes_of(event_type: EventType) -> classmethod:
+def envelopes_of(event_type: EventType) -> classmethod:
     """`is_type_of` of an event type: the envelopes it reads (its own type, and GAPs, which
     every subscription receives). Strawberry checks it because the types share an interface."""
 
@@ -64,7 +64,7 @@ def _envelopes_of(event_type: EventType) -> classmethod:
 
 @strawberry.type(name="InventoryChangedEvent")
 class InventoryChangedEvent(LiveEventInterface):
-    is_type_of = _envelopes_of(EventType.INVENTORY_CHANGED)
+    is_type_of = envelopes_of(EventType.INVENTORY_CHANGED)
     currency: str | None
     total_value: Long | None
     total_pieces: Long | None
@@ -83,7 +83,7 @@ class TransactionTypeSummaryType:
 
 @strawberry.type(name="TransactionsIngestedEvent")
 class TransactionsIngestedEvent(LiveEventInterface):
-    is_type_of = _envelopes_of(EventType.TRANSACTIONS_INGESTED)
+    is_type_of = envelopes_of(EventType.TRANSACTIONS_INGESTED)
     batch_id: strawberry.ID | None
     accepted: int | None = strawberry.field(description="New transactions in the batch.")
     chain_from: Long | None
@@ -163,7 +163,7 @@ class SuspectNotesCountType:
     "missed.",
 )
 class MachineEventType(LiveEventInterface):
-    is_type_of = _envelopes_of(EventType.MACHINE_EVENT)
+    is_type_of = envelopes_of(EventType.MACHINE_EVENT)
     kind: MachineEventKind | None = strawberry.field(description="Null only for GAP.")
     connectivity_changed: ConnectivityChangeType | None
     status_changed: StatusChangeType | None

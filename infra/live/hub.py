@@ -32,10 +32,12 @@ class SubscriptionDropped(Exception):
     """The subscriber fell too far behind and was dropped."""
 
 
-def _object_ids(env: Envelope) -> tuple[ObjectId, ObjectId] | bool:
-    """(shop, machine) of the envelope, parsed once per process; False when unusable."""
+def _object_ids(env: Envelope) -> tuple[ObjectId, ObjectId | None] | bool:
+    """(shop, machine) of the envelope, parsed once per process (machine None for a
+    shop-level event); False when unusable."""
     try:
-        return ObjectId(env.shop_id), ObjectId(env.machine_id)
+        machine = ObjectId(env.machine_id) if env.machine_id is not None else None
+        return ObjectId(env.shop_id), machine
     except (InvalidId, TypeError):
         return False
 
@@ -61,7 +63,12 @@ class LiveSubscriber:
         ids = env.memo.get("ids")
         if ids is None:
             ids = env.memo["ids"] = _object_ids(env)
-        return ids is not False and self.scope.allows_machine(ids[1], ids[0])
+        if ids is False:
+            return False
+        shop_id, machine_id = ids
+        if machine_id is None:  # shop-level: for whoever sees the whole shop
+            return self.scope.allows_shop(shop_id) and self.scope.machine_ids is None
+        return self.scope.allows_machine(machine_id, shop_id)
 
     async def next(self) -> Envelope:
         """The next envelope; raises SubscriptionDropped once the subscriber was dropped."""

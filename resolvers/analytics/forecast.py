@@ -287,8 +287,15 @@ async def replenishment_forecast(
             f"horizonHours must be between 1 and {MAX_HORIZON_HOURS}",
             field="horizonHours",
         )
-    scope = principal.scope.narrowed(shop_ids=shop_ids)
-    now = utcnow()
+    return await forecast_for_scope(
+        scope=principal.scope.narrowed(shop_ids=shop_ids),
+        horizon_hours=horizon_hours,
+        now=utcnow(),
+    )
+
+
+async def forecast_for_scope(*, scope: Scope, horizon_hours: int, now: datetime) -> Forecast:
+    """The forecast of every machine in `scope` (also run by the alert evaluator)."""
     end = hour_of(now)
     start = end - timedelta(weeks=LOOKBACK_WEEKS)
     machines, state_docs, shops = await asyncio.gather(

@@ -17,8 +17,10 @@ from typing import Any, TypeVar
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
+from infra.signals import ALERTS_DUE
 from models.db import get_database
 from models.health_store import TwinChanged, insert_machine_events, save_twin
+from models.organization import utcnow
 from models.scope import Scope
 from resolvers.health.twin import MachineEvent, number_events
 from resolvers.live.publish import publish_machine_events
@@ -65,6 +67,9 @@ async def commit_twin_change(
     `session`'s transaction, or a transaction of its own when there are events); raises
     TwinChanged when another writer got there first."""
 
+    # Any change of the twin may change what alerts hold: the alert evaluator looks at it now.
+    twin["alerts_due_at"] = utcnow()
+
     async def write(s: AsyncClientSession | None) -> None:
         await save_twin(scope=scope, twin=twin, expected_version=expected_version, session=s)
         await insert_machine_events(event_docs, session=s)
@@ -88,6 +93,8 @@ async def retry_on_twin_change(attempt: Callable[[], Awaitable[T]]) -> T:
 
 
 async def publish_recorded(event_docs: list[dict[str, Any]]) -> None:
-    """Publish events after their commit (best effort, like every live event)."""
+    """After a twin change committed: wake this process's alert evaluator (the twin is due),
+    and publish the change's events (best effort, like every live event)."""
+    ALERTS_DUE.set()
     if event_docs:
         await publish_machine_events(event_docs)

@@ -64,6 +64,8 @@ def new_twin(
         "next_check_at": None,
         "late_after_seconds": thresholds.late_after_seconds,
         "offline_after_seconds": thresholds.offline_after_seconds,
+        "alerts_due_at": None,
+        "alerts_claim": None,
         "event_count": 0,
         "version": 0,
     }

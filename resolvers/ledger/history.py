@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 
 from auth.principal import Principal
 from models.ledger_store import page_transactions
-from resolvers.pagination import Page, check_page_size, decode_cursor, encode_cursor
+from resolvers.pagination import Page, check_page_size, decode_cursor, parse_time_id, time_id_cursor
 from resolvers.timestamps import optional_instant
 
 
@@ -24,14 +24,7 @@ class TransactionFilter:
 
 
 def _cursor_of(doc: dict[str, Any]) -> str:
-    return encode_cursor([int(doc["occurred_at"].timestamp() * 1000), str(doc["_id"])])
-
-
-def _parse_key(key: list[Any]) -> tuple[datetime, ObjectId]:
-    millis, oid = key
-    if not isinstance(millis, int) or isinstance(millis, bool):
-        raise TypeError("millis")
-    return datetime.fromtimestamp(millis / 1000, UTC), ObjectId(oid)
+    return time_id_cursor(doc["occurred_at"], doc["_id"])
 
 
 async def transaction_page(
@@ -46,7 +39,7 @@ async def transaction_page(
         types=filter.types,
         occurred_from=optional_instant("filter.from", filter.occurred_from),
         occurred_to=optional_instant("filter.to", filter.occurred_to),
-        after=decode_cursor(after, _parse_key) if after else None,
+        after=decode_cursor(after, parse_time_id) if after else None,
         limit=first + 1,
     )
     return Page.of(docs, first=first, cursor_of=_cursor_of)

@@ -95,7 +95,7 @@ def ingest_envelopes(batch: CommittedBatch) -> list[Envelope]:
     ]
 
 
-async def _publish(envelopes: list[Envelope]) -> None:
+async def publish_envelopes(envelopes: list[Envelope]) -> None:
     hub = get_hub()
     if hub is None:
         return
@@ -115,7 +115,7 @@ async def publish_ingest(batch: CommittedBatch | None) -> None:
     """Publish the events of a committed ingest; no-op for replays and empty batches."""
     if batch is None or not batch.documents:
         return
-    await _publish(ingest_envelopes(batch))
+    await publish_envelopes(ingest_envelopes(batch))
 
 
 def machine_event_payload(kind: str, number: int, at: datetime, detail: dict[str, Any]) -> dict:
@@ -128,7 +128,7 @@ def machine_event_payload(kind: str, number: int, at: datetime, detail: dict[str
 async def publish_machine_events(documents: list[dict[str, Any]]) -> None:
     """Publish recorded machine events (models.health.MachineEventRecord documents), after
     the transaction that recorded them committed."""
-    await _publish(
+    await publish_envelopes(
         [
             new_envelope(
                 EventType.MACHINE_EVENT,
@@ -137,7 +137,7 @@ async def publish_machine_events(documents: list[dict[str, Any]]) -> None:
                 machine_id=str(doc["machine_id"]),
                 sequence=doc["number"],
                 payload=machine_event_payload(
-                    doc["kind"], doc["number"], doc["at"], _jsonable(doc["detail"])
+                    doc["kind"], doc["number"], doc["at"], jsonable(doc["detail"])
                 ),
             )
             for doc in documents
@@ -145,11 +145,14 @@ async def publish_machine_events(documents: list[dict[str, Any]]) -> None:
     )
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """`value` with datetimes as ISO-8601 and ObjectIds as strings (for envelopes)."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, ObjectId):
+        return str(value)
     return value

@@ -7,6 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from models.currencies import slot_key
+from models.ledger import TransactionFlag, TransactionType
+
 # Record lags kept per machine, newest last: enough for a stable p95 over recent batches.
 MAX_LAG_SAMPLES = 64
 
@@ -33,3 +36,24 @@ def recent_lags(
         for doc in documents[-MAX_LAG_SAMPLES:]
     ]
     return (list(previous) + new)[-MAX_LAG_SAMPLES:]
+
+
+def dispensed_slots(previous: list[str], documents: list[dict[str, Any]]) -> list[str]:
+    """Slot keys the machine has paid out (WITHDRAWAL) at least once: its dispensable
+    denominations, the ones whose running low matters (alert DENOMINATION_*)."""
+    slots = set(previous)
+    for doc in documents:
+        if doc["type"] == TransactionType.WITHDRAWAL.value:
+            slots.update(slot_key(line["kind"], line["denomination"]) for line in doc["lines"])
+    return sorted(slots)
+
+
+def last_negative(
+    previous: dict[str, Any] | None, documents: list[dict[str, Any]], received_at: datetime
+) -> dict[str, Any] | None:
+    """The newest stored record flagged NEGATIVE_INVENTORY (`seq`, `received_at`), kept on
+    the state so the alert NEGATIVE_INVENTORY sees it even once the counts are back up."""
+    flagged = [d for d in documents if TransactionFlag.NEGATIVE_INVENTORY.value in d["flags"]]
+    if not flagged:
+        return previous
+    return {"seq": flagged[-1]["seq"], "received_at": received_at}

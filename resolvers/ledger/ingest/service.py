@@ -45,7 +45,12 @@ from resolvers.fleet.machines import machine_for_key
 from resolvers.health.seen import record_batch_seen
 from resolvers.ledger.errors import LedgerErrorCode
 from resolvers.ledger.ingest import seq_ranges
-from resolvers.ledger.ingest.freshness import gaps_open_since, recent_lags
+from resolvers.ledger.ingest.freshness import (
+    dispensed_slots,
+    gaps_open_since,
+    last_negative,
+    recent_lags,
+)
 from resolvers.ledger.ingest.ledger_update import apply_records, split_seen
 from resolvers.ledger.ingest.records import (
     RecordInput,
@@ -270,6 +275,12 @@ async def _apply_batch(session: AsyncClientSession, batch: _Batch) -> IngestResu
     update.state["open_gaps"] = gaps_open_since(state.get("open_gaps", []), missing, received_at)
     update.state["recent_lags"] = recent_lags(
         state.get("recent_lags", []), update.documents, received_at
+    )
+    update.state["dispensed_slots"] = dispensed_slots(
+        state.get("dispensed_slots", []), update.documents
+    )
+    update.state["last_negative"] = last_negative(
+        state.get("last_negative"), update.documents, received_at
     )
     await insert_transactions(update.documents, session=session)
     await apply_to_summaries(

@@ -1,0 +1,1 @@
+"""GraphQL shell of alerts: incidents, rules, silences, planned collections, alertsChanged."""

@@ -1,0 +1,99 @@
+"""Root Mutation fields of the alerts: translate inputs, call resolvers."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graph.alerts.inputs import CreateSilenceInput, ScheduleCollectionInput, UpdateAlertRuleInput
+from graph.alerts.types import (
+    AlertPayload,
+    ScheduleCollectionPayload,
+    SilencePayload,
+    UpdateAlertRulePayload,
+)
+from graph.context import Info
+from resolvers.alerts.incidents import acknowledge_alert, resolve_alert
+from resolvers.alerts.silences import (
+    create_silence,
+    expire_silence,
+    schedule_collection,
+    update_alert_rule,
+)
+from resolvers.ids import parse_object_ids
+from resolvers.updates import UNCHANGED
+
+
+@strawberry.type
+class AlertMutations:
+    @strawberry.mutation(description="FIRING -> ACKNOWLEDGED: someone is on it.")
+    async def acknowledge_alert(
+        self, info: Info, id: strawberry.ID, comment: str | None = None
+    ) -> AlertPayload:
+        done = await acknowledge_alert(
+            principal=info.context.require_principal(), incident_id=id, comment=comment
+        )
+        return AlertPayload(alert=done.incident, reopens=done.reopens)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Close an alert by hand; if its condition still holds the next evaluation "
+        "opens a new one (reopens: true)."
+    )
+    async def resolve_alert(
+        self, info: Info, id: strawberry.ID, comment: str | None = None
+    ) -> AlertPayload:
+        done = await resolve_alert(
+            principal=info.context.require_principal(), incident_id=id, comment=comment
+        )
+        return AlertPayload(alert=done.incident, reopens=done.reopens)  # type: ignore[arg-type]
+
+    @strawberry.mutation
+    async def update_alert_rule(
+        self, info: Info, input: UpdateAlertRuleInput
+    ) -> UpdateAlertRulePayload:
+        def given(value: object) -> object:
+            return UNCHANGED if value is strawberry.UNSET else value
+
+        rule = await update_alert_rule(
+            principal=info.context.require_principal(),
+            rule=input.rule,
+            changes={
+                "enabled": given(input.enabled),
+                "severity": given(input.severity),
+                "hold_seconds": given(input.hold_seconds),
+                "keep_firing_seconds": given(input.keep_firing_seconds),
+                "threshold": given(input.threshold),
+            },
+        )
+        return UpdateAlertRulePayload(rule=rule)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="Record matching alerts without notifying, up to 7 days.")
+    async def create_silence(self, info: Info, input: CreateSilenceInput) -> SilencePayload:
+        silence = await create_silence(
+            principal=info.context.require_principal(),
+            shop_ids=parse_object_ids(input.shop_ids) or [],
+            machine_ids=parse_object_ids(input.machine_ids) or [],
+            rules=list(input.rules),
+            reason=input.reason,
+            starts_at=input.starts_at,
+            ends_at=input.ends_at,
+        )
+        return SilencePayload(silence=silence)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="End a silence now.")
+    async def expire_silence(self, info: Info, id: strawberry.ID) -> SilencePayload:
+        silence = await expire_silence(principal=info.context.require_principal(), silence_id=id)
+        return SilencePayload(silence=silence)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="A cash collection: door and unit-removal events are expected then."
+    )
+    async def schedule_collection(
+        self, info: Info, input: ScheduleCollectionInput
+    ) -> ScheduleCollectionPayload:
+        collection = await schedule_collection(
+            principal=info.context.require_principal(),
+            machine_id=input.machine_id,
+            starts_at=input.from_,
+            ends_at=input.to,
+        )
+        return ScheduleCollectionPayload(collection=collection)  # type: ignore[arg-type]

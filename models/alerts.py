@@ -1,0 +1,206 @@
+"""Alert documents: per-key alert state, incidents, rule settings, silences, planned
+collections (docs/alerts.md).
+
+An *alert instance* is the state of one dedupe key (organization, machine or shop, rule,
+subject): whether the condition holds, since when, its recent flips, and the open incident.
+An *incident* is one episode of a key, from PENDING to RESOLVED, with its timeline. Every
+change of either is a compare-and-set on the instance's `version`, in one transaction with the
+incident write and the notifications it causes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+
+class AlertRule(StrEnum):
+    OFFLINE = "OFFLINE"
+    DEVICE_ERROR = "DEVICE_ERROR"
+    NOTE_JAM = "NOTE_JAM"
+    COMMUNICATION_ERROR = "COMMUNICATION_ERROR"
+    COLLECTION_NEAR_FULL = "COLLECTION_NEAR_FULL"
+    COLLECTION_FULL = "COLLECTION_FULL"
+    DENOMINATION_NEAR_EMPTY = "DENOMINATION_NEAR_EMPTY"
+    DENOMINATION_EMPTY = "DENOMINATION_EMPTY"
+    UNIT_MISSING = "UNIT_MISSING"
+    DOOR_OPEN_TOO_LONG = "DOOR_OPEN_TOO_LONG"
+    DOOR_OUTSIDE_HOURS = "DOOR_OUTSIDE_HOURS"
+    EMPTY_SOON = "EMPTY_SOON"
+    SEQ_GAP_OPEN = "SEQ_GAP_OPEN"
+    NEGATIVE_INVENTORY = "NEGATIVE_INVENTORY"
+    SUSPECT_NOTES = "SUSPECT_NOTES"
+    CLOCK_SKEW = "CLOCK_SKEW"
+    AGENT_BACKLOG = "AGENT_BACKLOG"
+    WEBHOOK_DISABLED = "WEBHOOK_DISABLED"
+
+
+class Severity(StrEnum):
+    INFO = "INFO"
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
+
+
+class IncidentState(StrEnum):
+    PENDING = "PENDING"
+    FIRING = "FIRING"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    RESOLVED = "RESOLVED"
+
+
+OPEN_STATES = (IncidentState.PENDING, IncidentState.FIRING, IncidentState.ACKNOWLEDGED)
+
+
+class AlertInstance(Document):
+    """The state of one dedupe key. `machine_id` is None for shop-level keys."""
+
+    org_id: PydanticObjectId
+    shop_id: PydanticObjectId | None = None
+    machine_id: PydanticObjectId | None = None
+    rule: AlertRule
+    subject: str = ""
+    key: str
+    active: bool = False
+    active_since: datetime | None = None
+    inactive_since: datetime | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    incident_id: PydanticObjectId | None = None
+    flips: list[datetime] = Field(default_factory=list)
+    next_check_at: datetime | None = None
+    version: int = 0
+
+    class Settings:
+        name = "alert_instances"
+        indexes = [
+            IndexModel([("org_id", ASCENDING), ("key", ASCENDING)], unique=True),
+            IndexModel([("org_id", ASCENDING), ("machine_id", ASCENDING)]),
+            IndexModel("next_check_at", sparse=True),
+        ]
+
+
+class Incident(Document):
+    """One episode of a dedupe key; `timeline` lists every transition (who, when, why) and
+    whether it was notified. `transitions` numbers them (the delivery outbox's key)."""
+
+    org_id: PydanticObjectId
+    shop_id: PydanticObjectId | None = None
+    machine_id: PydanticObjectId | None = None
+    rule: AlertRule
+    subject: str = ""
+    key: str
+    state: IncidentState
+    severity: Severity
+    summary: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+    opened_at: datetime
+    first_seen_at: datetime
+    last_seen_at: datetime
+    fired_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    occurrences: int = 1
+    flapping: bool = False
+    notified_firing: bool = False
+    manually_resolved: bool = False
+    transitions: int = 0
+    timeline: list[dict[str, Any]] = Field(default_factory=list)
+    updated_at: datetime
+
+    class Settings:
+        name = "incidents"
+        indexes = [
+            IndexModel([("org_id", ASCENDING), ("opened_at", DESCENDING), ("_id", DESCENDING)]),
+            IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING), ("opened_at", DESCENDING)]),
+            IndexModel(
+                [("org_id", ASCENDING), ("machine_id", ASCENDING), ("opened_at", DESCENDING)]
+            ),
+            IndexModel([("org_id", ASCENDING), ("state", ASCENDING)]),
+        ]
+
+
+class AlertRuleOverride(Document):
+    """An organization's settings of one rule; unset fields keep the defaults."""
+
+    org_id: PydanticObjectId
+    rule: AlertRule
+    enabled: bool | None = None
+    severity: Severity | None = None
+    hold_seconds: int | None = None
+    keep_firing_seconds: int | None = None
+    threshold: int | None = None
+    updated_at: datetime
+
+    class Settings:
+        name = "alert_rule_overrides"
+        indexes = [IndexModel([("org_id", ASCENDING), ("rule", ASCENDING)], unique=True)]
+
+
+class Silence(Document):
+    """Incidents matching every given matcher (an empty matcher matches all) are recorded but
+    do not notify between `starts_at` and `ends_at`."""
+
+    org_id: PydanticObjectId
+    shop_ids: list[PydanticObjectId] = Field(default_factory=list)
+    machine_ids: list[PydanticObjectId] = Field(default_factory=list)
+    rules: list[AlertRule] = Field(default_factory=list)
+    reason: str
+    created_by: str
+    starts_at: datetime
+    ends_at: datetime
+    expired_at: datetime | None = None
+    # Set once, by the evaluator that re-examined the incidents the silence held back.
+    released: bool = False
+
+    class Settings:
+        name = "silences"
+        indexes = [IndexModel([("org_id", ASCENDING), ("ends_at", ASCENDING)])]
+
+
+class PlannedCollection(Document):
+    """A cash collection: door and unit-removal events of the machine are expected in the
+    window."""
+
+    org_id: PydanticObjectId
+    shop_id: PydanticObjectId
+    machine_id: PydanticObjectId
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    created_at: datetime
+
+    class Settings:
+        name = "planned_collections"
+        indexes = [
+            IndexModel([("org_id", ASCENDING), ("machine_id", ASCENDING), ("ends_at", ASCENDING)])
+        ]
+
+
+class AlertForecast(Document):
+    """The replenishment forecast's verdict per machine for EMPTY_SOON (`_id` = machine id):
+    `slots` maps a slot key to [hours to EMPTY, hours to FULL] (None: beyond the horizon)."""
+
+    id: PydanticObjectId = Field(alias="_id")  # type: ignore[assignment]
+    org_id: PydanticObjectId
+    slots: dict[str, list[float | None]] = Field(default_factory=dict)
+    computed_at: datetime
+
+    class Settings:
+        name = "alert_forecasts"
+        indexes = [IndexModel([("org_id", ASCENDING)])]
+
+
+class AlertSweep(Document):
+    """When an organization's forecast sweep is next due (`_id` = org id); workers claim a
+    sweep by moving `next_at` forward with a conditional update, so one of them runs it."""
+
+    id: PydanticObjectId = Field(alias="_id")  # type: ignore[assignment]
+    next_at: datetime
+
+    class Settings:
+        name = "alert_sweeps"
+        indexes = [IndexModel([("next_at", ASCENDING)])]

@@ -1,0 +1,1 @@
+"""Proactive alerts: rules over machine health and the ledger, incidents, silences."""

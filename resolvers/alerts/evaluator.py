@@ -1,0 +1,110 @@
+"""The alert evaluator: every worker claims the machines whose alerts are due and evaluates
+them (resolvers/alerts/engine.py); it also releases ended silences and runs the forecast
+sweep. Claims, instance compare-and-sets and the sweep claim live in the database, so several
+workers or hosts produce each transition once and a restart loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from config import Settings
+from infra.signals import ALERTS_DUE
+from models.alert_store import (
+    claim_due_twins,
+    mark_twins_due,
+    open_unnotified_machines,
+    release_silence,
+    release_twins,
+    silences_ended_unreleased,
+)
+from models.organization import utcnow
+from resolvers.alerts.engine import evaluate_org
+from resolvers.alerts.forecasts import sweep_forecasts
+
+log = logging.getLogger(__name__)
+
+PAGE = 200
+# A claimed machine not released by then (its evaluator died) is due again.
+CLAIM_LEASE = timedelta(seconds=30)
+FORECAST_CHECK_SECONDS = 60.0
+
+
+@dataclass
+class AlertPass:
+    machines: int = 0
+    transitions: int = 0
+    seconds: float = 0.0
+
+
+async def release_ended_silences(now: datetime) -> int:
+    """Machines with incidents an ended silence held back are due again (their FIRING is
+    notified now); each silence is handled by one evaluator."""
+    released = 0
+    for silence in await silences_ended_unreleased(now):
+        if not await release_silence(silence["_id"]):
+            continue
+        machines = await open_unnotified_machines(org_id=silence["org_id"])
+        await mark_twins_due(org_id=silence["org_id"], machine_ids=machines, at=now)
+        released += 1
+    return released
+
+
+async def evaluate_alerts(*, now: datetime, settings: Settings) -> AlertPass:
+    """One pass at `now` (the injectable clock): every due machine, page by page."""
+    started = time.perf_counter()
+    result = AlertPass()
+    await release_ended_silences(now)
+    for _ in range(50):
+        lease = now + CLAIM_LEASE
+        token, twins = await claim_due_twins(now=now, lease_until=lease, limit=PAGE)
+        if not twins:
+            break
+        by_org: dict = defaultdict(list)
+        for twin in twins:
+            by_org[twin["org_id"]].append(twin)
+        next_due: dict = {}
+        for org_id, org_twins in by_org.items():
+            try:
+                evaluation = await evaluate_org(org_id, org_twins, now=now, settings=settings)
+            except Exception:
+                # Its claims run out after the lease: evaluated again then, not lost.
+                log.exception("alerts: evaluation of org %s failed; retried later", org_id)
+                continue
+            result.transitions += sum(
+                len(s.incident["timeline"]) - s.prior_transitions
+                for s in evaluation.steps
+                if s.incident is not None
+            )
+            next_due.update({t["_id"]: evaluation.next_due.get(t["_id"]) for t in org_twins})
+        await release_twins(token=token, lease_until=lease, next_due=next_due)
+        result.machines += len(twins)
+        if len(twins) < PAGE:
+            break
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+async def run_alert_evaluator(
+    settings: Settings, *, clock: Callable[[], datetime] = utcnow
+) -> None:
+    """Evaluate whenever a twin changed in this process, at least every
+    ALERT_EVALUATOR_INTERVAL_SECONDS; sweep forecasts about once a minute."""
+    interval = settings.alert_evaluator_interval_seconds
+    forecast_due = 0.0
+    while True:
+        try:
+            await evaluate_alerts(now=clock(), settings=settings)
+            if time.monotonic() >= forecast_due:
+                forecast_due = time.monotonic() + FORECAST_CHECK_SECONDS
+                await sweep_forecasts(now=clock())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("alerts: evaluator pass failed")
+        await ALERTS_DUE.wait(interval)

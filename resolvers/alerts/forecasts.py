@@ -1,0 +1,91 @@
+"""EMPTY_SOON's input: the replenishment forecast per machine, recomputed per organization
+every FORECAST_INTERVAL by one worker (claimed in the database), kept for the evaluator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from bson import ObjectId
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.errors import DuplicateKeyError
+
+from models.alert_store import mark_twins_due
+from models.alerts import AlertForecast, AlertRule, AlertSweep
+from models.currencies import slot_key
+from models.org_store import list_organizations
+from models.scope import Scope
+from resolvers.alerts.rules import DEFAULTS
+from resolvers.analytics.forecast import SlotForecast, Threshold, forecast_for_scope
+
+FORECAST_INTERVAL = timedelta(minutes=15)
+
+
+async def forecasts_for(
+    *, org_id: ObjectId, machine_ids: Sequence[ObjectId]
+) -> dict[ObjectId, dict[str, tuple[float | None, float | None]]]:
+    docs = (
+        await AlertForecast.get_pymongo_collection()
+        .find({"org_id": org_id, "_id": {"$in": list(machine_ids)}})
+        .to_list(length=None)
+    )
+    return {d["_id"]: {k: (v[0], v[1]) for k, v in d["slots"].items()} for d in docs}
+
+
+async def _claim(org_id: ObjectId, now: datetime) -> bool:
+    """True for the one caller that may run the organization's sweep now."""
+    sweeps = AlertSweep.get_pymongo_collection()
+    try:
+        claimed = await sweeps.find_one_and_update(
+            {"_id": org_id, "next_at": {"$lte": now}},
+            {"$set": {"next_at": now + FORECAST_INTERVAL}},
+            return_document=ReturnDocument.AFTER,
+            upsert=True,
+        )
+    except DuplicateKeyError:
+        return False  # the sweep exists and is not due: the upsert tried to insert it again
+    return claimed is not None
+
+
+def _ahead(slot: SlotForecast, threshold: Threshold) -> float | None:
+    """Hours until the slot reaches `threshold` through its learned flow; None when it is
+    already there (DENOMINATION_EMPTY and COLLECTION_FULL speak then) or no flow takes it
+    there within the horizon."""
+    hours = slot.hours_to.get(threshold)
+    if hours is None or hours <= 0 or slot.expected_net_per_hour == 0:
+        return None
+    return hours
+
+
+async def sweep_forecasts(*, now: datetime) -> int:
+    """Recompute the forecasts of every organization whose sweep is due; returns how many
+    organizations this caller swept."""
+    horizon_hours = int((DEFAULTS[AlertRule.EMPTY_SOON].threshold or 0) // 3600) or 24
+    swept = 0
+    for org in await list_organizations():
+        if not await _claim(org.id, now):
+            continue
+        forecast = await forecast_for_scope(
+            scope=Scope.organization(org.id), horizon_hours=horizon_hours, now=now
+        )
+        writes = []
+        for machine in forecast.machines:
+            slots = {}
+            for s in machine.slots:
+                ahead = [_ahead(s, Threshold.EMPTY), _ahead(s, Threshold.FULL)]
+                if any(h is not None for h in ahead):
+                    slots[slot_key(s.kind, s.denomination)] = ahead
+            writes.append(
+                UpdateOne(
+                    {"_id": machine.machine.id},
+                    {"$set": {"org_id": org.id, "slots": slots, "computed_at": now}},
+                    upsert=True,
+                )
+            )
+        if writes:
+            await AlertForecast.get_pymongo_collection().bulk_write(writes, ordered=False)
+            await mark_twins_due(
+                org_id=org.id, machine_ids=[m.machine.id for m in forecast.machines], at=now
+            )
+        swept += 1
+    return swept

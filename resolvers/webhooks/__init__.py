@@ -1,0 +1,1 @@
+"""Webhooks: signed deliveries of alert transitions through a durable outbox."""
