@@ -3,6 +3,7 @@ every FORECAST_INTERVAL by one worker (claimed in the database), kept for the ev
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -10,15 +11,17 @@ from bson import ObjectId
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
-from models.alert_store import mark_twins_due
+from models.alert_store import mark_twins_due, rule_overrides
 from models.alerts import AlertForecast, AlertRule, AlertSweep
 from models.currencies import slot_key
 from models.org_store import list_organizations
 from models.scope import Scope
-from resolvers.alerts.rules import DEFAULTS
+from resolvers.alerts.rules import effective_rules
 from resolvers.analytics.forecast import SlotForecast, Threshold, forecast_for_scope
 
 FORECAST_INTERVAL = timedelta(minutes=15)
+# The forecast looks at most a week ahead (EMPTY_SOON's threshold may ask for less).
+MAX_HORIZON_HOURS = 7 * 24
 
 
 async def forecasts_for(
@@ -60,32 +63,40 @@ def _ahead(slot: SlotForecast, threshold: Threshold) -> float | None:
 async def sweep_forecasts(*, now: datetime) -> int:
     """Recompute the forecasts of every organization whose sweep is due; returns how many
     organizations this caller swept."""
-    horizon_hours = int((DEFAULTS[AlertRule.EMPTY_SOON].threshold or 0) // 3600) or 24
     swept = 0
     for org in await list_organizations():
-        if not await _claim(org.id, now):
-            continue
-        forecast = await forecast_for_scope(
-            scope=Scope.organization(org.id), horizon_hours=horizon_hours, now=now
-        )
-        writes = []
-        for machine in forecast.machines:
-            slots = {}
-            for s in machine.slots:
-                ahead = [_ahead(s, Threshold.EMPTY), _ahead(s, Threshold.FULL)]
-                if any(h is not None for h in ahead):
-                    slots[slot_key(s.kind, s.denomination)] = ahead
-            writes.append(
-                UpdateOne(
-                    {"_id": machine.machine.id},
-                    {"$set": {"org_id": org.id, "slots": slots, "computed_at": now}},
-                    upsert=True,
-                )
-            )
-        if writes:
-            await AlertForecast.get_pymongo_collection().bulk_write(writes, ordered=False)
-            await mark_twins_due(
-                org_id=org.id, machine_ids=[m.machine.id for m in forecast.machines], at=now
-            )
-        swept += 1
+        swept += await sweep_organization(org.id, now=now)
     return swept
+
+
+async def sweep_organization(org_id: ObjectId, *, now: datetime) -> bool:
+    """Recompute the organization's forecasts if its sweep is due and this caller claimed
+    it (one caller among racing workers); whether it did."""
+    if not await _claim(org_id, now):
+        return False
+    rules = effective_rules(await rule_overrides(org_id))
+    threshold = rules[AlertRule.EMPTY_SOON].threshold or 0
+    horizon_hours = min(MAX_HORIZON_HOURS, max(1, math.ceil(threshold / 3600)))
+    forecast = await forecast_for_scope(
+        scope=Scope.organization(org_id), horizon_hours=horizon_hours, now=now
+    )
+    writes = []
+    for machine in forecast.machines:
+        slots = {}
+        for s in machine.slots:
+            ahead = [_ahead(s, Threshold.EMPTY), _ahead(s, Threshold.FULL)]
+            if any(h is not None for h in ahead):
+                slots[slot_key(s.kind, s.denomination)] = ahead
+        writes.append(
+            UpdateOne(
+                {"_id": machine.machine.id},
+                {"$set": {"org_id": org_id, "slots": slots, "computed_at": now}},
+                upsert=True,
+            )
+        )
+    if writes:
+        await AlertForecast.get_pymongo_collection().bulk_write(writes, ordered=False)
+        await mark_twins_due(
+            org_id=org_id, machine_ids=[m.machine.id for m in forecast.machines], at=now
+        )
+    return True
