@@ -46,18 +46,24 @@ from graph.ledger.mutations import LedgerMutations
 from graph.ledger.queries import LedgerQueries
 from graph.live.subscriptions import LiveSubscriptions
 from graph.scalars import SCALAR_MAP
+from graph.webhooks.mutations import WebhookMutations
+from graph.webhooks.queries import WebhookQueries
 from resolvers.errors import ServiceError
 
 CACHE_SIZE = 512
 
 
 @strawberry.type
-class Query(IdentityQueries, FleetQueries, HealthQueries, LedgerQueries, AnalyticsQueries):
+class Query(
+    IdentityQueries, FleetQueries, HealthQueries, LedgerQueries, AnalyticsQueries, WebhookQueries
+):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations, FleetMutations, HealthMutations, LedgerMutations):
+class Mutation(
+    IdentityMutations, FleetMutations, HealthMutations, LedgerMutations, WebhookMutations
+):
     pass
 
 

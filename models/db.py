@@ -26,6 +26,7 @@ from models.organization import Organization, Shop
 from models.rate_limit import ensure_rate_limit_indexes
 from models.security_log import SecurityEvent
 from models.summary import DailyDemand, DailySummary, HourlySummary, MonthlyFlow
+from models.webhooks import Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ DOCUMENT_MODELS = [
     TelemetryRecord,
     MachineTwin,
     MachineEventRecord,
+    Webhook,
+    WebhookDelivery,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
 TRANSACTION_RETRIES = Counter(

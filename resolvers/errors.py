@@ -21,6 +21,7 @@ from resolvers.fleet.errors import FleetErrorCode
 from resolvers.health.errors import HealthErrorCode
 from resolvers.identity.errors import IdentityErrorCode
 from resolvers.ledger.errors import LedgerErrorCode
+from resolvers.webhooks.errors import WebhookErrorCode
 
 
 class CommonErrorCode(StrEnum):
@@ -106,4 +107,5 @@ ALL_ERROR_CODES: tuple[type[StrEnum], ...] = (
     LedgerErrorCode,
     IdentityErrorCode,
     AnalyticsErrorCode,
+    WebhookErrorCode,
 )

@@ -171,6 +171,9 @@ def server_env(
         "BROADCAST_URL": broadcast_url,
         # Off unless a test wants it: other tests drive twins with an injected clock.
         "HEALTH_EVALUATOR_INTERVAL_SECONDS": "0",
+        # Off unless a test wants it: a worker would send every organization's due
+        # deliveries, other tests' included.
+        "WEBHOOK_DELIVERY_INTERVAL_SECONDS": "0",
     }
     env.update({k.upper(): str(v) for k, v in extra.items()})
     return env

@@ -1,0 +1,1 @@
+"""Webhooks: signed deliveries of incident transitions through a durable outbox."""
