@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEV_API_KEY_PEPPER = "dev-only-api-key-pepper-change-me-0123456789"
+DEV_WEBHOOK_SECRET_KEY = "dev-only-webhook-secret-key-change-me-012345"
 MIN_SECRET_LENGTH = 32
 # Values of these settings are never echoed in an error message.
 SECRET_WORDS = ("SECRET", "PEPPER", "KEY", "TOKEN", "PASSWORD", "URI", "URL")
@@ -107,6 +108,18 @@ class Settings(BaseSettings):
     # once when a twin changes in its process (0: off).
     alert_evaluator_interval_seconds: float = Field(default=1.0, ge=0, le=3600)
 
+    # Webhooks (docs/alerts.md#webhooks): the key that encrypts signing secrets at rest (and
+    # retired ones that still decrypt, JSON list), whether targets may be loopback or private
+    # addresses (never in production), how often each worker looks for due deliveries (0:
+    # never), the total time one delivery may take, and the lease a worker holds on a delivery
+    # it sends (longer than the timeout: another worker takes the delivery over only after it).
+    webhook_secret_key: str = DEV_WEBHOOK_SECRET_KEY
+    webhook_secret_previous_keys: list[str] = Field(default_factory=list)
+    webhook_allow_private: bool = False
+    webhook_delivery_interval_seconds: float = Field(default=1.0, ge=0, le=3600)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+
     # Live view (GraphQL subscriptions): fan-out backend, per-subscriber queue bound, and how
     # often a long-lived WebSocket's credentials are checked again (revocation, deactivation).
     broadcast_url: str = "memory://"
@@ -163,9 +176,20 @@ class Settings(BaseSettings):
         return [self.api_key_pepper, *self.api_key_previous_peppers]
 
     @property
+    def webhook_secret_keys(self) -> list[str]:
+        """The key that seals new webhook secrets first, then retired ones that still open."""
+        return [self.webhook_secret_key, *self.webhook_secret_previous_keys]
+
+    @property
     def jwt_key_ring(self) -> dict[str, str]:
         """`kid -> secret` for every key that verifies tokens (the active one signs)."""
         return dict(self.jwt_keys) or {self.jwt_active_kid: self.jwt_secret}
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> Settings:
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("WEBHOOK_LEASE_SECONDS must be longer than WEBHOOK_TIMEOUT_SECONDS")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -175,6 +199,7 @@ class Settings(BaseSettings):
         for name, default in (
             ("JWT_SECRET", DEV_JWT_SECRET),
             ("API_KEY_PEPPER", DEV_API_KEY_PEPPER),
+            ("WEBHOOK_SECRET_KEY", DEV_WEBHOOK_SECRET_KEY),
         ):
             value = getattr(self, name.lower())
             if name == "JWT_SECRET" and self.jwt_keys:
@@ -186,6 +211,13 @@ class Settings(BaseSettings):
                 )
         if any(len(p) < MIN_SECRET_LENGTH for p in self.api_key_previous_peppers):
             problems.append(f"API_KEY_PREVIOUS_PEPPERS entries need {MIN_SECRET_LENGTH}+ chars")
+        if any(
+            k == DEV_WEBHOOK_SECRET_KEY or len(k) < MIN_SECRET_LENGTH
+            for k in self.webhook_secret_previous_keys
+        ):
+            problems.append(f"WEBHOOK_SECRET_PREVIOUS_KEYS entries need {MIN_SECRET_LENGTH}+ chars")
+        if self.webhook_allow_private:
+            problems.append("WEBHOOK_ALLOW_PRIVATE must be false: webhooks go to public hosts")
         for kid, secret in self.jwt_keys.items():
             if secret == DEV_JWT_SECRET or len(secret) < MIN_SECRET_LENGTH:
                 problems.append(f"JWT_KEYS[{kid}] must be at least {MIN_SECRET_LENGTH} characters")

@@ -105,6 +105,14 @@ PERMISSIONS: dict[str, Rule] = {
     "Subscription.transactionsIngested": Rule(roles=ALL_ROLES, api_keys=True),
     "Subscription.machineEvents": Rule(roles=ALL_ROLES, api_keys=True),
     "Subscription.alertsChanged": Rule(roles=ALL_ROLES),
+    # webhooks: the organization's; admins manage, auditors read, API keys never
+    "Query.webhooks": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    "Query.webhookDeliveries": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    "Mutation.createWebhook": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
+    "Mutation.updateWebhook": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
+    "Mutation.rotateWebhookSecret": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
+    "Mutation.deleteWebhook": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
+    "Mutation.testWebhook": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
     # analytics (read-only, scoped by the caller's Scope)
     "Query.overview": Rule(roles=ALL_ROLES),
     "Query.cashFlow": Rule(roles=ALL_ROLES),

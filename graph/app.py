@@ -44,6 +44,7 @@ from infra.metrics import AUTH_FAILURES
 from resolvers.alerts.evaluator import run_alert_evaluator
 from resolvers.health.evaluator import run_evaluator
 from resolvers.system import close_database, open_database
+from resolvers.webhooks.worker import run_delivery_worker
 
 log = logging.getLogger("cashcc")
 GC_GEN0_THRESHOLD = 50_000
@@ -174,12 +175,17 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         await hub.start()
         set_hub(hub)
         # Background work of every worker: safe to run in many at once (each effect is a
-        # conditional write in the database, docs/health.md).
+        # conditional write in the database, docs/health.md; deliveries are leased,
+        # docs/alerts.md#webhooks).
         background: list[asyncio.Task] = []
         if settings.health_evaluator_interval_seconds > 0:
             background.append(asyncio.create_task(run_evaluator(settings), name="evaluator"))
         if settings.alert_evaluator_interval_seconds > 0:
             background.append(asyncio.create_task(run_alert_evaluator(settings), name="alerts"))
+        if settings.webhook_delivery_interval_seconds > 0:
+            background.append(
+                asyncio.create_task(run_delivery_worker(settings), name="webhook-deliveries")
+            )
         # Everything built at start-up (schema, models, modules) lives for the whole process:
         # move it out of the collector's view so full collections stay short.
         gc.collect()

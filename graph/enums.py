@@ -20,6 +20,7 @@ from models.health import Connectivity, MachineEventKind, TelemetryKind
 from models.identity import Role
 from models.ledger import TransactionFlag, TransactionType
 from models.machine import MachineModel
+from models.webhooks import WebhookEvent
 from resolvers.analytics.buckets import Interval
 from resolvers.analytics.cash_flow import GroupKey
 from resolvers.analytics.forecast import Action
@@ -39,6 +40,7 @@ from resolvers.health.reports import DoorState
 from resolvers.identity.api_keys import ApiKeyStatus
 from resolvers.identity.security_log import SecurityAction
 from resolvers.ledger.ingest.records import RejectionCode
+from resolvers.webhooks.deliveries import WebhookDeliveryStatus
 
 
 def _merged_codes() -> type[StrEnum]:
@@ -102,6 +104,17 @@ strawberry.enum(DoorState, name="DoorState")
 strawberry.enum(TelemetryRejectionCode, name="TelemetryRejectionCode")
 strawberry.enum(AttentionCode, name="AttentionCode")
 strawberry.enum(
+    WebhookEvent,
+    name="WebhookEvent",
+    description="The incident transition a delivery reports; TEST: sent by testWebhook.",
+)
+strawberry.enum(
+    WebhookDeliveryStatus,
+    name="WebhookDeliveryStatus",
+    description="PENDING: waiting for its next attempt; SENDING: a worker is sending it; "
+    "DELIVERED: answered 2xx; FAILED: given up after 24 h, or its webhook was disabled.",
+)
+strawberry.enum(
     EventType,
     name="LiveEventType",
     description="GAP: events may have been missed (for example during a fan-out outage); "
@@ -139,4 +152,6 @@ __all__ = [
     "UnitPurpose",
     "UnitStatus",
     "UserErrorCode",
+    "WebhookDeliveryStatus",
+    "WebhookEvent",
 ]

@@ -48,6 +48,8 @@ from graph.ledger.mutations import LedgerMutations
 from graph.ledger.queries import LedgerQueries
 from graph.live.subscriptions import LiveSubscriptions
 from graph.scalars import SCALAR_MAP
+from graph.webhooks.mutations import WebhookMutations
+from graph.webhooks.queries import WebhookQueries
 from resolvers.errors import ServiceError
 
 CACHE_SIZE = 512
@@ -55,13 +57,26 @@ CACHE_SIZE = 512
 
 @strawberry.type
 class Query(
-    IdentityQueries, FleetQueries, HealthQueries, AlertQueries, LedgerQueries, AnalyticsQueries
+    IdentityQueries,
+    FleetQueries,
+    HealthQueries,
+    AlertQueries,
+    WebhookQueries,
+    LedgerQueries,
+    AnalyticsQueries,
 ):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations, FleetMutations, HealthMutations, AlertMutations, LedgerMutations):
+class Mutation(
+    IdentityMutations,
+    FleetMutations,
+    HealthMutations,
+    AlertMutations,
+    WebhookMutations,
+    LedgerMutations,
+):
     pass
 
 

@@ -35,6 +35,7 @@ from models.organization import Organization, Shop
 from models.rate_limit import ensure_rate_limit_indexes
 from models.security_log import SecurityEvent
 from models.summary import DailyDemand, DailySummary, HourlySummary, MonthlyFlow
+from models.webhooks import Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ DOCUMENT_MODELS = [
     PlannedCollection,
     AlertForecast,
     AlertSweep,
+    Webhook,
+    WebhookDelivery,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
 TRANSACTION_RETRIES = Counter(

@@ -22,6 +22,7 @@ from resolvers.fleet.errors import FleetErrorCode
 from resolvers.health.errors import HealthErrorCode
 from resolvers.identity.errors import IdentityErrorCode
 from resolvers.ledger.errors import LedgerErrorCode
+from resolvers.webhooks.errors import WebhookErrorCode
 
 
 class CommonErrorCode(StrEnum):
@@ -108,4 +109,5 @@ ALL_ERROR_CODES: tuple[type[StrEnum], ...] = (
     IdentityErrorCode,
     AnalyticsErrorCode,
     AlertErrorCode,
+    WebhookErrorCode,
 )

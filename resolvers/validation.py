@@ -9,6 +9,8 @@ from models.timezones import MAX_TIME_ZONE_LENGTH, time_zone_name
 from resolvers.errors import CommonErrorCode, UserError
 
 MAX_NAME_LENGTH = 120
+# How long a rotated secret (an API key's, a webhook's) may keep working beside the new one.
+MAX_OVERLAP_SECONDS = 7 * 86_400
 
 
 def is_text(value: str) -> bool:
@@ -18,6 +20,14 @@ def is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def check_overlap(field: str, seconds: int) -> UserError | None:
+    if not 0 <= seconds <= MAX_OVERLAP_SECONDS:
+        return UserError(
+            field, CommonErrorCode.INVALID, f"must be between 0 and {MAX_OVERLAP_SECONDS}"
+        )
+    return None
 
 
 def check_timezone(field: str, value: str) -> UserError | None:

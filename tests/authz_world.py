@@ -2,6 +2,8 @@
 role, and the targets (shops, machines, keys, users) an operation can point at.
 
 Org A: shop S0 with machines M00 and M01, shop S1 with machines M10 and M11. Org B: shop SB with MB.
+Webhooks: WA of org A, WB of org B (loopback URLs the test settings refuse to send to, so
+testWebhook never reaches the network).
 Actors (all in org A): ORG_ADMIN, SHOP_MANAGER of S0, EMPLOYEE of S0 limited to M00,
 AUDITOR, an API key of S0 (all its machines), and an anonymous caller.
 """
@@ -24,13 +26,14 @@ from resolvers.alerts.evaluator import evaluate_alerts
 from resolvers.alerts.silences import create_silence
 from tests.alert_support import jam
 from tests.factories import Factory, Tenant, tx
+from tests.webhook_support import private_settings, register
 
 ACTORS = ("ORG_ADMIN", "SHOP_MANAGER", "EMPLOYEE", "AUDITOR", "API_KEY", "ANONYMOUS")
 
 # What each actor's scope covers (targets not listed are outside it).
 VISIBLE: dict[str, frozenset[str]] = {
-    "ORG_ADMIN": frozenset({"S0", "S1", "M00", "M01", "M10", "M11", "K0", "K1", "UA"}),
-    "AUDITOR": frozenset({"S0", "S1", "M00", "M01", "M10", "M11", "K0", "K1", "UA"}),
+    "ORG_ADMIN": frozenset({"S0", "S1", "M00", "M01", "M10", "M11", "K0", "K1", "UA", "WA"}),
+    "AUDITOR": frozenset({"S0", "S1", "M00", "M01", "M10", "M11", "K0", "K1", "UA", "WA"}),
     "SHOP_MANAGER": frozenset({"S0", "M00", "M01", "K0"}),
     "EMPLOYEE": frozenset({"S0", "M00"}),
     "API_KEY": frozenset({"S0", "M00", "M01", "K0"}),
@@ -40,6 +43,8 @@ SHOP_TARGETS = ("S0", "S1", "SB")
 MACHINE_TARGETS = ("M00", "M01", "M10", "MB")
 KEY_TARGETS = ("K0", "K1", "KB")
 USER_TARGETS = ("UA", "UB")
+WEBHOOK_TARGETS = ("WA", "WB")
+UNSENDABLE_URL = "http://127.0.0.1:9/hook"
 
 
 @dataclass
@@ -112,6 +117,13 @@ class World:
         )
         return str(silence.id)
 
+    async def fresh_webhook(self, target: str) -> str:
+        """A new webhook of the target's organization (so deleting it harms nobody)."""
+        issued = await register(
+            self.tenant_of(target), UNSENDABLE_URL, settings=private_settings(self.factory.settings)
+        )
+        return str(issued.webhook.id)
+
     async def fresh_user(self, target: str) -> str:
         tenant = self.tenant_of(target)
         user = await create_user(
@@ -141,6 +153,8 @@ async def build_world(factory: Factory) -> World:
         M11=str(a.machines[3].id),
         MB=str(b.machines[0].id),
     )
+    world.ids["WA"] = await world.fresh_webhook("WA")
+    world.ids["WB"] = await world.fresh_webhook("WB")
     world.users["ORG_ADMIN"] = a.admin
     world.tokens["ORG_ADMIN"] = a.admin_token
     manager, world.tokens["SHOP_MANAGER"] = await factory.user(a, Role.SHOP_MANAGER, [0])

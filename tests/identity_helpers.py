@@ -1,10 +1,12 @@
-"""Helpers for the identity tests: clients with their own client address, and operations."""
+"""Helpers for the identity tests: clients with their own client address, production
+settings on the test database, and operations."""
 
 from __future__ import annotations
 
 import contextlib
 import random
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 
@@ -28,6 +30,19 @@ mutation Refresh($t: String!) {
 """
 LOGOUT = "mutation Logout($t: String!) { logout(refreshToken: $t) { ok } }"
 ME = "{ me { id email role } }"
+
+
+def production_settings(settings: Settings, **changes: Any) -> Settings:
+    """Production mode on the test database, with secrets production accepts."""
+    return Settings(
+        app_env="production",
+        mongodb_uri=settings.mongodb_uri,
+        mongodb_db=settings.mongodb_db,
+        jwt_secret="p" * 48,
+        api_key_pepper="q" * 48,
+        webhook_secret_key="w" * 48,
+        **changes,
+    )
 
 
 def random_address() -> str:

@@ -73,6 +73,7 @@ class ApiServer:
 
     def start(self) -> None:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        self._close_log()  # a restart after kill(): the crashed process's log goes
         handle, name = tempfile.mkstemp(prefix="cashcc-uvicorn-", suffix=".log")
         os.close(handle)
         self.log_path = Path(name)
@@ -129,8 +130,12 @@ class ApiServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        self._close_log()
+
+    def _close_log(self) -> None:
         if self._log_file is not None:
             self._log_file.close()
+            self._log_file = None
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
 
@@ -172,6 +177,9 @@ def server_env(
         # Off unless a test wants it: other tests drive twins with an injected clock.
         "HEALTH_EVALUATOR_INTERVAL_SECONDS": "0",
         "ALERT_EVALUATOR_INTERVAL_SECONDS": "0",
+        # Off unless a test wants it: a worker would send every organization's due
+        # deliveries, other tests' included.
+        "WEBHOOK_DELIVERY_INTERVAL_SECONDS": "0",
     }
     env.update({k.upper(): str(v) for k, v in extra.items()})
     return env

@@ -29,6 +29,7 @@ from tests.authz_world import (
     SHOP_TARGETS,
     USER_TARGETS,
     VISIBLE,
+    WEBHOOK_TARGETS,
     World,
     build_world,
 )
@@ -65,6 +66,11 @@ def key_var(world_key: str = "id") -> Vars:
         return {world_key: await world.fresh_key(target)}
 
     return make
+
+
+async def webhook_var(world: World, target: str | None) -> dict[str, Any]:
+    assert target is not None
+    return {"id": await world.fresh_webhook(target)}
 
 
 def user_var(world: World, target: str | None) -> Awaitable[dict[str, Any]]:
@@ -485,6 +491,54 @@ CASES: dict[str, Case] = {
         payload("scheduleCollection", "collection"),
         MACHINE_TARGETS,
     ),
+    "Query.webhooks": Case(
+        "{ webhooks { id } }",
+        no_vars,
+        lambda d, w, t: (
+            w.ids["WA"] in {h["id"] for h in d["webhooks"]}
+            and w.ids["WB"] not in {h["id"] for h in d["webhooks"]}
+        ),
+    ),
+    "Query.webhookDeliveries": Case(
+        "query($id: ID!) { webhookDeliveries(webhookId: $id, first: 5) "
+        "{ edges { node { id } } pageInfo { hasNextPage } } }",
+        ids_var("id"),
+        lambda d, w, t: d["webhookDeliveries"] is not None,
+        WEBHOOK_TARGETS,
+    ),
+    "Mutation.createWebhook": Case(
+        # A public address written as a literal: accepted without a DNS lookup, never sent to.
+        'mutation { createWebhook(input: {url: "https://93.184.215.14/hook", events: [FIRING]}) '
+        "{ webhook { id } secret userErrors { code } } }",
+        no_vars,
+        payload("createWebhook", "secret"),
+    ),
+    "Mutation.updateWebhook": Case(
+        "mutation($id: ID!) { updateWebhook(input: {id: $id, events: [FIRING, RESOLVED]}) "
+        "{ webhook { id } userErrors { code } } }",
+        ids_var("id"),
+        payload("updateWebhook", "webhook"),
+        WEBHOOK_TARGETS,
+    ),
+    "Mutation.rotateWebhookSecret": Case(
+        "mutation($id: ID!) { rotateWebhookSecret(id: $id, overlapSeconds: 60) "
+        "{ secret userErrors { code } } }",
+        ids_var("id"),
+        payload("rotateWebhookSecret", "secret"),
+        WEBHOOK_TARGETS,
+    ),
+    "Mutation.deleteWebhook": Case(
+        "mutation($id: ID!) { deleteWebhook(id: $id) { deletedWebhookId userErrors { code } } }",
+        webhook_var,
+        payload("deleteWebhook", "deletedWebhookId"),
+        WEBHOOK_TARGETS,
+    ),
+    "Mutation.testWebhook": Case(
+        "mutation($id: ID!) { testWebhook(id: $id) { delivery { id } userErrors { code } } }",
+        ids_var("id"),
+        payload("testWebhook", "delivery"),
+        WEBHOOK_TARGETS,
+    ),
     "Mutation.ingestTransactions": Case(
         "mutation($input: IngestTransactionsInput!) { ingestTransactions(input: $input) "
         "{ accepted userErrors { code } } }",
@@ -664,6 +718,13 @@ POLICY: dict[str, set[str] | str] = {
     "Mutation.expireSilence": {A, M},
     "Mutation.scheduleCollection": {A, M},
     "Subscription.alertsChanged": {A, M, E, AU},
+    "Query.webhooks": {A, AU},
+    "Query.webhookDeliveries": {A, AU},
+    "Mutation.createWebhook": {A},
+    "Mutation.updateWebhook": {A},
+    "Mutation.rotateWebhookSecret": {A},
+    "Mutation.deleteWebhook": {A},
+    "Mutation.testWebhook": {A},
     "Subscription.inventoryChanged": {A, M, E, AU, K},
     "Subscription.transactionsIngested": {A, M, E, AU, K},
     "Subscription.machineEvents": {A, M, E, AU, K},

@@ -84,6 +84,7 @@ def test_production_refuses_a_wildcard_origin() -> None:
             app_env="production",
             jwt_secret="x9" * 24,
             api_key_pepper="9x" * 24,
+            webhook_secret_key="w9" * 24,
             mongodb_uri="mongodb://db.example/?replicaSet=rs0",
             cors_allow_origins="*",
         )
@@ -154,6 +155,8 @@ def test_configuration_errors_print_one_line_each_and_exit_2() -> None:
     assert done.stderr.splitlines() == [
         "configuration error: JWT_SECRET must be set to a random secret of at least 32 characters",
         "configuration error: API_KEY_PEPPER must be set to a random secret of at least 32 "
+        "characters",
+        "configuration error: WEBHOOK_SECRET_KEY must be set to a random secret of at least 32 "
         "characters",
         "configuration error: MONGODB_URI must point at a MongoDB replica set",
     ]

@@ -12,7 +12,7 @@ import graph.identity.queries
 from config import Settings
 from models.db import Database
 from tests.factories import Factory, gql
-from tests.identity_helpers import app_client
+from tests.identity_helpers import app_client, production_settings
 
 FAN_OUT = "{ shops { machines { shop { machines { shop { machines { id } } } } } } }"
 
@@ -112,13 +112,7 @@ async def test_operation_over_the_timeout_gets_a_retryable_timeout_error(
 
 @pytest.fixture
 def production(settings: Settings) -> Settings:
-    return Settings(
-        app_env="production",
-        mongodb_uri=settings.mongodb_uri,
-        mongodb_db=settings.mongodb_db,
-        jwt_secret="p" * 48,
-        api_key_pepper="q" * 48,
-    )
+    return production_settings(settings)
 
 
 async def test_production_masks_internal_errors_with_a_code_and_request_id(
@@ -167,6 +161,7 @@ def test_production_refuses_a_weak_or_inconsistent_key_ring() -> None:
         "app_env": "production",
         "mongodb_uri": "mongodb://db.example:27017",
         "api_key_pepper": "q" * 48,
+        "webhook_secret_key": "w" * 48,
     }
     strong = "s" * 48
     Settings(**base, jwt_keys={"k2": strong, "k1": "t" * 48}, jwt_active_kid="k2")

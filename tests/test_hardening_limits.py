@@ -15,7 +15,7 @@ from models.machine import MAX_SLOT_PIECES
 from models.scope import Scope
 from resolvers.ledger.ingest.records import MAX_PIECES_PER_LINE
 from tests.factories import INGEST, PASSWORD, Factory, gql, gql_data, tx
-from tests.identity_helpers import LOGIN, app_client
+from tests.identity_helpers import LOGIN, app_client, production_settings
 
 INVENTORY = "{ inventory { machines { denominations { denomination count } } totals { value } } }"
 
@@ -120,13 +120,7 @@ async def test_the_rate_limit_charges_every_operation_of_a_batched_aliased_reque
 async def test_production_hides_every_kind_of_schema_suggestion(
     factory: Factory, settings: Settings
 ) -> None:
-    production = Settings(
-        app_env="production",
-        mongodb_uri=settings.mongodb_uri,
-        mongodb_db=settings.mongodb_db,
-        jwt_secret="p" * 48,
-        api_key_pepper="q" * 48,
-    )
+    production = production_settings(settings)
     probes = [
         "{ shops(idz: 1) { id } }",  # argument
         'mutation { registerMachine(input: {shopId: "x", serial: "s", model: CI50}) '

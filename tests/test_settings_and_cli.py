@@ -25,11 +25,13 @@ def test_production_refuses_default_secrets_and_missing_database() -> None:
     message = str(info.value)
     assert "JWT_SECRET" in message
     assert "API_KEY_PEPPER" in message
+    assert "WEBHOOK_SECRET_KEY" in message
     assert "MONGODB_URI" in message
     ok = Settings(
         app_env="production",
         jwt_secret=STRONG,
         api_key_pepper=STRONG[::-1],
+        webhook_secret_key=STRONG.upper(),
         mongodb_uri="mongodb://db.example:27017/?replicaSet=rs0",
     )
     assert ok.is_production
@@ -40,6 +42,7 @@ async def test_production_mode_hides_graphiql_and_introspection() -> None:
         app_env="production",
         jwt_secret=STRONG,
         api_key_pepper=STRONG[::-1],
+        webhook_secret_key=STRONG.upper(),
         mongodb_uri="mongodb://unused:27017",
     )
     app = create_app(settings, manage_database=False)

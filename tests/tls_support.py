@@ -32,10 +32,10 @@ def nginx_binary() -> str:
     return found
 
 
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate and key for localhost and 127.0.0.1, valid for a day."""
+def self_signed(folder: Path, *, names: tuple[str, ...] = ("localhost",)) -> tuple[Path, Path]:
+    """A certificate and key for `names` and 127.0.0.1, valid for a day."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -47,7 +47,10 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    *(x509.DNSName(n) for n in names),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )

@@ -24,9 +24,7 @@ from resolvers.fleet.shops import find_shop
 from resolvers.identity.security_log import SecurityAction, record_admin_action
 from resolvers.ids import parse_object_id, parse_object_ids
 from resolvers.timestamps import to_utc
-from resolvers.validation import check_name
-
-MAX_OVERLAP_SECONDS = 7 * 86_400
+from resolvers.validation import check_name, check_overlap
 
 
 class ApiKeyStatus(StrEnum):
@@ -127,12 +125,7 @@ async def rotate_api_key(
     Rotating again during an overlap ends the older secret at once (only one previous
     secret is kept). A revoked or expired key cannot be rotated.
     """
-    if not 0 <= overlap_seconds <= MAX_OVERLAP_SECONDS:
-        raise ServiceError.of(
-            CommonErrorCode.INVALID,
-            f"must be between 0 and {MAX_OVERLAP_SECONDS}",
-            field="overlapSeconds",
-        )
+    raise_if_any(check_overlap("overlapSeconds", overlap_seconds))
     key = await _find_key(principal, key_id)
     now = utcnow()
     if key_status(key, now=now) in (ApiKeyStatus.REVOKED, ApiKeyStatus.EXPIRED):

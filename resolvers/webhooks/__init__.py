@@ -1,1 +1,1 @@
-"""Webhooks: signed deliveries of alert transitions through a durable outbox."""
+"""Webhooks: signed deliveries of incident transitions through a durable outbox."""

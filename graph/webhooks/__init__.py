@@ -1,0 +1,1 @@
+"""GraphQL shell of webhooks: types, inputs, queries, mutations."""
