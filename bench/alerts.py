@@ -37,7 +37,9 @@ from models.health import MachineTwin
 from models.machine import Machine
 from models.organization import utcnow
 from resolvers.alerts.evaluator import evaluate_alerts
-from tests.factories import Factory, Tenant, heartbeat, message
+from tests.factories import REPORT, Factory, Tenant, heartbeat, message
+from tests.servers import eventually, running
+from tests.webhook_support import OK, Received, Reply, enqueue, private_settings, receiver, register
 
 SHOPS = 100
 FAULTING_SHARE = 0.01
@@ -104,7 +106,84 @@ async def timed_pass(settings, now) -> tuple[float, int, int]:
     return time.perf_counter() - started, result.machines, result.transitions
 
 
-async def run(machines: int, repeats: int) -> dict:
+async def fault_to_webhook(
+    env, tenant: Tenant, healthy: list[int], faults: int, rate: float, batch: int
+) -> dict:
+    """Through a real server process (its own evaluator and delivery worker, default
+    intervals) and a real receiver: `faults` machines report a full collection box (a rule
+    with no hold), `rate` per second; the time from sending the report to the FIRING
+    webhook's arrival, per fault. Then deliveries per second: a batch of deliveries
+    enqueued at once, until the receiver has them all."""
+    arrivals: dict[str, float] = {}
+
+    def answer(index: int, request: Received) -> Reply:
+        body = request.json
+        machine_id = body["incident"].get("machine_id")
+        if body["type"] == "FIRING" and machine_id is not None:
+            arrivals.setdefault(machine_id, time.perf_counter())
+
+        return OK
+
+    server = env.server(
+        webhook_allow_private="true",
+        alert_evaluator_interval_seconds="1",
+        webhook_delivery_interval_seconds="1",
+    )
+    with receiver(answer) as hook, running(server):
+        await register(tenant, hook.url(), settings=private_settings(env.settings))
+        sent: dict[str, float] = {}
+        async with httpx.AsyncClient(timeout=30) as http:
+            for index in healthy[:faults]:
+                machine_id = tenant.machine_ids[index]
+                body = {
+                    "query": REPORT,
+                    "variables": {
+                        "input": {
+                            "machineId": machine_id,
+                            "messages": [
+                                message("UNITS", 10, at=utcnow(), units=_units(full=True))
+                            ],
+                        }
+                    },
+                }
+                sent[machine_id] = time.perf_counter()
+                answer = await http.post(
+                    server.graphql_url, json=body, headers={"X-API-Key": tenant.machine_keys[index]}
+                )
+                assert answer.json().get("data"), answer.text + server.log()[-3000:]
+                result = answer.json()["data"]["reportMachineTelemetry"]
+                assert result["accepted"] == 1, result
+                await asyncio.sleep(1 / rate)
+
+        async def all_arrived() -> bool:
+            return len(arrivals) >= len(sent)
+
+        await eventually(all_arrived, timeout=60, what="a FIRING webhook per fault")
+        latencies = [arrivals[m] - t for m, t in sent.items() if m in arrivals]
+        before = hook.count()
+        started = time.perf_counter()
+        await enqueue(tenant, incidents=batch)
+
+        async def batch_arrived() -> bool:
+            return hook.count() >= before + batch
+
+        await eventually(batch_arrived, timeout=600, what=f"{batch} deliveries")
+        delivered = hook.count() - before
+        seconds = time.perf_counter() - started
+    return {
+        "faults": len(sent),
+        "arrived": len(latencies),
+        "rate_per_s": rate,
+        "p50_s": percentile(latencies, 50),
+        "p95_s": percentile(latencies, 95),
+        "max_s": max(latencies, default=float("nan")),
+        "deliveries": delivered,
+        "deliveries_per_s": delivered / seconds,
+        "target": "fault-to-webhook p95 < 2 s",
+    }
+
+
+async def run(machines: int, repeats: int, faults: int, rate: float, deliveries: int) -> dict:
     with bench_env("alerts") as env:
         settings = env.settings
         await connect(env.uri, env.db_name, retention_days=settings.retention_days)
@@ -157,7 +236,24 @@ async def run(machines: int, repeats: int) -> dict:
                 f"{fired} incidents firing, {wrong} elsewhere"
             )
             print_table(["pass", "machines", "transitions", "p50 s", "max s"], rows)
+            faulty_set = set(faulty)
+            healthy = [i for i, m in enumerate(tenant.machines) if m.id not in faulty_set]
+            webhooks = await fault_to_webhook(env, tenant, healthy, faults, rate, deliveries)
+            print_table(
+                ["faults", "arrived", "p50 s", "p95 s", "max s", "deliveries/s"],
+                [
+                    [
+                        webhooks["faults"],
+                        webhooks["arrived"],
+                        f"{webhooks['p50_s']:.3f}",
+                        f"{webhooks['p95_s']:.3f}",
+                        f"{webhooks['max_s']:.3f}",
+                        f"{webhooks['deliveries_per_s']:.0f}",
+                    ]
+                ],
+            )
             return {
+                "webhooks": webhooks,
                 "machines": machines,
                 "faulting": len(faulty),
                 "incidents_firing": fired,
@@ -174,9 +270,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--machines", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--faults", type=int, default=100, help="machines faulting for latency")
+    parser.add_argument("--rate", type=float, default=10.0, help="faults reported per second")
+    parser.add_argument("--deliveries", type=int, default=500, help="batch for deliveries/s")
     parser.add_argument("--name", default="alerts")
     args = parser.parse_args()
-    data = asyncio.run(run(args.machines, args.repeats))
+    data = asyncio.run(run(args.machines, args.repeats, args.faults, args.rate, args.deliveries))
     path = write_result(args.name, data)
     print(f"written {path}")
 

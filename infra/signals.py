@@ -31,3 +31,6 @@ class Wakeup:
 
 # A twin changed: its machine's alerts are due (resolvers/alerts/evaluator.py).
 ALERTS_DUE = Wakeup()
+
+# Webhook deliveries were enqueued: the delivery worker sends them now (resolvers/webhooks/).
+DELIVERIES_DUE = Wakeup()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument, UpdateOne
@@ -50,6 +51,17 @@ async def _claim(org_id: ObjectId, now: datetime) -> bool:
     return claimed is not None
 
 
+def _soon(slots: dict[str, Any], threshold_seconds: int) -> set[tuple[str, str]]:
+    """(slot, EMPTY or FULL) the forecast puts within the rule's threshold."""
+    hours = threshold_seconds / 3600
+    return {
+        (slot, direction)
+        for slot, values in slots.items()
+        for direction, value in zip(("EMPTY", "FULL"), values, strict=True)
+        if value is not None and value <= hours
+    }
+
+
 def _ahead(slot: SlotForecast, threshold: Threshold) -> float | None:
     """Hours until the slot reaches `threshold` through its learned flow; None when it is
     already there (DENOMINATION_EMPTY and COLLECTION_FULL speak then) or no flow takes it
@@ -80,7 +92,10 @@ async def sweep_organization(org_id: ObjectId, *, now: datetime) -> bool:
     forecast = await forecast_for_scope(
         scope=Scope.organization(org_id), horizon_hours=horizon_hours, now=now
     )
-    writes = []
+    before = await forecasts_for(
+        org_id=org_id, machine_ids=[m.machine.id for m in forecast.machines]
+    )
+    writes, changed = [], []
     for machine in forecast.machines:
         slots = {}
         for s in machine.slots:
@@ -94,9 +109,13 @@ async def sweep_organization(org_id: ObjectId, *, now: datetime) -> bool:
                 upsert=True,
             )
         )
+        old = before.get(machine.machine.id, {})
+        if _soon(old, threshold) != _soon(slots, threshold):
+            changed.append(machine.machine.id)
     if writes:
         await AlertForecast.get_pymongo_collection().bulk_write(writes, ordered=False)
-        await mark_twins_due(
-            org_id=org_id, machine_ids=[m.machine.id for m in forecast.machines], at=now
-        )
+    # Only machines whose EMPTY_SOON verdict moved are due: a sweep must not make a whole
+    # fleet due every 15 minutes for hours that merely got shorter.
+    if changed:
+        await mark_twins_due(org_id=org_id, machine_ids=changed, at=now)
     return True

@@ -9,6 +9,7 @@ from typing import Any
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from infra.live.envelope import EventType, new_envelope
+from infra.signals import DELIVERIES_DUE
 from models.alert_store import save_incident, save_instance
 from models.db import get_database
 from models.webhooks import WebhookEvent
@@ -72,6 +73,8 @@ async def commit_step(step: Step, *, expected_version: int, now: datetime) -> No
             await enqueue_notifications(session, step.incident, step.notifications, now)
 
     await get_database().in_transaction(write)
+    if step.notifications:
+        DELIVERIES_DUE.set()
 
 
 async def publish_steps(steps: list[Step]) -> None:

@@ -55,6 +55,10 @@ class Threshold(StrEnum):
     FULL = "FULL"
 
 
+# Machines forecast between two yields to the event loop.
+YIELD_EVERY = 50
+
+
 @dataclass
 class SlotForecast:
     """One denomination of one machine. `hours_to[t]` is None when `t` is not reached within
@@ -315,7 +319,9 @@ async def forecast_for_scope(*, scope: Scope, horizon_hours: int, now: datetime)
     no_flow = [0.0] * horizon_hours
     currency_slots: dict[str, list[str]] = {}
     result = []
-    for machine in machines:
+    for index, machine in enumerate(machines):
+        if index % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)  # a large fleet's forecast must not stall other requests
         tz_name = zones.get(machine.shop_id, "UTC")
         tz = zone_info(tz_name)
         # History may be loaded for a machine registered later: observed since the earlier

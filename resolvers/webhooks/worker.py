@@ -18,6 +18,7 @@ from typing import Any
 from bson import ObjectId
 
 from config import Settings
+from infra.signals import DELIVERIES_DUE
 from models.organization import utcnow
 from models.webhook_store import claim_disable_alert, claim_due_delivery
 from resolvers.webhooks.delivery import (
@@ -128,8 +129,8 @@ async def deliver_due(
 
 
 async def run_delivery_worker(settings: Settings, *, clock: Clock = utcnow) -> None:
-    """Deliver every WEBHOOK_DELIVERY_INTERVAL_SECONDS until cancelled; a failed pass is
-    logged and the next one runs on time."""
+    """Deliver every WEBHOOK_DELIVERY_INTERVAL_SECONDS until cancelled, and at once when this
+    process enqueued deliveries; a failed pass is logged and the next one runs on time."""
     interval = settings.webhook_delivery_interval_seconds
     while True:
         full = False
@@ -148,4 +149,4 @@ async def run_delivery_worker(settings: Settings, *, clock: Clock = utcnow) -> N
         except Exception:
             log.exception("webhooks: delivery pass failed")
         if not full:
-            await asyncio.sleep(interval)
+            await DELIVERIES_DUE.wait(interval)
