@@ -78,6 +78,14 @@ PERMISSIONS: dict[str, Rule] = {
     # security audit log
     "Query.securityEvents": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
     "Query.verifySecurityLog": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    # verifiable audit logs (docs/audit.md); witnesses are registered and cosign as an admin
+    "Query.auditCheckpoints": Rule(roles=ADMINS_AND_AUDITORS),
+    "Query.securityLogCheckpoints": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    "Query.auditPublicKeys": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    "Query.inclusionProof": Rule(roles=ADMINS_AND_AUDITORS),
+    "Query.consistencyProof": Rule(roles=ADMINS_AND_AUDITORS),
+    "Mutation.setAuditWitnesses": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
+    "Mutation.cosignAuditCheckpoint": Rule(roles=ADMINS),
     # live view: every role, scoped to what the principal may see; API keys (a shop's
     # dashboard or local system) see their shop/machines
     "Subscription.inventoryChanged": Rule(roles=ALL_ROLES, api_keys=True),

@@ -41,6 +41,8 @@ from graph.schema import build_schema
 from graph.ws_auth import authenticate_credential, credential_from, require_credential
 from infra.live.hub import LiveHub, get_hub, make_broadcast, set_hub
 from infra.metrics import AUTH_FAILURES
+from resolvers.audit.keys import key_ring
+from resolvers.audit.scheduler import CheckpointScheduler
 from resolvers.system import close_database, open_database
 
 log = logging.getLogger("cashcc")
@@ -160,8 +162,10 @@ async def healthz(request: Request) -> JSONResponse:
 
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
     """The application. With `manage_database` the lifespan connects to the database on
-    start-up and disconnects on exit (tests that connect themselves pass False)."""
+    start-up, runs the checkpoint scheduler (AUDIT_SCHEDULER) and disconnects on exit (tests
+    that connect themselves pass False)."""
     settings = settings or get_settings()
+    key_ring(settings)  # a key ring that cannot sign stops the worker here, not at midnight
     graphql = GraphQLApp(settings)
 
     @contextlib.asynccontextmanager
@@ -171,6 +175,11 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         hub = LiveHub(make_broadcast(settings.broadcast_url), queue_size=settings.live_queue_size)
         await hub.start()
         set_hub(hub)
+        scheduler = None
+        if manage_database and settings.audit_scheduler:
+            scheduler = asyncio.create_task(
+                CheckpointScheduler(settings).run_forever(), name="audit-checkpoints"
+            )
         # Everything built at start-up (schema, models, modules) lives for the whole process:
         # move it out of the collector's view so full collections stay short.
         gc.collect()
@@ -182,6 +191,10 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scheduler
             set_hub(None)
             await hub.stop()
             if manage_database:

@@ -21,6 +21,7 @@ from models.machine import MachineModel
 from resolvers.analytics.buckets import Interval
 from resolvers.analytics.cash_flow import GroupKey
 from resolvers.analytics.forecast import Action
+from resolvers.audit.proofs import KeyRole
 from resolvers.errors import ALL_ERROR_CODES
 from resolvers.fleet.inventory import FillStatus
 from resolvers.identity.api_keys import ApiKeyStatus
@@ -64,6 +65,11 @@ strawberry.enum(Interval, name="CashFlowInterval")
 strawberry.enum(GroupKey, name="CashFlowGroupBy")
 strawberry.enum(Action, name="ForecastAction")
 strawberry.enum(
+    KeyRole,
+    name="AuditKeyRole",
+    description="LOG: signs the service's checkpoints; WITNESS: cosigns them (docs/audit.md).",
+)
+strawberry.enum(
     EventType,
     name="LiveEventType",
     description="GAP: events may have been missed (for example during a fan-out outage); "
@@ -78,6 +84,7 @@ __all__ = [
     "FillStatus",
     "GroupKey",
     "Interval",
+    "KeyRole",
     "MachineModel",
     "RejectionCode",
     "RequestErrorCode",

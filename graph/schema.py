@@ -30,6 +30,8 @@ from auth.errors import PublicError
 from auth.rbac import PERMISSIONS
 from config import Settings
 from graph.analytics.queries import AnalyticsQueries
+from graph.audit.mutations import AuditMutations
+from graph.audit.queries import AuditQueries
 from graph.common import Payload, read_field
 from graph.document_limits import DocumentLimits
 from graph.enums import RequestErrorCode, UserErrorCode
@@ -50,12 +52,12 @@ CACHE_SIZE = 512
 
 
 @strawberry.type
-class Query(IdentityQueries, FleetQueries, LedgerQueries, AnalyticsQueries):
+class Query(IdentityQueries, FleetQueries, LedgerQueries, AnalyticsQueries, AuditQueries):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations, FleetMutations, LedgerMutations):
+class Mutation(IdentityMutations, FleetMutations, LedgerMutations, AuditMutations):
     pass
 
 

@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from models.audit import AuditCheckpoint, AuditLogHead, AuditSlot, AuditTreePage
 from models.embedded import start_server
 from models.identity import ApiKey, RefreshToken, Session, User
 from models.ledger import IngestBatch, MachineInventory, Transaction
@@ -44,6 +45,10 @@ DOCUMENT_MODELS = [
     DailySummary,
     MonthlyFlow,
     DailyDemand,
+    AuditTreePage,
+    AuditCheckpoint,
+    AuditLogHead,
+    AuditSlot,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
 TRANSACTION_RETRIES = Counter(

@@ -142,3 +142,20 @@ async def page_transactions(
         .limit(limit)
     )
     return await cursor.to_list(length=limit)
+
+
+async def find_transaction(*, scope: Scope, transaction_id: ObjectId) -> dict[str, Any] | None:
+    """One stored transaction in scope, by id."""
+    query = scope.filter()
+    query["_id"] = transaction_id
+    return await _transactions().find_one(query)
+
+
+async def chain_range(
+    *, scope: Scope, machine_id: ObjectId, first: int, last: int
+) -> AsyncIterator[dict[str, Any]]:
+    """The machine's stored transactions at chain positions first..last, in chain order."""
+    query = _machine_filter(scope, machine_id)
+    query["chain_position"] = {"$gte": first, "$lte": last}
+    async for doc in _transactions().find(query).sort("chain_position", ASCENDING):
+        yield doc

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from resolvers.analytics.errors import AnalyticsErrorCode
+from resolvers.audit.errors import AuditErrorCode
 from resolvers.identity.errors import IdentityErrorCode
 from resolvers.ledger.errors import LedgerErrorCode
 
@@ -102,4 +103,5 @@ ALL_ERROR_CODES: tuple[type[StrEnum], ...] = (
     LedgerErrorCode,
     IdentityErrorCode,
     AnalyticsErrorCode,
+    AuditErrorCode,
 )

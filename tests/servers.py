@@ -156,6 +156,9 @@ def server_env(
         "MONGODB_URI": mongodb_uri,
         "MONGODB_DB": mongodb_db,
         "BROADCAST_URL": broadcast_url,
+        # Checkpoints at unpredictable times would disturb other tests; the scheduler's own
+        # tests turn it on.
+        "AUDIT_SCHEDULER": "false",
     }
     env.update({k.upper(): str(v) for k, v in extra.items()})
     return env
