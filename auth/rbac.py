@@ -1,4 +1,5 @@
-"""The permission table: every root GraphQL field (operation) and who may call it.
+"""The permission table: every root GraphQL field (operation) and who may call it, and the
+authenticated download routes (`Download.*`).
 
 `graph.schema` wraps each Query, Mutation and Subscription field with `authorize` at schema
 build time and refuses to build when a field has no entry here, so a new operation cannot
@@ -86,6 +87,7 @@ PERMISSIONS: dict[str, Rule] = {
     "Query.consistencyProof": Rule(roles=ADMINS_AND_AUDITORS),
     "Mutation.setAuditWitnesses": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
     "Mutation.cosignAuditCheckpoint": Rule(roles=ADMINS),
+    "Download.auditExport": Rule(roles=ADMINS_AND_AUDITORS),  # GET /audit/export
     # live view: every role, scoped to what the principal may see; API keys (a shop's
     # dashboard or local system) see their shop/machines
     "Subscription.inventoryChanged": Rule(roles=ALL_ROLES, api_keys=True),

@@ -28,6 +28,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from auth.errors import PublicError
 from config import Settings, get_settings
+from graph.audit.download import download_routes
 from graph.context import Context, build_context
 from graph.errors import shape_error
 from graph.framework import LiveTransportWSHandler, decode_json
@@ -206,6 +207,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             *routes(settings),
+            *download_routes(settings),
             metrics_route(settings),
             *([] if settings.is_production else [ide_assets()]),
         ],

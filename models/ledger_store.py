@@ -159,3 +159,14 @@ async def chain_range(
     query["chain_position"] = {"$gte": first, "$lte": last}
     async for doc in _transactions().find(query).sort("chain_position", ASCENDING):
         yield doc
+
+
+async def first_in_chain(
+    *, scope: Scope, machine_id: ObjectId, from_position: int
+) -> dict[str, Any] | None:
+    """The machine's first stored transaction at or after a chain position."""
+    query = _machine_filter(scope, machine_id)
+    query["chain_position"] = {"$gte": from_position}
+    cursor = _transactions().find(query).sort("chain_position", ASCENDING).limit(1)
+    docs = await cursor.to_list(length=1)
+    return docs[0] if docs else None

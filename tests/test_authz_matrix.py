@@ -480,6 +480,7 @@ POLICY: dict[str, set[str] | str] = {
     "Query.consistencyProof": {A, AU},
     "Mutation.setAuditWitnesses": {A},
     "Mutation.cosignAuditCheckpoint": {A},
+    "Download.auditExport": {A, AU},
     "Subscription.inventoryChanged": {A, M, E, AU, K},
     "Subscription.transactionsIngested": {A, M, E, AU, K},
     "Subscription.machineEvents": {A, M, E, AU, K},

@@ -115,7 +115,8 @@ async def walk_chain(
     return ChainCheck(True, checked, head_position, first, last)
 
 
-def at_retention_edge(first: Mapping[str, Any], *, retention_days: int, now: datetime) -> bool:
-    """Whether a chain that starts at `first` (not position 1) is explained by the retention
-    TTL: the record is itself within a day of expiring."""
-    return first["received_at"] <= now - timedelta(days=retention_days - 1)
+def at_retention_edge(received_at: datetime, *, retention_days: int, now: datetime) -> bool:
+    """Whether records are gone because of the retention TTL: a chain that starts after
+    position 1 is explained when its first record (received at `received_at`) is itself
+    within a day of expiring."""
+    return received_at <= now - timedelta(days=retention_days - 1)

@@ -110,8 +110,15 @@ async def plan_checkpoints(
         previous = heads.get(key)
         if compact is None or size == 0 or (previous and previous["size"] == size):
             continue
-        root = stored_root(compact, size)
         origin = log_origin(settings.audit_log_origin, key)
+        try:
+            root = stored_root(compact, size)
+        except ValueError as exc:
+            log.error(
+                "refusing to sign log %s: its stored compact range is wrong (%s)", origin, exc
+            )
+            refused.append(key)
+            continue
         if not await _extends_previous(key, origin, previous, size, root):
             refused.append(key)
             continue

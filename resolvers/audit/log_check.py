@@ -148,7 +148,7 @@ async def verify_machine_chain(
         head_position=head,
         head_hash=state["chain_hash"] if state else GENESIS_HASH,
         prefix_expired=lambda first: at_retention_edge(
-            first, retention_days=settings.retention_days, now=now
+            first["received_at"], retention_days=settings.retention_days, now=now
         ),
     )
     check = replace(check, machine_id=machine_id)
