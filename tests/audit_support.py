@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,16 @@ from resolvers.audit.bundle import bundle_lines, resolve_period
 from resolvers.audit.bundle_check import BundleReport, check_bundle
 from resolvers.audit.checkpoints import CheckpointRun, produce_checkpoints
 from resolvers.audit.keys import key_ring
+from resolvers.audit.note import Signer, format_signer_key
 from tests.factories import Factory, Tenant, tx
+
+# A production-grade audit configuration for tests of production mode (the seed is public:
+# never use it anywhere else).
+TEST_SIGNER = Signer("audit.test.example", 1, hashlib.sha256(b"cashcc test audit key").digest())
+PRODUCTION_AUDIT = {
+    "audit_signing_keys": [format_signer_key(TEST_SIGNER)],
+    "audit_log_origin": "audit.test.example",
+}
 
 
 async def checkpoint(settings: Settings, tenant: Tenant) -> CheckpointRun:

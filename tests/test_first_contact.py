@@ -16,6 +16,7 @@ from pymongo import MongoClient
 
 from config import Settings
 from graph.app import create_app
+from tests.audit_support import PRODUCTION_AUDIT
 from tests.live_support import RedisServer
 from tests.servers import REPO, ApiServer, running, server_env, wait_until
 
@@ -86,6 +87,7 @@ def test_production_refuses_a_wildcard_origin() -> None:
             api_key_pepper="9x" * 24,
             mongodb_uri="mongodb://db.example/?replicaSet=rs0",
             cors_allow_origins="*",
+            **PRODUCTION_AUDIT,
         )
 
 
@@ -155,6 +157,8 @@ def test_configuration_errors_print_one_line_each_and_exit_2() -> None:
         "configuration error: JWT_SECRET must be set to a random secret of at least 32 characters",
         "configuration error: API_KEY_PEPPER must be set to a random secret of at least 32 "
         "characters",
+        "configuration error: AUDIT_SIGNING_KEYS must hold this deployment's own signing key",
+        "configuration error: AUDIT_LOG_ORIGIN must name this deployment",
         "configuration error: MONGODB_URI must point at a MongoDB replica set",
     ]
     bad_port = subprocess.run(

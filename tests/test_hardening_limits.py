@@ -14,6 +14,7 @@ from models.ledger_store import find_inventory_state
 from models.machine import MAX_SLOT_PIECES
 from models.scope import Scope
 from resolvers.ledger.ingest.records import MAX_PIECES_PER_LINE
+from tests.audit_support import PRODUCTION_AUDIT
 from tests.factories import INGEST, PASSWORD, Factory, gql, gql_data, tx
 from tests.identity_helpers import LOGIN, app_client
 
@@ -126,6 +127,7 @@ async def test_production_hides_every_kind_of_schema_suggestion(
         mongodb_db=settings.mongodb_db,
         jwt_secret="p" * 48,
         api_key_pepper="q" * 48,
+        **PRODUCTION_AUDIT,
     )
     probes = [
         "{ shops(idz: 1) { id } }",  # argument
