@@ -46,6 +46,7 @@ class ApiServer:
 
     env: dict[str, str]
     port: int = field(default_factory=free_port)
+    cwd: Path = REPO  # another checkout serves that checkout's code (bench/audit.py)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
     _log_file: Any = None
@@ -79,7 +80,7 @@ class ApiServer:
                 "warning",
                 "--no-proxy-headers",
             ],
-            cwd=REPO,
+            cwd=self.cwd,
             env=env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,

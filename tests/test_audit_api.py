@@ -206,3 +206,24 @@ async def test_after_retention_removed_the_oldest_records_the_rest_still_prove(
     report = verified(await export(one_day, tenant), one_day)
     assert report.ok, report
     assert [(log.records, log.expired) for log in report.logs] == [(8, {"from": 1, "to": 7})]
+
+
+async def test_hostile_download_parameters_get_a_named_4xx_never_a_5xx(factory: Factory) -> None:
+    tenant = await factory.tenant()
+    auth = {"Authorization": f"Bearer {tenant.admin_token}"}
+    now = utcnow().isoformat()
+    cases = [
+        ({"from": "yesterday", "to": now}, "from"),
+        ({"from": now, "to": "9" * 5000}, "to"),
+        ({"from": "0001-01-01T00:00:00", "to": now}, "from"),
+        ({"from": now, "to": now}, "from"),
+        ({"from": now, "to": "2999-01-01T00:00:00Z", "shopId": "x" * 300}, "shop"),
+        ({"from": now, "to": now, "format": "pdf\u0000"}, "format"),
+    ]
+    for params, field in cases:
+        response = await factory.client.get("/audit/export", params=params, headers=auth)
+        assert 400 <= response.status_code < 500, (params, response.text)
+        error = response.json()["errors"][0]
+        assert error["extensions"]["field"] == field, (params, error)
+    garbage = await factory.client.get("/audit/export", headers={"Authorization": "Bearer x.y.z"})
+    assert garbage.status_code == 401

@@ -11,68 +11,28 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 
-from models.audit import AuditLogHead, AuditTreePage, LogKey
-from models.audit_store import append_tree_nodes
-from models.db import get_database
-from models.ledger import MachineInventory
+from models.audit import AuditLogHead, LogKey
 from models.scope import Scope
-from resolvers.audit.chain import link_hash
 from resolvers.audit.checkpoint import Checkpoint, format_checkpoint
 from resolvers.audit.log_check import verify_machine_chain
-from resolvers.audit.logs import extend_log
 from resolvers.audit.note import Signer, sign_note
 from tests.audit_support import (
+    chain_of,
     checkpoint,
     checkpoints,
     export,
     logged_tenant,
+    rebuild_tree,
+    relink,
     transactions,
     verified,
 )
 from tests.factories import Factory, Tenant
 
 Tamper = Callable[[Factory, Tenant], Awaitable[None]]
-
-
-async def chain_of(tenant: Tenant) -> list[dict[str, Any]]:
-    return await transactions().find({"org_id": tenant.org.id}).sort("chain_position").to_list()
-
-
-async def relink(tenant: Tenant, docs: list[dict[str, Any]]) -> None:
-    """Store `docs` as the chain with consistent links and hashes, and move the head."""
-    prev = "0" * 64
-    for doc in docs:
-        doc["prev_hash"] = prev
-        doc["hash"] = prev = link_hash(doc)
-    await transactions().delete_many({"org_id": tenant.org.id})
-    await transactions().insert_many(docs)
-    await MachineInventory.get_pymongo_collection().update_one(
-        {"_id": tenant.machines[0].id},
-        {"$set": {"chain_position": len(docs), "chain_hash": prev}},
-    )
-
-
-async def rebuild_tree(tenant: Tenant, docs: list[dict[str, Any]]) -> None:
-    """Replace the machine's Merkle tree (nodes and compact range) by one over `docs`."""
-    machine = tenant.machines[0]
-    tree = extend_log([], 0, [d["hash"] for d in docs])
-    assert tree is not None
-    await AuditTreePage.get_pymongo_collection().delete_many({"machine_id": machine.id})
-    await get_database().in_transaction(
-        lambda session: append_tree_nodes(
-            log=LogKey(tenant.org.id, machine.id),
-            shop_id=machine.shop_id,
-            nodes=tree.nodes,
-            session=session,
-        )
-    )
-    await MachineInventory.get_pymongo_collection().update_one(
-        {"_id": machine.id}, {"$set": {"audit_compact": tree.compact}}
-    )
 
 
 async def modified_amount(factory: Factory, tenant: Tenant) -> None:

@@ -49,7 +49,7 @@ from resolvers.audit.merkle import (
 )
 from resolvers.errors import CommonErrorCode, ServiceError, not_found
 from resolvers.ids import parse_object_id
-from resolvers.timestamps import client_instant
+from resolvers.timestamps import to_utc
 
 RECORD_CHUNK = 512
 CSV_COLUMNS = (
@@ -102,11 +102,20 @@ class PeriodLog:
         return self.checkpoints[-1]["size"]
 
 
+def _instant(field: str, value: datetime) -> datetime:
+    utc = to_utc(value)
+    if utc is None:
+        raise ServiceError.of(
+            CommonErrorCode.BAD_TIMESTAMP, f"{field} must be between 1970 and 9998", field=field
+        )
+    return utc
+
+
 async def resolve_period(
     *, scope: Scope, start: datetime, end: datetime, shop_id: str | None
 ) -> Period:
     """A checked export period in `scope` (BAD_TIMESTAMP, INVALID, NOT_FOUND name the field)."""
-    start, end = client_instant("from", start), client_instant("to", end)
+    start, end = _instant("from", start), _instant("to", end)
     if start >= end:
         raise ServiceError.of(CommonErrorCode.INVALID, "from must be before to", field="from")
     shop = None
