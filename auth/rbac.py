@@ -101,6 +101,11 @@ PERMISSIONS: dict[str, Rule] = {
 }
 
 
+def is_route(operation: str) -> bool:
+    """An authenticated download route (`Download.*`), not a GraphQL root field."""
+    return operation.startswith("Download.")
+
+
 def authorize(principal: Principal | None, operation: str) -> None:
     """Raise unless `principal` may call `operation`; unknown operations are always denied."""
     rule = PERMISSIONS.get(operation)

@@ -20,7 +20,7 @@ class AuditMutations:
         keys = await set_witnesses(
             principal=info.context.require_principal(), verifier_keys=input.verifier_keys
         )
-        return SetAuditWitnessesPayload(witness_keys=keys)  # type: ignore[arg-type]
+        return SetAuditWitnessesPayload(witness_keys=keys)
 
     @strawberry.mutation(
         description="Add a witness's cosignature to a machine's checkpoint (`cashcc witness`)."
@@ -32,7 +32,7 @@ class AuditMutations:
             principal=info.context.require_principal(),
             settings=info.context.settings,
             machine_id=input.machine_id,
-            size=input.size,  # type: ignore[arg-type]
+            size=input.size,
             cosignature=input.cosignature,
         )
-        return CosignAuditCheckpointPayload(checkpoint=checkpoint)  # type: ignore[arg-type]
+        return CosignAuditCheckpointPayload(checkpoint=checkpoint)

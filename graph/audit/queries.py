@@ -51,7 +51,7 @@ class AuditQueries:
         "retired) and the organization's witness keys. Pin them outside the service."
     )
     async def audit_public_keys(self, info: Info) -> list[AuditPublicKeyType]:
-        return await public_keys(  # type: ignore[return-value]
+        return await public_keys(
             principal=info.context.require_principal(), settings=info.context.settings
         )
 
@@ -62,10 +62,10 @@ class AuditQueries:
     async def inclusion_proof(
         self, info: Info, transaction_id: strawberry.ID, checkpoint_size: Long | None = None
     ) -> InclusionProofType:
-        return await transaction_inclusion(  # type: ignore[return-value]
+        return await transaction_inclusion(
             principal=info.context.require_principal(),
             transaction_id=transaction_id,
-            checkpoint_size=checkpoint_size,  # type: ignore[arg-type]
+            checkpoint_size=checkpoint_size,
         )
 
     @strawberry.field(
@@ -75,9 +75,9 @@ class AuditQueries:
     async def consistency_proof(
         self, info: Info, machine_id: strawberry.ID, from_size: Long, to_size: Long
     ) -> ConsistencyProofType:
-        return await log_consistency(  # type: ignore[return-value]
+        return await log_consistency(
             principal=info.context.require_principal(),
             machine_id=machine_id,
-            from_size=from_size,  # type: ignore[arg-type]
-            to_size=to_size,  # type: ignore[arg-type]
+            from_size=from_size,
+            to_size=to_size,
         )

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from bson import ObjectId
-
 from models.audit import LogKey
 from resolvers.audit.merkle import (
     NodeAddr,
@@ -54,11 +52,3 @@ def log_origin(prefix: str, log: LogKey) -> str:
     if log.machine_id is None:
         return f"{prefix}/security/{log.org_id}"
     return f"{prefix}/{log.machine_id}"
-
-
-def machine_log(org_id: ObjectId, machine_id: ObjectId) -> LogKey:
-    return LogKey(org_id, machine_id)
-
-
-def security_log(org_id: ObjectId) -> LogKey:
-    return LogKey(org_id, None)
