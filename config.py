@@ -100,6 +100,15 @@ class Settings(BaseSettings):
     # Per worker process; more transactions at once made the database slower, not faster.
     max_concurrent_transactions: int = Field(default=4, ge=1, le=1000)
 
+    # Machine health (docs/health.md): deployment defaults of the thresholds each
+    # organization and shop may override, how long raw telemetry is kept, and how often each
+    # worker's evaluator looks for machines whose connectivity is due to change (0: never).
+    heartbeat_interval_seconds: int = Field(default=60, ge=1, le=3600)
+    offline_grace_seconds: int = Field(default=600, ge=2, le=7 * 86_400)
+    stale_counts_after_seconds: int = Field(default=600, ge=1, le=7 * 86_400)
+    telemetry_retention_days: int = Field(default=31, ge=1, le=3660)
+    health_evaluator_interval_seconds: float = Field(default=5.0, ge=0, le=3600)
+
     # Live view (GraphQL subscriptions): fan-out backend, per-subscriber queue bound, and how
     # often a long-lived WebSocket's credentials are checked again (revocation, deactivation).
     broadcast_url: str = "memory://"

@@ -66,6 +66,14 @@ PERMISSIONS: dict[str, Rule] = {
     "Query.machine": Rule(roles=ALL_ROLES),
     "Mutation.createShop": Rule(roles=ADMINS),
     "Mutation.registerMachine": Rule(roles=ADMINS),
+    "Mutation.updateShop": Rule(roles=ADMINS),
+    "Mutation.updateMachine": Rule(roles=ADMINS),
+    "Mutation.moveMachine": Rule(roles=ADMINS),
+    "Mutation.decommissionMachine": Rule(roles=ADMINS),
+    "Mutation.updateHealthSettings": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
+    # machine health: the local system reports, everyone in scope reads
+    "Mutation.reportMachineTelemetry": Rule(api_keys=True, scope=ScopeRule.KEY),
+    "Query.fleetHealth": Rule(roles=ALL_ROLES),
     # API keys: managers may manage keys of their own shops
     "Query.apiKeys": Rule(roles=KEY_READERS),
     "Mutation.createApiKey": Rule(roles=KEY_MANAGERS),

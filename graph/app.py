@@ -44,6 +44,7 @@ from infra.live.hub import LiveHub, get_hub, make_broadcast, set_hub
 from infra.metrics import AUTH_FAILURES
 from resolvers.audit.keys import key_ring
 from resolvers.audit.scheduler import CheckpointScheduler
+from resolvers.health.evaluator import run_evaluator
 from resolvers.system import close_database, open_database
 
 log = logging.getLogger("cashcc")
@@ -176,10 +177,16 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         hub = LiveHub(make_broadcast(settings.broadcast_url), queue_size=settings.live_queue_size)
         await hub.start()
         set_hub(hub)
-        scheduler = None
+        # Background work of every worker: safe to run in many at once (each effect is a
+        # conditional write in the database, docs/health.md).
+        background: list[asyncio.Task] = []
+        if settings.health_evaluator_interval_seconds > 0:
+            background.append(asyncio.create_task(run_evaluator(settings), name="evaluator"))
         if manage_database and settings.audit_scheduler:
-            scheduler = asyncio.create_task(
-                CheckpointScheduler(settings).run_forever(), name="audit-checkpoints"
+            background.append(
+                asyncio.create_task(
+                    CheckpointScheduler(settings).run_forever(), name="audit-checkpoints"
+                )
             )
         # Everything built at start-up (schema, models, modules) lives for the whole process:
         # move it out of the collector's view so full collections stay short.
@@ -192,10 +199,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await scheduler
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             set_hub(None)
             await hub.stop()
             if manage_database:

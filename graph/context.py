@@ -29,6 +29,7 @@ from auth.rbac import PERMISSIONS, authorize
 from auth.throttle import check_api_key_rate
 from config import Settings
 from graph.fleet.loaders import FleetLoaders
+from graph.health.loaders import HealthLoaders
 from graph.http import REQUEST_ID_HEADER, request_id_for
 from graph.ws_auth import REVOCATION_BOUND_SECONDS, Credential, recheck_credential
 from infra.metrics import AUTH_FAILURES
@@ -57,7 +58,7 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.require_principal)
+        self.loaders = Loaders(self.require_principal, self.settings)
 
     @property
     def client_address(self) -> str | None:
@@ -130,7 +131,7 @@ class Context:
             await self.check_auth(max_age=REVOCATION_BOUND_SECONDS)
             # A WebSocket's context outlives its operations: fresh loaders per operation, so
             # no operation reads what an earlier one cached.
-            self.loaders = Loaders(self.require_principal)
+            self.loaders = Loaders(self.require_principal, self.settings)
         elif (
             self.principal is None
             and self.auth_error is not None
@@ -155,8 +156,9 @@ class Context:
 class Loaders:
     """The DataLoaders of one request (one operation on a WebSocket), per domain."""
 
-    def __init__(self, principal: Callable[[], Principal]) -> None:
+    def __init__(self, principal: Callable[[], Principal], settings: Settings) -> None:
         self.fleet = FleetLoaders(principal)
+        self.health = HealthLoaders(principal, settings)
 
 
 Info = StrawberryInfo[Context, None]

@@ -15,6 +15,7 @@ import strawberry
 from auth.errors import RequestErrorCode
 from infra.live.envelope import EventType
 from models.currencies import CashKind
+from models.health import Connectivity, MachineEventKind, TelemetryKind
 from models.identity import Role
 from models.ledger import TransactionFlag, TransactionType
 from models.machine import MachineModel
@@ -24,6 +25,17 @@ from resolvers.analytics.forecast import Action
 from resolvers.audit.proofs import KeyRole
 from resolvers.errors import ALL_ERROR_CODES
 from resolvers.fleet.inventory import FillStatus
+from resolvers.health.codes import (
+    DeviceModule,
+    ErrorCategory,
+    MachineStatus,
+    ModuleStatus,
+    UnitPurpose,
+    UnitStatus,
+)
+from resolvers.health.machine_health import AttentionCode
+from resolvers.health.messages import TelemetryRejectionCode
+from resolvers.health.reports import DoorState
 from resolvers.identity.api_keys import ApiKeyStatus
 from resolvers.identity.security_log import SecurityAction
 from resolvers.ledger.ingest.records import RejectionCode
@@ -70,6 +82,23 @@ strawberry.enum(
     description="LOG: signs the service's checkpoints; WITNESS: cosigns them (docs/audit.md).",
 )
 strawberry.enum(
+    Connectivity,
+    name="Connectivity",
+    description="LIVE: heard from recently; LATE: more than three heartbeat intervals of "
+    "silence; OFFLINE: silent for longer than the offline grace; NEVER_SEEN; DECOMMISSIONED.",
+)
+strawberry.enum(TelemetryKind, name="TelemetryKind")
+strawberry.enum(MachineEventKind, name="MachineEventKind")
+strawberry.enum(MachineStatus, name="MachineStatus", description="Glory Status.Code, mapped.")
+strawberry.enum(ModuleStatus, name="ModuleStatus", description="Glory DevStatus.st, mapped.")
+strawberry.enum(DeviceModule, name="DeviceModule")
+strawberry.enum(UnitStatus, name="UnitStatus")
+strawberry.enum(UnitPurpose, name="UnitPurpose")
+strawberry.enum(ErrorCategory, name="DeviceErrorCategory")
+strawberry.enum(DoorState, name="DoorState")
+strawberry.enum(TelemetryRejectionCode, name="TelemetryRejectionCode")
+strawberry.enum(AttentionCode, name="AttentionCode")
+strawberry.enum(
     EventType,
     name="LiveEventType",
     description="GAP: events may have been missed (for example during a fan-out outage); "
@@ -79,18 +108,30 @@ strawberry.enum(
 __all__ = [
     "Action",
     "ApiKeyStatus",
+    "AttentionCode",
     "CashKind",
+    "Connectivity",
+    "DeviceModule",
+    "DoorState",
+    "ErrorCategory",
     "EventType",
     "FillStatus",
     "GroupKey",
     "Interval",
     "KeyRole",
+    "MachineEventKind",
     "MachineModel",
+    "MachineStatus",
+    "ModuleStatus",
     "RejectionCode",
     "RequestErrorCode",
     "Role",
     "SecurityAction",
+    "TelemetryKind",
+    "TelemetryRejectionCode",
     "TransactionFlag",
     "TransactionType",
+    "UnitPurpose",
+    "UnitStatus",
     "UserErrorCode",
 ]

@@ -18,7 +18,10 @@ from auth.errors import PublicError, RequestErrorCode
 from resolvers.validation import is_text
 
 # Operation -> argument path of a list whose records are checked one by one (text included).
-RECORD_LISTS: dict[str, str] = {"Mutation.ingestTransactions": "input.transactions"}
+RECORD_LISTS: dict[str, str] = {
+    "Mutation.ingestTransactions": "input.transactions",
+    "Mutation.reportMachineTelemetry": "input.messages",
+}
 
 
 class InvalidText(PublicError):

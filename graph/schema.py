@@ -39,6 +39,8 @@ from graph.errors import ErrorPolicy
 from graph.fleet.mutations import FleetMutations
 from graph.fleet.queries import FleetQueries
 from graph.framework import DocumentValidation, SafeParserCache, Schema, SharedLiveEventExecutor
+from graph.health.mutations import HealthMutations
+from graph.health.queries import HealthQueries
 from graph.identity.mutations import IdentityMutations
 from graph.identity.queries import IdentityQueries
 from graph.input_text import check_text_arguments
@@ -52,12 +54,14 @@ CACHE_SIZE = 512
 
 
 @strawberry.type
-class Query(IdentityQueries, FleetQueries, LedgerQueries, AnalyticsQueries, AuditQueries):
+class Query(
+    IdentityQueries, FleetQueries, HealthQueries, LedgerQueries, AnalyticsQueries, AuditQueries
+):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations, FleetMutations, LedgerMutations, AuditMutations):
+class Mutation(IdentityMutations, FleetMutations, HealthMutations, LedgerMutations, AuditMutations):
     pass
 
 

@@ -36,6 +36,22 @@ class Currency:
             kinds.append(CashKind.COIN)
         return kinds
 
+    def kind_for(
+        self, denomination: int, kind: CashKind | None
+    ) -> tuple[CashKind | None, str | None]:
+        """The kind of `denomination` (given, or the only one it has), or (None, why not):
+        not a denomination of the currency, or both note and coin with no `kind` given."""
+        kinds = self.kinds_of(denomination)
+        if kind is not None:
+            if kind in kinds:
+                return kind, None
+            return None, f"{self.code} has no {kind.name.lower()} of {denomination}"
+        if len(kinds) == 1:
+            return kinds[0], None
+        if not kinds:
+            return None, f"{denomination} is not a {self.code} denomination"
+        return None, f"{denomination} exists as note and coin; give kind"
+
     def slots(self) -> list[str]:
         """Every slot key of the currency, notes first, each by ascending value."""
         return [slot_key(CashKind.NOTE, v) for v in self.notes] + [

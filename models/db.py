@@ -19,6 +19,7 @@ from pymongo.write_concern import WriteConcern
 
 from models.audit import AuditCheckpoint, AuditLogHead, AuditSlot, AuditTreePage
 from models.embedded import start_server
+from models.health import MachineEventRecord, MachineTwin, TelemetryRecord
 from models.identity import ApiKey, RefreshToken, Session, User
 from models.ledger import IngestBatch, MachineInventory, Transaction
 from models.machine import Machine
@@ -49,6 +50,9 @@ DOCUMENT_MODELS = [
     AuditCheckpoint,
     AuditLogHead,
     AuditSlot,
+    TelemetryRecord,
+    MachineTwin,
+    MachineEventRecord,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
 TRANSACTION_RETRIES = Counter(

@@ -144,6 +144,10 @@ class MachineInventory(Document):
     transaction_count: int = 0
     last_occurred_at: datetime | None = None
     updated_at: datetime | None = None
+    # Freshness (resolvers/ledger/ingest/freshness.py): `[from, to, open_since]` per open
+    # gap, oldest first, and the lags (seconds) of the most recent records.
+    open_gaps: list[list[Any]] = Field(default_factory=list)
+    recent_lags: list[float] = Field(default_factory=list)
     version: int = 0
 
     class Settings:

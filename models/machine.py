@@ -64,7 +64,8 @@ def default_limits(model: MachineModel, currency: Currency) -> dict[str, SlotLim
 
 
 class Machine(Document):
-    """A cash recycler in a shop. `serial` is unique per organization.
+    """A cash recycler in a shop. `serial` is unique per organization (decommissioned ones
+    included: their history keeps the serial).
 
     `first_seq` is the first local sequence number the cloud expects from the machine's local
     system; gaps are reported from there on.
@@ -79,6 +80,9 @@ class Machine(Document):
     limits: dict[str, SlotLimits]
     first_seq: int = 1
     created_at: datetime = Field(default_factory=utcnow)
+    # Retired: history and chain kept, no telemetry taken, not counted in fleet health.
+    decommissioned_at: datetime | None = None
+    decommission_reason: str | None = None
 
     class Settings:
         name = "machines"

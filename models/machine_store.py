@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from beanie import PydanticObjectId
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from models.db import get_database
+from models.health import MachineTwin
 from models.ledger import MachineInventory
 from models.machine import Machine
 from models.scope import Scope
@@ -63,3 +66,51 @@ async def create_machine(*, scope: Scope, machine: Machine) -> Machine:
     except DuplicateKeyError as exc:
         raise DuplicateSerial(machine.serial) from exc
     return machine
+
+
+async def update_machine(
+    *, scope: Scope, machine_id: ObjectId, changes: dict[str, Any]
+) -> Machine | None:
+    """Set `changes` (stored field -> stored value) on a machine in scope; the machine
+    afterwards, or None when it is not in scope."""
+    machine = await get_machine(scope=scope, machine_id=machine_id)
+    if machine is None:
+        return None
+    doc = await Machine.get_pymongo_collection().find_one_and_update(
+        {"_id": machine_id, "org_id": scope.org_id},
+        {"$set": changes},
+        return_document=ReturnDocument.AFTER,
+    )
+    return Machine.model_validate(doc) if doc else None
+
+
+async def move_machine(*, scope: Scope, machine: Machine, shop_id: ObjectId) -> None:
+    """Move the machine, its ledger state and its twin to another shop of the organization,
+    in one transaction (the transactions already stored keep the shop they happened in)."""
+    query = {"_id": machine.id, "org_id": scope.org_id}
+
+    async def move_all(session: AsyncClientSession) -> None:
+        change = {"$set": {"shop_id": shop_id}}
+        await Machine.get_pymongo_collection().update_one(query, change, session=session)
+        await MachineInventory.get_pymongo_collection().update_one(query, change, session=session)
+        await MachineTwin.get_pymongo_collection().update_one(query, change, session=session)
+
+    await get_database().in_transaction(move_all)
+    machine.shop_id = PydanticObjectId(shop_id)
+
+
+async def mark_decommissioned(
+    *,
+    scope: Scope,
+    machine_id: ObjectId,
+    at: datetime,
+    reason: str | None,
+    session: AsyncClientSession,
+) -> bool:
+    """Decommission a machine in service; False when it already was (or is not in scope)."""
+    result = await Machine.get_pymongo_collection().update_one(
+        {"_id": machine_id, "org_id": scope.org_id, "decommissioned_at": None},
+        {"$set": {"decommissioned_at": at, "decommission_reason": reason}},
+        session=session,
+    )
+    return result.modified_count == 1

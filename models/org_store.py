@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from models.organization import Organization, Shop
@@ -73,3 +74,24 @@ async def shops_by_timezone() -> dict[str, list[ObjectId]]:
     async for doc in Shop.get_pymongo_collection().find({}, {"timezone": 1}):
         zones.setdefault(doc["timezone"], []).append(doc["_id"])
     return zones
+
+
+async def update_shop(*, scope: Scope, shop_id: ObjectId, changes: dict[str, Any]) -> Shop | None:
+    """Set `changes` (stored field -> stored value) on a shop in scope; the shop afterwards,
+    or None when it is not in scope."""
+    if not scope.allows_shop(shop_id):
+        return None
+    doc = await Shop.get_pymongo_collection().find_one_and_update(
+        {"_id": shop_id, "org_id": scope.org_id},
+        {"$set": changes},
+        return_document=ReturnDocument.AFTER,
+    )
+    return Shop.model_validate(doc) if doc else None
+
+
+async def set_organization_health(*, scope: Scope, health: dict[str, Any]) -> Organization | None:
+    """Replace the organization's health thresholds; the organization afterwards."""
+    doc = await Organization.get_pymongo_collection().find_one_and_update(
+        {"_id": scope.org_id}, {"$set": {"health": health}}, return_document=ReturnDocument.AFTER
+    )
+    return Organization.model_validate(doc) if doc else None

@@ -18,6 +18,8 @@ from enum import StrEnum
 
 from resolvers.analytics.errors import AnalyticsErrorCode
 from resolvers.audit.errors import AuditErrorCode
+from resolvers.fleet.errors import FleetErrorCode
+from resolvers.health.errors import HealthErrorCode
 from resolvers.identity.errors import IdentityErrorCode
 from resolvers.ledger.errors import LedgerErrorCode
 
@@ -100,6 +102,8 @@ def not_found(what: str, *, field: str | None = None) -> ServiceError:
 # Every domain's code enum: the schema's `UserErrorCode` holds all their members.
 ALL_ERROR_CODES: tuple[type[StrEnum], ...] = (
     CommonErrorCode,
+    FleetErrorCode,
+    HealthErrorCode,
     LedgerErrorCode,
     IdentityErrorCode,
     AnalyticsErrorCode,

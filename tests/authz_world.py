@@ -68,6 +68,13 @@ class World:
         )
         return str(issued.api_key.id)
 
+    async def fresh_machine(self, shop_target: str) -> str:
+        """A new machine in the target shop (so moving or retiring it harms nobody)."""
+        tenant = self.tenant_of(shop_target)
+        shop_index = {"S0": 0, "S1": 1, "SB": 0}[shop_target]
+        machine = await self.factory.machine(tenant, shop_index=shop_index)
+        return str(machine.id)
+
     async def fresh_user(self, target: str) -> str:
         tenant = self.tenant_of(target)
         user = await create_user(

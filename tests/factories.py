@@ -15,7 +15,7 @@ from auth.principal import principal_for_user
 from config import Settings
 from models.identity import Role, User
 from models.identity_store import create_user
-from models.machine import MachineModel
+from models.machine import Machine, MachineModel
 from models.organization import Organization
 from models.scope import Scope
 from resolvers.fleet.machines import register_machine
@@ -38,6 +38,42 @@ mutation Ingest($input: IngestTransactionsInput!) {
   }
 }
 """
+
+REPORT = """
+mutation Report($input: ReportMachineTelemetryInput!) {
+  reportMachineTelemetry(input: $input) {
+    accepted duplicates stale
+    rejected { index eventId code message }
+    userErrors { field code message }
+  }
+}
+"""
+
+
+def message(
+    kind: str, seq: int, *, at: datetime | None = None, event_id: str | None = None, **section: Any
+) -> dict[str, Any]:
+    """A TelemetryMessageInput: `section` is the kind's section (`heartbeat={...}`); the
+    eventId defaults to one per kind and seq, so a resend is a duplicate."""
+    return {
+        "eventId": event_id or f"{kind.lower()}-{seq}",
+        "seq": seq,
+        "observedAt": (at or BASE_TIME + timedelta(seconds=seq)).isoformat(),
+        "kind": kind,
+        **section,
+    }
+
+
+def heartbeat(
+    seq: int,
+    *,
+    at: datetime | None = None,
+    backlog: int = 0,
+    event_id: str | None = None,
+    **extra: Any,
+) -> dict:
+    body = {"agentVersion": "test-1.0", "outboxBacklog": backlog, **extra}
+    return message("HEARTBEAT", seq, at=at, event_id=event_id, heartbeat=body)
 
 
 async def gql(
@@ -117,6 +153,14 @@ class Tenant:
     def machine_ids(self) -> list[str]:
         return [str(m.id) for m in self.machines]
 
+    def api_key_of_shop(self, shop_index: int) -> str:
+        shop_id = self.shops[shop_index].id
+        return next(
+            key
+            for m, key in zip(self.machines, self.machine_keys, strict=True)
+            if m.shop_id == shop_id
+        )
+
 
 @dataclass
 class Factory:
@@ -161,19 +205,25 @@ class Factory:
             tenant.shops.append(shop)
             key = await self.api_key(tenant, shop_index=s)
             tenant.api_key = tenant.api_key or key
-            for m in range(machines_per_shop):
-                machine = await register_machine(
-                    principal=principal,
-                    shop_id=str(shop.id),
-                    serial=f"SN-{suffix}-{s}-{m}",
-                    model=model,
-                    currency=None,
-                    name=None,
-                    first_seq=1,
-                )
-                tenant.machines.append(machine)
+            for _ in range(machines_per_shop):
+                tenant.machines.append(await self.machine(tenant, shop_index=s, model=model))
                 tenant.machine_keys.append(key)
         return tenant
+
+    async def machine(
+        self, tenant: Tenant, *, shop_index: int = 0, model: MachineModel = MachineModel.CI_10
+    ) -> Machine:
+        """A new machine in the tenant's shop, registered by its admin (not added to
+        `tenant.machines`)."""
+        return await register_machine(
+            principal=principal_for_user(tenant.admin),
+            shop_id=str(tenant.shops[shop_index].id),
+            serial=f"SN-{uuid.uuid4().hex[:12]}",
+            model=model,
+            currency=None,
+            name=None,
+            first_seq=1,
+        )
 
     async def issue_key(
         self,
@@ -245,3 +295,20 @@ class Factory:
             api_key=api_key or tenant.api_key,
         )
         return data["ingestTransactions"]
+
+    async def report(
+        self,
+        tenant: Tenant,
+        messages: list[dict],
+        *,
+        machine_id: str | None = None,
+        api_key: str | None = None,
+    ) -> dict:
+        """Run reportMachineTelemetry and return the payload (asserting no top-level errors)."""
+        data = await gql_data(
+            self.client,
+            REPORT,
+            {"input": {"machineId": machine_id or tenant.machine_id, "messages": messages}},
+            api_key=api_key or tenant.api_key,
+        )
+        return data["reportMachineTelemetry"]

@@ -3,6 +3,7 @@ answers; stopped cleanly, or crashed (SIGKILL) and restarted on the same port.""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -38,6 +39,18 @@ def wait_until(predicate, *, timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+async def eventually(predicate, *, timeout: float, what: str, interval: float = 0.05):
+    """Await `predicate()` until it returns truthy (returned) or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(interval)
 
 
 @dataclass
@@ -160,6 +173,8 @@ def server_env(
         # Checkpoints at unpredictable times would disturb other tests; the scheduler's own
         # tests turn it on.
         "AUDIT_SCHEDULER": "false",
+        # Off unless a test wants it: other tests drive twins with an injected clock.
+        "HEALTH_EVALUATOR_INTERVAL_SECONDS": "0",
     }
     env.update({k.upper(): str(v) for k, v in extra.items()})
     return env

@@ -37,7 +37,7 @@ from tests.authz_world import (
     World,
     build_world,
 )
-from tests.factories import PASSWORD, Factory, gql, tx
+from tests.factories import PASSWORD, Factory, gql, heartbeat, tx
 
 Vars = Callable[[World, str | None], Awaitable[dict[str, Any]]]
 Found = Callable[[dict[str, Any], World, str | None], bool]
@@ -121,6 +121,24 @@ def ingest_found(data: dict[str, Any], world: World, target: str | None) -> bool
     codes = {e["code"] for e in result["userErrors"]}
     assert codes <= {"NOT_FOUND", "MACHINE_NOT_COVERED"}, result
     return result["accepted"] == 1
+
+
+async def fresh_machine_vars(world: World, target: str | None) -> dict[str, Any]:
+    """A new machine in the target shop, and (for moves) another shop of org A."""
+    assert target is not None
+    other = world.ids["S1"] if target == "S0" else world.ids["S0"]
+    return {"m": await world.fresh_machine(target), "to": other}
+
+
+async def telemetry_vars(world: World, target: str | None) -> dict[str, Any]:
+    assert target is not None
+    seq = next(world.seqs)
+    return {
+        "input": {
+            "machineId": world.ids[target],
+            "messages": [heartbeat(seq, event_id=uuid.uuid4().hex)],
+        }
+    }
 
 
 async def login_vars(world: World, target: str | None) -> dict[str, Any]:
@@ -316,6 +334,55 @@ CASES: dict[str, Case] = {
         user_var,
         payload("deactivateUser", "user"),
         USER_TARGETS,
+    ),
+    "Mutation.updateShop": Case(
+        "mutation($s: ID!) { updateShop(input: {shopId: $s, openingHours: "
+        '[{weekday: 1, opens: "08:00", closes: "20:00"}]}) { shop { id } userErrors { code } } }',
+        ids_var("s"),
+        payload("updateShop", "shop"),
+        SHOP_TARGETS,
+    ),
+    "Mutation.updateMachine": Case(
+        'mutation($m: ID!) { updateMachine(input: {machineId: $m, name: "matrix"}) '
+        "{ machine { id } userErrors { code } } }",
+        fresh_machine_vars,
+        payload("updateMachine", "machine"),
+        SHOP_TARGETS,
+    ),
+    "Mutation.moveMachine": Case(
+        "mutation($m: ID!, $to: ID!) { moveMachine(input: {machineId: $m, shopId: $to}) "
+        "{ machine { id } userErrors { code } } }",
+        fresh_machine_vars,
+        payload("moveMachine", "machine"),
+        SHOP_TARGETS,
+    ),
+    "Mutation.decommissionMachine": Case(
+        "mutation($m: ID!) { decommissionMachine(input: {machineId: $m}) "
+        "{ machine { id } userErrors { code } } }",
+        fresh_machine_vars,
+        payload("decommissionMachine", "machine"),
+        SHOP_TARGETS,
+    ),
+    "Mutation.updateHealthSettings": Case(
+        "mutation { updateHealthSettings(input: {}) { organization { id } userErrors { code } } }",
+        no_vars,
+        payload("updateHealthSettings", "organization"),
+    ),
+    "Mutation.reportMachineTelemetry": Case(
+        "mutation($input: ReportMachineTelemetryInput!) { reportMachineTelemetry(input: $input) "
+        "{ accepted userErrors { code } } }",
+        telemetry_vars,
+        lambda d, w, t: (
+            payload("reportMachineTelemetry", "accepted")(d, w, t)
+            and d["reportMachineTelemetry"]["accepted"] == 1
+        ),
+        MACHINE_TARGETS,
+    ),
+    "Query.fleetHealth": Case(
+        "query($s: [ID!]) { fleetHealth(shopIds: $s) { machines attention { machine { id } } } }",
+        ids_var("s", as_list=True),
+        lambda d, w, t: d["fleetHealth"]["machines"] > 0,
+        SHOP_TARGETS,
     ),
     "Mutation.ingestTransactions": Case(
         "mutation($input: IngestTransactionsInput!) { ingestTransactions(input: $input) "
@@ -536,6 +603,13 @@ POLICY: dict[str, set[str] | str] = {
     "Query.machine": {A, M, E, AU},
     "Mutation.createShop": {A},
     "Mutation.registerMachine": {A},
+    "Mutation.updateShop": {A},
+    "Mutation.updateMachine": {A},
+    "Mutation.moveMachine": {A},
+    "Mutation.decommissionMachine": {A},
+    "Mutation.updateHealthSettings": {A},
+    "Mutation.reportMachineTelemetry": {K},
+    "Query.fleetHealth": {A, M, E, AU},
     "Query.apiKeys": {A, M, AU},
     "Mutation.createApiKey": {A, M},
     "Mutation.rotateApiKey": {A, M},

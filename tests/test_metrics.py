@@ -91,8 +91,9 @@ async def test_metrics_count_known_traffic_across_workers(
     assert sample(text, "cashcc_graphql_request_seconds_count") == 8
     # /metrics itself is not GraphQL and not counted.
     assert sample(text, "cashcc_live_subscribers") == 1
-    # Two applied batches publish two envelopes each (transactions and inventory).
-    assert sample(text, "cashcc_live_events_published_total") == 4
+    # Two applied batches publish two envelopes each (transactions and inventory), and the
+    # first batch from the machine one more: its CONNECTIVITY_CHANGED (NEVER_SEEN -> LIVE).
+    assert sample(text, "cashcc_live_events_published_total") == 5
     assert "cashcc_db_transaction_retries_total" in text
 
 

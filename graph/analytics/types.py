@@ -13,10 +13,12 @@ import strawberry
 from graph.context import Info
 from graph.enums import CashKind, GroupKey, Interval, TransactionType
 from graph.fleet.types import MachineType, ShopType
+from graph.health.types import FleetHealthType
 from graph.scalars import Long
 from models.currencies import parse_slot
 from resolvers.analytics.cash_flow import CashFlowSeries
 from resolvers.analytics.overview import FlowTotals, Overview, ShopCash
+from resolvers.health.fleet_health import fleet_health
 from resolvers.ids import parse_object_id
 
 
@@ -66,11 +68,20 @@ class ShopCashType:
 
 @strawberry.type(
     name="MachineActivity",
-    description="Machines in scope and how many reported a transaction in the last 24 hours. "
-    "Online/offline/error counts arrive with machine telemetry.",
+    description="Machines in scope, how many reported a transaction in the last 24 hours, and "
+    "their health (online/offline/error counts, from fleetHealth).",
 )
 class MachineActivityType:
     last_transaction_at: datetime | None
+
+    @strawberry.field(description="fleetHealth over the same scope (attention not listed).")
+    async def health(self, info: Info) -> FleetHealthType:
+        return await fleet_health(
+            principal=info.context.require_principal(),
+            shop_ids=None,
+            settings=info.context.settings,
+            attention_limit=0,
+        )
 
     @strawberry.field
     def total(self, root: strawberry.Parent[Overview]) -> int:

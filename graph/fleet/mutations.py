@@ -2,19 +2,65 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from graph.context import Info
 from graph.fleet.inputs import (
+    AddressInput,
+    CoordinatesInput,
     CreateShopInput,
     CreateShopPayload,
+    DecommissionMachineInput,
+    HealthOverridesInput,
+    MachinePayload,
+    MoveMachineInput,
     RegisterMachineInput,
     RegisterMachinePayload,
+    SlotLimitsInput,
+    UpdateHealthSettingsPayload,
+    UpdateMachineInput,
+    UpdateShopInput,
+    UpdateShopPayload,
 )
 from models.currencies import slot_key
 from models.machine import SlotLimits
+from models.organization import Address, Coordinates, HealthSettings
+from resolvers.fleet.machine_changes import change_machine, decommission, relocate_machine
 from resolvers.fleet.machines import register_machine
-from resolvers.fleet.shops import add_shop
+from resolvers.fleet.opening_hours import OpeningInterval
+from resolvers.fleet.organizations import update_health_settings
+from resolvers.fleet.shops import ShopUpdate, add_shop, update_shop
+from resolvers.updates import UNCHANGED
+
+
+def _limits(items: list[SlotLimitsInput]) -> dict[str, SlotLimits]:
+    return {
+        slot_key(lim.kind, lim.denomination): SlotLimits.model_construct(
+            capacity=lim.capacity, near_empty=lim.near_empty, near_full=lim.near_full
+        )
+        for lim in items
+    }
+
+
+def _given(value: Any, convert: Any = None) -> Any:
+    """UNCHANGED for an input field left out; else the value (converted unless null)."""
+    if value is strawberry.UNSET:
+        return UNCHANGED
+    return convert(value) if convert is not None and value is not None else value
+
+
+def _health(value: HealthOverridesInput | None) -> HealthSettings:
+    return HealthSettings(**vars(value)) if value is not None else HealthSettings()
+
+
+def _address(value: AddressInput) -> Address:
+    return Address.model_construct(**vars(value))
+
+
+def _coordinates(value: CoordinatesInput) -> Coordinates:
+    return Coordinates.model_construct(latitude=value.latitude, longitude=value.longitude)
 
 
 @strawberry.type
@@ -34,14 +80,6 @@ class FleetMutations:
     async def register_machine(
         self, info: Info, input: RegisterMachineInput
     ) -> RegisterMachinePayload:
-        limits = None
-        if input.limits is not None:
-            limits = {
-                slot_key(lim.kind, lim.denomination): SlotLimits.model_construct(
-                    capacity=lim.capacity, near_empty=lim.near_empty, near_full=lim.near_full
-                )
-                for lim in input.limits
-            }
         machine = await register_machine(
             principal=info.context.require_principal(),
             shop_id=input.shop_id,
@@ -50,6 +88,77 @@ class FleetMutations:
             currency=input.currency,
             name=input.name,
             first_seq=input.first_seq,
-            limits=limits,
+            limits=_limits(input.limits) if input.limits is not None else None,
         )
         return RegisterMachinePayload(machine=machine)
+
+    @strawberry.mutation(description="Name, opening hours, address, location, health overrides.")
+    async def update_shop(self, info: Info, input: UpdateShopInput) -> UpdateShopPayload:
+        hours = _given(
+            input.opening_hours,
+            lambda items: [OpeningInterval(i.weekday, i.opens, i.closes) for i in items],
+        )
+        update = ShopUpdate(
+            name=UNCHANGED if input.name in (strawberry.UNSET, None) else input.name,
+            opening_hours=[] if hours is None else hours,
+            address=_given(input.address, _address),
+            coordinates=_given(input.coordinates, _coordinates),
+            health=UNCHANGED if input.health is strawberry.UNSET else _health(input.health),
+        )
+        shop = await update_shop(
+            principal=info.context.require_principal(),
+            shop_id=input.shop_id,
+            update=update,
+            settings=info.context.settings,
+        )
+        return UpdateShopPayload(shop=shop)
+
+    @strawberry.mutation(description="Rename a machine or change its limits per denomination.")
+    async def update_machine(self, info: Info, input: UpdateMachineInput) -> MachinePayload:
+        limits = _given(input.limits, _limits)
+        machine = await change_machine(
+            principal=info.context.require_principal(),
+            machine_id=input.machine_id,
+            name=_given(input.name),
+            limits={} if limits is None else limits,
+        )
+        return MachinePayload(machine=machine)
+
+    @strawberry.mutation(
+        description="Move a machine to another shop of the organization; its history stays."
+    )
+    async def move_machine(self, info: Info, input: MoveMachineInput) -> MachinePayload:
+        machine = await relocate_machine(
+            principal=info.context.require_principal(),
+            machine_id=input.machine_id,
+            shop_id=input.shop_id,
+        )
+        return MachinePayload(machine=machine)
+
+    @strawberry.mutation(
+        description="Retire a machine: history and chain kept, no more telemetry, not "
+        "counted in fleet health."
+    )
+    async def decommission_machine(
+        self, info: Info, input: DecommissionMachineInput
+    ) -> MachinePayload:
+        machine = await decommission(
+            principal=info.context.require_principal(),
+            machine_id=input.machine_id,
+            reason=input.reason,
+            settings=info.context.settings,
+        )
+        return MachinePayload(machine=machine)
+
+    @strawberry.mutation(
+        description="The organization's health thresholds (null: the deployment default)."
+    )
+    async def update_health_settings(
+        self, info: Info, input: HealthOverridesInput
+    ) -> UpdateHealthSettingsPayload:
+        org = await update_health_settings(
+            principal=info.context.require_principal(),
+            health=_health(input),
+            settings=info.context.settings,
+        )
+        return UpdateHealthSettingsPayload(organization=org)

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 
 from auth.errors import PermissionDenied
 from graph.context import Context, Info
-from graph.enums import EventType
+from graph.enums import EventType, MachineEventKind
 from graph.framework import shared_frame
 from graph.live.types import InventoryChangedEvent, MachineEventType, TransactionsIngestedEvent
 from graph.ws_auth import REVOCATION_BOUND_SECONDS
@@ -137,15 +137,18 @@ class LiveSubscriptions:
             if not await sent_directly(info, env):
                 yield env  # read as a TransactionsIngestedEvent
 
-    @strawberry.subscription(description="Alerts and status changes of machines.")
+    @strawberry.subscription(
+        description="Typed changes of machines: connectivity, status, units, errors, doors, "
+        "suspect notes; optionally only some `kinds`."
+    )
     async def machine_events(
         self,
         info: Info,
         shop_ids: list[strawberry.ID] | None = None,
         machine_ids: list[strawberry.ID] | None = None,
-        kinds: list[str] | None = None,
+        kinds: list[MachineEventKind] | None = None,
     ) -> AsyncGenerator[MachineEventType, None]:
-        wanted = frozenset(kinds) if kinds else None
+        wanted = frozenset(k.value for k in kinds) if kinds else None
         types = frozenset({EventType.MACHINE_EVENT})
         async for env in _stream(info, types, shop_ids, machine_ids):
             kind = env.payload.get("kind")

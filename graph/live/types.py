@@ -8,9 +8,20 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from strawberry.scalars import JSON
 
-from graph.enums import EventType, TransactionType
+from graph.enums import (
+    Connectivity,
+    DeviceModule,
+    DoorState,
+    ErrorCategory,
+    EventType,
+    MachineEventKind,
+    MachineStatus,
+    ModuleStatus,
+    TransactionType,
+    UnitPurpose,
+    UnitStatus,
+)
 from graph.fleet.types import DenominationInventoryType
 from graph.scalars import Long
 from infra.live.envelope import Envelope
@@ -19,8 +30,10 @@ from infra.live.envelope import Envelope
 @strawberry.interface(
     name="LiveEvent",
     description=(
-        "Envelope of every live event. `sequence` is the machine's audit-chain position after "
-        "the change: a jump by more than the batch size means events were missed, so re-query."
+        "Envelope of every live event. `sequence` counts per machine: for inventory and ingest "
+        "events the audit-chain position after the change (a jump by more than the batch size "
+        "means events were missed), for machine events the event number (a jump by more than "
+        "one). After a jump, re-query."
     ),
 )
 class LiveEventInterface:
@@ -87,8 +100,80 @@ class TransactionsIngestedEvent(LiveEventInterface):
         return _listed(root, "by_type")
 
 
-@strawberry.type(name="MachineEvent")
+@strawberry.type(name="ConnectivityChange")
+class ConnectivityChangeType:
+    previous: Connectivity
+    connectivity: Connectivity
+
+
+@strawberry.type(name="ModuleChange")
+class ModuleChangeType:
+    module: DeviceModule
+    module_number: int
+    status: ModuleStatus
+    code: int
+
+
+@strawberry.type(name="StatusChange")
+class StatusChangeType:
+    previous: MachineStatus | None
+    status: MachineStatus
+    code: int = strawberry.field(description="Raw Status.Code.")
+    modules: list[ModuleChangeType]
+
+
+@strawberry.type(name="UnitStatusChange")
+class UnitStatusChangeType:
+    unit: int
+    purpose: UnitPurpose
+    previous: UnitStatus | None
+    status: UnitStatus
+
+
+@strawberry.type(name="DeviceErrorChange")
+class DeviceErrorChangeType:
+    code: str
+    category: ErrorCategory
+    message: str | None
+    module: DeviceModule | None
+    recovering: bool
+
+
+@strawberry.type(name="DoorChange")
+class DoorChangeType:
+    door: str
+    unit: int | None
+    previous: DoorState | None
+    state: DoorState
+    operator_id: str | None
+
+
+@strawberry.type(name="SuspectNotesCount")
+class SuspectNotesCountType:
+    category2: int
+    category3: int
+    operator_id: str | None
+    transaction_seq: Long | None
+
+
+@strawberry.type(
+    name="MachineEvent",
+    description="A typed change of a machine; the field named after `kind` holds its detail. "
+    "`sequence` is the machine's event number: a jump by more than one means events were "
+    "missed.",
+)
 class MachineEventType(LiveEventInterface):
     is_type_of = _envelopes_of(EventType.MACHINE_EVENT)
-    kind: str | None = strawberry.field(description="What happened (alert, status change ...).")
-    data: JSON | None
+    kind: MachineEventKind | None = strawberry.field(description="Null only for GAP.")
+    connectivity_changed: ConnectivityChangeType | None
+    status_changed: StatusChangeType | None
+    unit_status_changed: UnitStatusChangeType | None
+    error_raised: DeviceErrorChangeType | None
+    error_cleared: DeviceErrorChangeType | None
+    door_changed: DoorChangeType | None
+    suspect_notes_counted: SuspectNotesCountType | None
+
+    @strawberry.field(description="When it happened (device clock for reported changes).")
+    def at(self, root: strawberry.Parent[Envelope]) -> datetime | None:
+        at = root.payload.get("at")
+        return datetime.fromisoformat(at) if at else None

@@ -58,8 +58,8 @@ class ShopCash:
 @dataclass
 class Overview:
     """`today`/`month_to_date` use each shop's local calendar date equal to the date (and
-    month) of `as_of` in `timezone`. Machine online/offline/error counts need telemetry, which
-    does not exist yet: `machines_active` counts machines with a transaction in 24 hours."""
+    month) of `as_of` in `timezone`. `machines_active` counts machines with a transaction in
+    24 hours; connectivity and error counts come from fleet health (resolvers/health)."""
 
     as_of: datetime
     timezone: str

@@ -6,13 +6,16 @@ from auth.principal import Principal
 from models.currencies import get_currency
 from models.machine import MAX_SLOT_PIECES, Machine, MachineModel, SlotLimits, default_limits
 from models.machine_store import DuplicateSerial, create_machine, get_machine
+from models.scope import Scope
 from resolvers.errors import (
     CommonErrorCode,
+    ServiceError,
     UserError,
     already_exists,
     not_found,
     raise_if_any,
 )
+from resolvers.fleet.errors import FleetErrorCode
 from resolvers.fleet.shops import find_shop
 from resolvers.ids import parse_object_id
 from resolvers.validation import check_currency, check_name
@@ -20,7 +23,7 @@ from resolvers.validation import check_currency, check_name
 MAX_SERIAL_LENGTH = 64
 
 
-def _merged_limits(
+def merged_limits(
     defaults: dict[str, SlotLimits], overrides: dict[str, SlotLimits], currency: str
 ) -> dict[str, SlotLimits]:
     """The model's defaults with `overrides` per slot; raises naming each bad slot."""
@@ -67,7 +70,7 @@ async def register_machine(
     )
     catalog_currency = get_currency(currency)
     assert catalog_currency is not None
-    merged = _merged_limits(default_limits(model, catalog_currency), limits or {}, currency)
+    merged = merged_limits(default_limits(model, catalog_currency), limits or {}, currency)
     try:
         return await create_machine(
             scope=principal.scope,
@@ -86,6 +89,27 @@ async def register_machine(
         raise already_exists(
             f"serial {serial!r} is already registered in this organization", field="input.serial"
         ) from exc
+
+
+async def machine_for_key(*, principal: Principal, machine_id: str) -> Machine:
+    """The machine a shop's local system reports for (`input.machineId`): NOT_FOUND unless
+    it is a machine of the caller's organization, MACHINE_NOT_COVERED unless the caller (an
+    API key) covers it. Nothing is stored for a refused request."""
+    oid = parse_object_id(machine_id)
+    machine = (
+        await get_machine(scope=Scope.organization(principal.org_id), machine_id=oid)
+        if oid is not None
+        else None
+    )
+    if machine is None:
+        raise not_found("machine", field="input.machineId")
+    if not principal.scope.allows_machine(machine.id, machine.shop_id):
+        raise ServiceError.of(
+            FleetErrorCode.MACHINE_NOT_COVERED,
+            "this API key does not cover the machine; nothing was stored",
+            field="input.machineId",
+        )
+    return machine
 
 
 async def find_machine(*, principal: Principal, machine_id: str) -> Machine | None:

@@ -8,10 +8,19 @@ from auth.principal import Principal
 from config import Settings
 from models.identity import Role, User
 from models.identity_store import create_user
-from models.org_store import count_organizations, create_shop, get_organization, insert_organization
-from models.organization import Organization, Shop
+from models.org_store import (
+    count_organizations,
+    create_shop,
+    get_organization,
+    insert_organization,
+    set_organization_health,
+)
+from models.organization import HealthSettings, Organization, Shop
 from models.scope import Scope
 from resolvers.errors import not_found, raise_if_any
+from resolvers.health.lifecycle import refresh_thresholds
+from resolvers.health.settings import check_health_settings
+from resolvers.identity.security_log import SecurityAction, record_admin_action
 from resolvers.validation import (
     check_currency,
     check_email,
@@ -83,4 +92,24 @@ async def find_organization(*, principal: Principal) -> Organization:
     org = await get_organization(scope=principal.scope)
     if org is None:
         raise not_found("organization")
+    return org
+
+
+async def update_health_settings(
+    *, principal: Principal, health: HealthSettings, settings: Settings
+) -> Organization:
+    """Replace the organization's health thresholds (None: the deployment's default); they
+    apply at once to every machine whose shop does not override them."""
+    raise_if_any(check_health_settings("input", health))
+    org = await set_organization_health(scope=principal.scope, health=health.model_dump())
+    if org is None:
+        raise not_found("organization")
+    await record_admin_action(
+        principal,
+        SecurityAction.HEALTH_SETTINGS_CHANGED,
+        target_kind="organization",
+        target_id=org.id,
+        details={k: str(v) for k, v in health.model_dump().items()},
+    )
+    await refresh_thresholds(scope=principal.scope, shop_ids=None, settings=settings)
     return org

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -115,3 +116,40 @@ async def publish_ingest(batch: CommittedBatch | None) -> None:
     if batch is None or not batch.documents:
         return
     await _publish(ingest_envelopes(batch))
+
+
+def machine_event_payload(kind: str, number: int, at: datetime, detail: dict[str, Any]) -> dict:
+    """A recorded machine event as the live view carries it: `kind`, `number` (per machine),
+    `at` (ISO-8601) and the kind's detail under its own key (`connectivity_changed` ...), the
+    names the GraphQL event type reads."""
+    return {"kind": kind, "number": number, "at": at.isoformat(), kind.lower(): detail}
+
+
+async def publish_machine_events(documents: list[dict[str, Any]]) -> None:
+    """Publish recorded machine events (models.health.MachineEventRecord documents), after
+    the transaction that recorded them committed."""
+    await _publish(
+        [
+            new_envelope(
+                EventType.MACHINE_EVENT,
+                organization_id=str(doc["org_id"]),
+                shop_id=str(doc["shop_id"]),
+                machine_id=str(doc["machine_id"]),
+                sequence=doc["number"],
+                payload=machine_event_payload(
+                    doc["kind"], doc["number"], doc["at"], _jsonable(doc["detail"])
+                ),
+            )
+            for doc in documents
+        ]
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

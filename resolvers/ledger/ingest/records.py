@@ -164,27 +164,15 @@ def _validate_one(
     total = 0
     for n, line in enumerate(rec.lines):
         where = f"lines[{n}]"
-        kinds = currency.kinds_of(line.denomination)
-        if line.kind is not None:
-            if line.kind not in kinds:
-                return reject(
-                    RejectionCode.UNKNOWN_DENOMINATION,
-                    f"{where}: {currency.code} has no {line.kind.name.lower()} of "
-                    f"{line.denomination}",
-                )
-            kind = line.kind
-        elif len(kinds) == 1:
-            kind = kinds[0]
-        elif not kinds:
-            return reject(
-                RejectionCode.UNKNOWN_DENOMINATION,
-                f"{where}: {line.denomination} is not a {currency.code} denomination",
+        kind, problem = currency.kind_for(line.denomination, line.kind)
+        if kind is None:
+            ambiguous = line.kind is None and len(currency.kinds_of(line.denomination)) > 1
+            code = (
+                RejectionCode.AMBIGUOUS_DENOMINATION
+                if ambiguous
+                else RejectionCode.UNKNOWN_DENOMINATION
             )
-        else:
-            return reject(
-                RejectionCode.AMBIGUOUS_DENOMINATION,
-                f"{where}: {line.denomination} exists as note and coin; give kind",
-            )
+            return reject(code, f"{where}: {problem}")
         if line.count == 0:
             return reject(RejectionCode.ZERO_COUNT, f"{where}: count must not be zero")
         if line.count < 0 and not signed:

@@ -39,15 +39,16 @@ from models.ledger_store import (
     stored_content_hashes,
 )
 from models.machine import Machine
-from models.machine_store import get_machine
 from models.org_store import get_shop
 from models.organization import utcnow
 from models.scope import Scope
 from models.summary_store import apply_to_summaries
-from resolvers.errors import CommonErrorCode, ServiceError, not_found
-from resolvers.ids import parse_object_id
+from resolvers.errors import CommonErrorCode, ServiceError
+from resolvers.fleet.machines import machine_for_key
+from resolvers.health.seen import record_batch_seen
 from resolvers.ledger.errors import LedgerErrorCode
 from resolvers.ledger.ingest import seq_ranges
+from resolvers.ledger.ingest.freshness import gaps_open_since, recent_lags
 from resolvers.ledger.ingest.ledger_update import apply_records, split_seen
 from resolvers.ledger.ingest.records import (
     RecordInput,
@@ -126,20 +127,7 @@ async def ingest_transactions(
             f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters",
             field="input.idempotencyKey",
         )
-    oid = parse_object_id(machine_id)
-    machine = (
-        await get_machine(scope=Scope.organization(principal.org_id), machine_id=oid)
-        if oid is not None
-        else None
-    )
-    if machine is None:
-        raise not_found("machine", field="input.machineId")
-    if not principal.scope.allows_machine(machine.id, machine.shop_id):
-        raise ServiceError.of(
-            LedgerErrorCode.MACHINE_NOT_COVERED,
-            "this API key does not cover the machine; nothing was stored",
-            field="input.machineId",
-        )
+    machine = await machine_for_key(principal=principal, machine_id=machine_id)
 
     scope = principal.scope
     fingerprint = request_fingerprint(str(machine.id), records)
@@ -184,6 +172,7 @@ async def ingest_transactions(
         raise
     # Only after the commit, and only from the request that committed (not from replays).
     await publish_ingest(result.committed)
+    await record_batch_seen(machine=machine, received_at=now, settings=settings)
     return result
 
 
@@ -265,15 +254,26 @@ async def _apply_batch(session: AsyncClientSession, batch: _Batch) -> IngestResu
             else:
                 duplicates += 1
         fresh.sort(key=lambda r: r.index)
+    received_at = utcnow()
     update = apply_records(
         state,
         fresh,
         machine={"org_id": machine.org_id, "shop_id": machine.shop_id, "machine_id": machine.id},
         batch_id=ObjectId(),
-        received_at=utcnow(),
+        received_at=received_at,
         max_seq_ranges=settings.max_seq_ranges,
     )
     rejected += update.rejected
+    missing, truncated = seq_ranges.missing(
+        update.state["seen_seqs"],
+        first_seq=max(machine.first_seq, update.state["seq_floor"]),
+        limit=settings.missing_seq_ranges_limit,
+    )
+    truncated = truncated or update.state["summarized_gaps"] > 0
+    update.state["open_gaps"] = gaps_open_since(state.get("open_gaps", []), missing, received_at)
+    update.state["recent_lags"] = recent_lags(
+        state.get("recent_lags", []), update.documents, received_at
+    )
     await insert_transactions(update.documents, session=session)
     await apply_to_summaries(
         update.documents, session=session, scope=scope, timezone=batch.shop_timezone
@@ -288,13 +288,6 @@ async def _apply_batch(session: AsyncClientSession, batch: _Batch) -> IngestResu
         nodes=update.tree_nodes,
         session=session,
     )
-    floor = update.state["seq_floor"]
-    missing, truncated = seq_ranges.missing(
-        update.state["seen_seqs"],
-        first_seq=max(machine.first_seq, floor),
-        limit=settings.missing_seq_ranges_limit,
-    )
-    truncated = truncated or update.state["summarized_gaps"] > 0
     result = IngestResult(
         accepted=len(update.documents),
         duplicates=duplicates,

@@ -1,0 +1,1 @@
+"""GraphQL shell of machine health: telemetry ingest, Machine.health, fleetHealth."""

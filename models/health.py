@@ -1,0 +1,140 @@
+"""Machine health documents: the raw telemetry log, the device twin, recorded machine events.
+
+The twin holds, per section (status, modules, units, device counts, errors, doors, firmware,
+the agent's heartbeat), the last value the machine reported with its `seq`, `observed_at`
+(device clock) and `received_at` (server clock); `resolvers/health/twin.py` folds messages
+onto it. Connectivity and the deadline of its next change (`next_check_at`) live on the twin
+too, so one indexed query finds every machine whose connectivity is due to change.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from beanie import Document, PydanticObjectId
+from pydantic import Field
+from pymongo import ASCENDING, IndexModel
+
+
+class Connectivity(StrEnum):
+    """How current the link to the machine's local system is (docs/health.md)."""
+
+    LIVE = "LIVE"
+    LATE = "LATE"
+    OFFLINE = "OFFLINE"
+    NEVER_SEEN = "NEVER_SEEN"
+    DECOMMISSIONED = "DECOMMISSIONED"
+
+
+class TelemetryKind(StrEnum):
+    HEARTBEAT = "HEARTBEAT"
+    STATUS = "STATUS"
+    UNITS = "UNITS"
+    DEVICE_COUNTS = "DEVICE_COUNTS"
+    ERROR = "ERROR"
+    ERROR_CLEARED = "ERROR_CLEARED"
+    DOOR = "DOOR"
+    SUSPECT_NOTES = "SUSPECT_NOTES"
+    FIRMWARE = "FIRMWARE"
+
+
+class MachineEventKind(StrEnum):
+    """Typed changes of a machine, recorded with the twin change that caused them."""
+
+    CONNECTIVITY_CHANGED = "CONNECTIVITY_CHANGED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+    UNIT_STATUS_CHANGED = "UNIT_STATUS_CHANGED"
+    ERROR_RAISED = "ERROR_RAISED"
+    ERROR_CLEARED = "ERROR_CLEARED"
+    DOOR_CHANGED = "DOOR_CHANGED"
+    SUSPECT_NOTES_COUNTED = "SUSPECT_NOTES_COUNTED"
+
+
+class TelemetryRecord(Document):
+    """One telemetry message as received (unique per machine and `event_id`).
+
+    `applied` is False for a message that was older than what the twin held (kept, not
+    applied). Expires at `expires_at` (TELEMETRY_RETENTION_DAYS after arrival)."""
+
+    org_id: PydanticObjectId
+    shop_id: PydanticObjectId
+    machine_id: PydanticObjectId
+    event_id: str
+    seq: int
+    kind: TelemetryKind
+    observed_at: datetime
+    received_at: datetime
+    expires_at: datetime
+    applied: bool
+    body: dict[str, Any] = Field(default_factory=dict)
+
+    class Settings:
+        name = "telemetry_log"
+        indexes = [
+            IndexModel(
+                [("org_id", ASCENDING), ("machine_id", ASCENDING), ("event_id", ASCENDING)],
+                unique=True,
+            ),
+            IndexModel([("org_id", ASCENDING), ("machine_id", ASCENDING), ("seq", ASCENDING)]),
+            IndexModel("expires_at", name="telemetry_ttl", expireAfterSeconds=0),
+        ]
+
+
+class MachineTwin(Document):
+    """The device twin of one machine (`_id` is the machine id); see the module docstring.
+
+    `sections` maps a section name to `{value, seq, observed_at, received_at}`; `doors` and
+    `errors` are lists of such entries, one per door and per (module, code). `version` guards
+    the compare-and-set every writer uses; `event_count` numbers the machine's events."""
+
+    id: PydanticObjectId = Field(alias="_id")  # type: ignore[assignment]
+    org_id: PydanticObjectId
+    shop_id: PydanticObjectId
+    sections: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    doors: list[dict[str, Any]] = Field(default_factory=list)
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    last_seen_at: datetime | None = None
+    last_message_at: datetime | None = None
+    last_batch_at: datetime | None = None
+    connectivity: Connectivity = Connectivity.NEVER_SEEN
+    connectivity_since: datetime | None = None
+    next_check_at: datetime | None = None
+    late_after_seconds: int
+    offline_after_seconds: int
+    event_count: int = 0
+    version: int = 0
+
+    class Settings:
+        name = "machine_twins"
+        indexes = [
+            IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)]),
+            IndexModel("next_check_at", sparse=True),
+        ]
+
+
+class MachineEventRecord(Document):
+    """A typed machine event (`number` counts per machine, from the twin's `event_count`:
+    the unique index makes each change recordable once, whichever worker saw it)."""
+
+    org_id: PydanticObjectId
+    shop_id: PydanticObjectId
+    machine_id: PydanticObjectId
+    number: int
+    kind: MachineEventKind
+    at: datetime
+    recorded_at: datetime
+    expires_at: datetime
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+    class Settings:
+        name = "machine_events"
+        indexes = [
+            IndexModel(
+                [("org_id", ASCENDING), ("machine_id", ASCENDING), ("number", ASCENDING)],
+                unique=True,
+            ),
+            IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING), ("at", ASCENDING)]),
+            IndexModel("expires_at", name="machine_events_ttl", expireAfterSeconds=0),
+        ]

@@ -1,0 +1,1 @@
+"""Machine health: telemetry ingest, the device twin, freshness, connectivity, fleet health."""
