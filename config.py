@@ -16,6 +16,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 DEV_API_KEY_PEPPER = "dev-only-api-key-pepper-change-me-0123456789"
 DEV_WEBHOOK_SECRET_KEY = "dev-only-webhook-secret-key-change-me-012345"
+# Development signing key of the audit logs (its seed is public: SHA-256 of a fixed phrase).
+DEV_AUDIT_SIGNING_KEY = (
+    "PRIVATE+KEY+cashcc.localhost/audit+bc07ee98+Ab6uGWJXviwWRzgFwe9wgrDyBauYRaXxlS/vAJDMGm9Z"
+)
+DEV_AUDIT_LOG_ORIGIN = "cashcc.localhost/audit"
 MIN_SECRET_LENGTH = 32
 # Values of these settings are never echoed in an error message.
 SECRET_WORDS = ("SECRET", "PEPPER", "KEY", "TOKEN", "PASSWORD", "URI", "URL")
@@ -141,6 +146,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     operation_timeout_seconds: float = Field(default=15.0, gt=0)
 
+    # Verifiable audit logs (docs/audit.md). Checkpoint origins are `<AUDIT_LOG_ORIGIN>/<id>`:
+    # name the deployment (`audit.cashcc.example.com`). AUDIT_SIGNING_KEYS is a JSON list of
+    # note keys: signer keys (`PRIVATE+KEY+<name>+<id>+<key>`) and, for retired keys, their
+    # verifier keys (`<name>+<id>+<key>`); AUDIT_ACTIVE_KEY_ID (8 hex digits) names the signer
+    # that signs, by default the first. Every key in the ring verifies. Empty: the public
+    # development key (refused in production).
+    audit_log_origin: str = DEV_AUDIT_LOG_ORIGIN
+    audit_signing_keys: list[str] = Field(default_factory=list)
+    audit_active_key_id: str | None = None
+    # The cosigner key of `cashcc witness` (`PRIVATE+KEY+...`, cosignature/v1): the witness
+    # process's own setting, normally on the customer's side, never the API's.
+    audit_witness_key: str | None = None
+    # Each worker runs the checkpoint scheduler; slots in the database make one of them run
+    # each hourly and end-of-day checkpoint.
+    audit_scheduler: bool = True
+    audit_scheduler_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+
     demo_admin_email: str = "admin@demo.local"
     demo_admin_password: str = "demo-password-123"
 
@@ -185,6 +207,11 @@ class Settings(BaseSettings):
         """`kid -> secret` for every key that verifies tokens (the active one signs)."""
         return dict(self.jwt_keys) or {self.jwt_active_kid: self.jwt_secret}
 
+    @property
+    def audit_key_ring(self) -> list[str]:
+        """The audit signing and verifying keys (the development key when none is set)."""
+        return list(self.audit_signing_keys) or [DEV_AUDIT_SIGNING_KEY]
+
     @model_validator(mode="after")
     def _lease_outlasts_a_delivery(self) -> Settings:
         if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
@@ -223,6 +250,10 @@ class Settings(BaseSettings):
                 problems.append(f"JWT_KEYS[{kid}] must be at least {MIN_SECRET_LENGTH} characters")
         if self.jwt_active_kid not in self.jwt_key_ring:
             problems.append("JWT_ACTIVE_KID must name a key of JWT_KEYS")
+        if not self.audit_signing_keys or DEV_AUDIT_SIGNING_KEY in self.audit_signing_keys:
+            problems.append("AUDIT_SIGNING_KEYS must hold this deployment's own signing key")
+        if self.audit_log_origin == DEV_AUDIT_LOG_ORIGIN:
+            problems.append("AUDIT_LOG_ORIGIN must name this deployment")
         if not self.mongodb_uri:
             problems.append("MONGODB_URI must point at a MongoDB replica set")
         if "*" in self.cors_origins:

@@ -1,4 +1,5 @@
-"""The permission table: every root GraphQL field (operation) and who may call it.
+"""The permission table: every root GraphQL field (operation) and who may call it, and the
+authenticated download routes (`Download.*`).
 
 `graph.schema` wraps each Query, Mutation and Subscription field with `authorize` at schema
 build time and refuses to build when a field has no entry here, so a new operation cannot
@@ -99,6 +100,15 @@ PERMISSIONS: dict[str, Rule] = {
     # security audit log
     "Query.securityEvents": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
     "Query.verifySecurityLog": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    # verifiable audit logs (docs/audit.md); witnesses are registered and cosign as an admin
+    "Query.auditCheckpoints": Rule(roles=ADMINS_AND_AUDITORS),
+    "Query.securityLogCheckpoints": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    "Query.auditPublicKeys": Rule(roles=ADMINS_AND_AUDITORS, scope=ScopeRule.ORGANIZATION),
+    "Query.inclusionProof": Rule(roles=ADMINS_AND_AUDITORS),
+    "Query.consistencyProof": Rule(roles=ADMINS_AND_AUDITORS),
+    "Mutation.setAuditWitnesses": Rule(roles=ADMINS, scope=ScopeRule.ORGANIZATION),
+    "Mutation.cosignAuditCheckpoint": Rule(roles=ADMINS),
+    "Download.auditExport": Rule(roles=ADMINS_AND_AUDITORS),  # GET /audit/export
     # live view: every role, scoped to what the principal may see; API keys (a shop's
     # dashboard or local system) see their shop/machines
     "Subscription.inventoryChanged": Rule(roles=ALL_ROLES, api_keys=True),
@@ -119,6 +129,11 @@ PERMISSIONS: dict[str, Rule] = {
     "Query.denominationBreakdown": Rule(roles=ALL_ROLES),
     "Query.replenishmentForecast": Rule(roles=ALL_ROLES),
 }
+
+
+def is_route(operation: str) -> bool:
+    """An authenticated download route (`Download.*`), not a GraphQL root field."""
+    return operation.startswith("Download.")
 
 
 def authorize(principal: Principal | None, operation: str) -> None:

@@ -1,5 +1,5 @@
 """`cashcc` commands: serve, create-org, embedded-db, orgs, shops, machines, keys, simulate,
-rebuild-summaries."""
+rebuild-summaries, and the audit commands (cli/audit.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from pymongo.errors import PyMongoError
 
+from cli.audit import add_audit_commands
 from cli.serve import cmd_serve
 from config import Settings, configuration_problems, get_settings
 from models.embedded import EmbeddedDatabaseError, running_server, start_server, stop_server
@@ -23,7 +24,7 @@ from resolvers.system import close_database, open_database
 log = logging.getLogger("cashcc")
 
 
-async def _with_database(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
+async def with_database(settings: Settings, work: Callable[[], Awaitable[Any]]) -> Any:
     await open_database(settings)
     try:
         return await work()
@@ -37,7 +38,7 @@ def cmd_create_org(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         org, admin = asyncio.run(
-            _with_database(
+            with_database(
                 settings,
                 lambda: create_organization(
                     name=args.name,
@@ -79,7 +80,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         from cli.listing import cleanup_run
 
         state_dir = args.state_dir or settings.var_dir / "sim"
-        return asyncio.run(_with_database(settings, lambda: cleanup_run(args.cleanup, state_dir)))
+        return asyncio.run(with_database(settings, lambda: cleanup_run(args.cleanup, state_dir)))
 
     from simulator.api import ApiError
     from simulator.proxy import FaultRates
@@ -128,14 +129,14 @@ def cmd_rebuild_summaries(args: argparse.Namespace, settings: Settings) -> int:
     3 when differences were found and left in place."""
     from cli.rebuild import run_rebuild
 
-    return asyncio.run(_with_database(settings, lambda: run_rebuild(args)))
+    return asyncio.run(with_database(settings, lambda: run_rebuild(args)))
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     """`cashcc orgs|shops|machines|keys`: a table (or JSON) from the database."""
     from cli.listing import run_listing
 
-    return asyncio.run(_with_database(settings, lambda: run_listing(args)))
+    return asyncio.run(with_database(settings, lambda: run_listing(args)))
 
 
 class HELP(argparse.ArgumentDefaultsHelpFormatter):
@@ -230,6 +231,7 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     rebuild.add_argument("--from", dest="start", required=True, help="ISO 8601 instant")
     rebuild.add_argument("--to", dest="end", required=True, help="ISO 8601 instant")
     rebuild.add_argument("--apply", action="store_true", help="replace differing summaries")
+    add_audit_commands(sub, _command, url)
     return parser
 
 

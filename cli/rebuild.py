@@ -23,7 +23,7 @@ LABELS = {
 }
 
 
-def _instant(value: str) -> datetime:
+def instant(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
@@ -37,11 +37,11 @@ async def run_rebuild(args: argparse.Namespace) -> int:
         return 2
     for option, value in (("--from", args.start), ("--to", args.end)):
         try:
-            _instant(value)
+            instant(value)
         except ValueError:
             print(f"error: {option}: {value!r} is not an ISO 8601 instant", file=sys.stderr)
             return 2
-    start, end = _instant(args.start), _instant(args.end)
+    start, end = instant(args.start), instant(args.end)
     if start >= end:
         print("error: --from must be before --to", file=sys.stderr)
         return 2

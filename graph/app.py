@@ -28,6 +28,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from auth.errors import PublicError
 from config import Settings, get_settings
+from graph.audit.download import download_routes
 from graph.context import Context, build_context
 from graph.errors import shape_error
 from graph.framework import LiveTransportWSHandler, decode_json
@@ -42,6 +43,8 @@ from graph.ws_auth import authenticate_credential, credential_from, require_cred
 from infra.live.hub import LiveHub, get_hub, make_broadcast, set_hub
 from infra.metrics import AUTH_FAILURES
 from resolvers.alerts.evaluator import run_alert_evaluator
+from resolvers.audit.keys import key_ring
+from resolvers.audit.scheduler import CheckpointScheduler
 from resolvers.health.evaluator import run_evaluator
 from resolvers.system import close_database, open_database
 from resolvers.webhooks.worker import run_delivery_worker
@@ -163,8 +166,10 @@ async def healthz(request: Request) -> JSONResponse:
 
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
     """The application. With `manage_database` the lifespan connects to the database on
-    start-up and disconnects on exit (tests that connect themselves pass False)."""
+    start-up, runs the checkpoint scheduler (AUDIT_SCHEDULER) and disconnects on exit (tests
+    that connect themselves pass False)."""
     settings = settings or get_settings()
+    key_ring(settings)  # a key ring that cannot sign stops the worker here, not at midnight
     graphql = GraphQLApp(settings)
 
     @contextlib.asynccontextmanager
@@ -185,6 +190,12 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         if settings.webhook_delivery_interval_seconds > 0:
             background.append(
                 asyncio.create_task(run_delivery_worker(settings), name="webhook-deliveries")
+            )
+        if manage_database and settings.audit_scheduler:
+            background.append(
+                asyncio.create_task(
+                    CheckpointScheduler(settings).run_forever(), name="audit-checkpoints"
+                )
             )
         # Everything built at start-up (schema, models, modules) lives for the whole process:
         # move it out of the collector's view so full collections stay short.
@@ -211,6 +222,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             *routes(settings),
+            *download_routes(settings),
             metrics_route(settings),
             *([] if settings.is_production else [ide_assets()]),
         ],

@@ -24,6 +24,7 @@ from models.webhooks import WebhookEvent
 from resolvers.analytics.buckets import Interval
 from resolvers.analytics.cash_flow import GroupKey
 from resolvers.analytics.forecast import Action
+from resolvers.audit.proofs import KeyRole
 from resolvers.errors import ALL_ERROR_CODES
 from resolvers.fleet.inventory import FillStatus
 from resolvers.health.codes import (
@@ -78,6 +79,11 @@ strawberry.enum(SecurityAction, name="SecurityAction")
 strawberry.enum(Interval, name="CashFlowInterval")
 strawberry.enum(GroupKey, name="CashFlowGroupBy")
 strawberry.enum(Action, name="ForecastAction")
+strawberry.enum(
+    KeyRole,
+    name="AuditKeyRole",
+    description="LOG: signs the service's checkpoints; WITNESS: cosigns them (docs/audit.md).",
+)
 strawberry.enum(
     Connectivity,
     name="Connectivity",
@@ -137,6 +143,7 @@ __all__ = [
     "FillStatus",
     "GroupKey",
     "Interval",
+    "KeyRole",
     "MachineEventKind",
     "MachineModel",
     "MachineStatus",

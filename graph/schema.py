@@ -32,6 +32,8 @@ from config import Settings
 from graph.alerts.mutations import AlertMutations
 from graph.alerts.queries import AlertQueries
 from graph.analytics.queries import AnalyticsQueries
+from graph.audit.mutations import AuditMutations
+from graph.audit.queries import AuditQueries
 from graph.common import Payload, read_field
 from graph.document_limits import DocumentLimits
 from graph.enums import RequestErrorCode, UserErrorCode
@@ -64,6 +66,7 @@ class Query(
     WebhookQueries,
     LedgerQueries,
     AnalyticsQueries,
+    AuditQueries,
 ):
     pass
 
@@ -76,6 +79,7 @@ class Mutation(
     AlertMutations,
     WebhookMutations,
     LedgerMutations,
+    AuditMutations,
 ):
     pass
 

@@ -6,6 +6,7 @@ import re
 
 from bson import ObjectId
 
+from models.audit import AuditCheckpoint, AuditLogHead, AuditTreePage
 from models.identity import ApiKey
 from models.ledger import IngestBatch, MachineInventory, Transaction
 from models.machine import Machine
@@ -16,12 +17,23 @@ from models.summary import DailyDemand, DailySummary, HourlySummary, MonthlyFlow
 
 async def delete_machines(*, scope: Scope, machine_ids: list[ObjectId]) -> dict[str, int]:
     """Delete the organization's machines among `machine_ids` and their transactions, state,
-    idempotency records and summaries; returns how many documents went per collection.
-    Irreversible."""
+    idempotency records, summaries and audit logs (tree nodes and checkpoints, which nothing
+    else ever deletes); returns how many documents went per collection. Irreversible: for
+    simulated and test fleets."""
     allowed = list(machine_ids)
     counts: dict[str, int] = {}
     by_machine = {"org_id": scope.org_id, "machine_id": {"$in": allowed}}
-    for model in (Transaction, IngestBatch, HourlySummary, DailySummary, MonthlyFlow, DailyDemand):
+    for model in (
+        Transaction,
+        IngestBatch,
+        HourlySummary,
+        DailySummary,
+        MonthlyFlow,
+        DailyDemand,
+        AuditTreePage,
+        AuditCheckpoint,
+        AuditLogHead,
+    ):
         result = await model.get_pymongo_collection().delete_many(by_machine)
         counts[model.Settings.name] = result.deleted_count
     for model in (MachineInventory, Machine):

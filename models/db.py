@@ -26,6 +26,7 @@ from models.alerts import (
     PlannedCollection,
     Silence,
 )
+from models.audit import AuditCheckpoint, AuditLogHead, AuditSlot, AuditTreePage
 from models.embedded import start_server
 from models.health import MachineEventRecord, MachineTwin, TelemetryRecord
 from models.identity import ApiKey, RefreshToken, Session, User
@@ -55,6 +56,10 @@ DOCUMENT_MODELS = [
     DailySummary,
     MonthlyFlow,
     DailyDemand,
+    AuditTreePage,
+    AuditCheckpoint,
+    AuditLogHead,
+    AuditSlot,
     TelemetryRecord,
     MachineTwin,
     MachineEventRecord,

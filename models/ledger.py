@@ -123,8 +123,11 @@ class MachineInventory(Document):
     after raw transactions expire and `missingSeqs` can be answered without a scan; at most
     `resolvers.ledger.ingest.seq_ranges.MAX_RANGES` of them, the older ones summarised below
     `seq_floor` (`summarized_gaps` counts the ranges dropped).
-    `chain_position`/`chain_hash` are the head of the machine's audit chain; `version`
-    guards the compare-and-set update that keeps concurrent batches from forking it.
+    `chain_position`/`chain_hash` are the head of the machine's audit chain and
+    `audit_compact` the compact range of its Merkle log of `chain_position` leaves
+    (`[[level, hex hash], ...]`, docs/audit.md; None for a state written before the logs
+    existed); `version` guards the compare-and-set update that keeps concurrent batches from
+    forking them.
     """
 
     id: PydanticObjectId = Field(alias="_id")  # type: ignore[assignment]
@@ -137,6 +140,7 @@ class MachineInventory(Document):
     summarized_gaps: int = 0
     chain_position: int = 0
     chain_hash: str = GENESIS_HASH
+    audit_compact: list[list[int | str]] | None = Field(default_factory=list)
     transaction_count: int = 0
     last_occurred_at: datetime | None = None
     updated_at: datetime | None = None

@@ -142,3 +142,31 @@ async def page_transactions(
         .limit(limit)
     )
     return await cursor.to_list(length=limit)
+
+
+async def find_transaction(*, scope: Scope, transaction_id: ObjectId) -> dict[str, Any] | None:
+    """One stored transaction in scope, by id."""
+    query = scope.filter()
+    query["_id"] = transaction_id
+    return await _transactions().find_one(query)
+
+
+async def chain_range(
+    *, scope: Scope, machine_id: ObjectId, first: int, last: int
+) -> AsyncIterator[dict[str, Any]]:
+    """The machine's stored transactions at chain positions first..last, in chain order."""
+    query = _machine_filter(scope, machine_id)
+    query["chain_position"] = {"$gte": first, "$lte": last}
+    async for doc in _transactions().find(query).sort("chain_position", ASCENDING):
+        yield doc
+
+
+async def first_in_chain(
+    *, scope: Scope, machine_id: ObjectId, from_position: int
+) -> dict[str, Any] | None:
+    """The machine's first stored transaction at or after a chain position."""
+    query = _machine_filter(scope, machine_id)
+    query["chain_position"] = {"$gte": from_position}
+    cursor = _transactions().find(query).sort("chain_position", ASCENDING).limit(1)
+    docs = await cursor.to_list(length=1)
+    return docs[0] if docs else None

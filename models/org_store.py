@@ -21,6 +21,12 @@ async def get_organization(*, scope: Scope) -> Organization | None:
     return await Organization.get(scope.org_id)
 
 
+async def set_audit_witness_keys(*, scope: Scope, keys: list[str]) -> None:
+    await Organization.get_pymongo_collection().update_one(
+        {"_id": scope.org_id}, {"$set": {"audit_witness_keys": keys}}
+    )
+
+
 async def insert_organization(org: Organization) -> Organization:
     """A new tenant (operators' tools: there is no scope before the organization exists)."""
     await org.insert()
@@ -59,6 +65,15 @@ async def create_shop(*, scope: Scope, shop: Shop) -> Shop:
 async def list_organizations() -> list[Organization]:
     """Every organization (operators' tools only: requests are always scoped to one)."""
     return await Organization.find({}).sort("name", "_id").to_list()
+
+
+async def shops_by_timezone() -> dict[str, list[ObjectId]]:
+    """`time zone -> shop ids` over every organization (operators' jobs: the checkpoint
+    scheduler's end-of-day runs)."""
+    zones: dict[str, list[ObjectId]] = {}
+    async for doc in Shop.get_pymongo_collection().find({}, {"timezone": 1}):
+        zones.setdefault(doc["timezone"], []).append(doc["_id"])
+    return zones
 
 
 async def update_shop(*, scope: Scope, shop_id: ObjectId, changes: dict[str, Any]) -> Shop | None:

@@ -48,11 +48,13 @@ class Coordinates(BaseModel):
 
 
 class Organization(Document):
-    """A tenant: a retailer with its shops, machines, users and keys."""
+    """A tenant: a retailer with its shops, machines, users and keys. `audit_witness_keys`
+    are the verifier keys of the witnesses it runs (`cashcc witness`, docs/audit.md)."""
 
     name: str
     currency: str
     timezone: str
+    audit_witness_keys: list[str] = Field(default_factory=list)
     health: HealthSettings = Field(default_factory=HealthSettings)
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -1,7 +1,8 @@
 """The security audit log: hash-chained events per organization, and their data functions.
 
 Each organization has its own chain (`position` 1, 2, 3 ...; `prev_hash`, `hash`) and a head
-document holding the newest position and hash, so deleting the newest events is detectable.
+document holding the newest position and hash, so deleting the newest events is detectable,
+and the compact range of the chain's Merkle log (`audit_compact`, docs/audit.md).
 Events that belong to no organization (e.g. a failed login for an unknown e-mail) go to the
 global chain under `GLOBAL_CHAIN`, which no tenant can read.
 """
@@ -56,7 +57,11 @@ async def read_head(chain: ObjectId, *, session: AsyncClientSession) -> dict[str
 
 
 async def append_event(
-    event: SecurityEvent, *, expected_position: int, session: AsyncClientSession
+    event: SecurityEvent,
+    *,
+    expected_position: int,
+    audit_compact: list[list[int | str]] | None,
+    session: AsyncClientSession,
 ) -> None:
     """Insert `event` and move the head from `expected_position` to it, in one transaction.
 
@@ -65,9 +70,12 @@ async def append_event(
     """
     collection = SecurityEvent.get_pymongo_collection()
     await collection.insert_one(event.model_dump(by_alias=True, exclude={"id"}), session=session)
+    head: dict[str, Any] = {"position": event.position, "hash": event.hash}
+    if audit_compact is not None:
+        head["audit_compact"] = audit_compact
     result = await collection.database[HEADS].update_one(
         {"_id": event.org_id, "position": expected_position},
-        {"$set": {"position": event.position, "hash": event.hash}},
+        {"$set": head},
         upsert=expected_position == 0,
         session=session,
     )

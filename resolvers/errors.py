@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from resolvers.alerts.errors import AlertErrorCode
 from resolvers.analytics.errors import AnalyticsErrorCode
+from resolvers.audit.errors import AuditErrorCode
 from resolvers.fleet.errors import FleetErrorCode
 from resolvers.health.errors import HealthErrorCode
 from resolvers.identity.errors import IdentityErrorCode
@@ -110,4 +111,5 @@ ALL_ERROR_CODES: tuple[type[StrEnum], ...] = (
     AnalyticsErrorCode,
     AlertErrorCode,
     WebhookErrorCode,
+    AuditErrorCode,
 )

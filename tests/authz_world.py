@@ -20,13 +20,18 @@ from auth.principal import principal_for_user
 from models.alerts import Incident
 from models.identity import Role, User
 from models.identity_store import create_user
+from models.org_store import set_audit_witness_keys
 from models.organization import utcnow
 from models.scope import Scope
 from resolvers.alerts.evaluator import evaluate_alerts
 from resolvers.alerts.silences import create_silence
+from resolvers.audit.checkpoints import produce_checkpoints
+from resolvers.audit.note import ALG_COSIGNATURE_V1, Signer, format_verifier_key
 from tests.alert_support import jam
 from tests.factories import Factory, Tenant, tx
 from tests.webhook_support import private_settings, register
+
+WITNESS = Signer("witness.matrix.example", ALG_COSIGNATURE_V1, b"\x07" * 32)
 
 ACTORS = ("ORG_ADMIN", "SHOP_MANAGER", "EMPLOYEE", "AUDITOR", "API_KEY", "ANONYMOUS")
 
@@ -172,4 +177,10 @@ async def build_world(factory: Factory) -> World:
     ):
         await factory.ingest(a, [tx(1)], machine_id=machine, api_key=key)
     await factory.ingest(b, [tx(1)])
+    # Checkpoints of every log, and a witness of org A, for the audit operations.
+    for tenant in (a, b):
+        await produce_checkpoints(settings=factory.settings, now=utcnow(), org_id=tenant.org.id)
+    await set_audit_witness_keys(
+        scope=Scope.organization(a.org.id), keys=[format_verifier_key(WITNESS.verifier())]
+    )
     return world

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from config import Settings
+from tests.audit_support import PRODUCTION_AUDIT
 
 LOGIN = """
 mutation Login($email: String!, $password: String!) {
@@ -41,7 +42,7 @@ def production_settings(settings: Settings, **changes: Any) -> Settings:
         jwt_secret="p" * 48,
         api_key_pepper="q" * 48,
         webhook_secret_key="w" * 48,
-        **changes,
+        **{**PRODUCTION_AUDIT, **changes},
     )
 
 

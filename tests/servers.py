@@ -59,6 +59,7 @@ class ApiServer:
 
     env: dict[str, str]
     port: int = field(default_factory=free_port)
+    cwd: Path = REPO  # another checkout serves that checkout's code (bench/audit.py)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
     _log_file: Any = None
@@ -93,7 +94,7 @@ class ApiServer:
                 "warning",
                 "--no-proxy-headers",
             ],
-            cwd=REPO,
+            cwd=self.cwd,
             env=env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
@@ -174,6 +175,9 @@ def server_env(
         "MONGODB_URI": mongodb_uri,
         "MONGODB_DB": mongodb_db,
         "BROADCAST_URL": broadcast_url,
+        # Checkpoints at unpredictable times would disturb other tests; the scheduler's own
+        # tests turn it on.
+        "AUDIT_SCHEDULER": "false",
         # Off unless a test wants it: other tests drive twins with an injected clock.
         "HEALTH_EVALUATOR_INTERVAL_SECONDS": "0",
         "ALERT_EVALUATOR_INTERVAL_SECONDS": "0",

@@ -4,18 +4,18 @@ and concurrent batches from several server processes never fork it."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import uuid
-from datetime import timedelta
 
 import httpx
 
 from config import Settings
-from models.ledger import MachineInventory, Transaction
+from models.ledger import Transaction
 from models.ledger_store import find_inventory_state
 from models.organization import utcnow
 from models.scope import Scope
 from resolvers.audit.chain import link_hash
+from resolvers.audit.checkpoints import produce_checkpoints
+from resolvers.audit.log_check import verify_machine_chain
 from tests.factories import INGEST, Factory, Tenant, gql_data, tx
 from tests.servers import uvicorn_server
 
@@ -86,15 +86,17 @@ async def test_reordered_records_are_detected(factory: Factory) -> None:
     assert (result["ok"], result["brokenPosition"]) == (False, 2)
 
 
-async def test_a_relinked_forgery_is_detected(factory: Factory) -> None:
-    """Changing a record and recomputing its own hash still breaks the next link."""
+async def test_a_relinked_forgery_is_named_by_the_log(factory: Factory) -> None:
+    """Changing a record and recomputing its own hash breaks the next link, and the Merkle log
+    names the forged record itself: its hash is not the leaf the log stored for it."""
     tenant = await chained_tenant(factory)
     doc = await collection().find_one({"org_id": tenant.org.id, "chain_position": 2})
     doc["amount"] = 1
     doc["hash"] = link_hash(doc)
     await collection().replace_one({"_id": doc["_id"]}, doc)
     result = await verify(factory, tenant)
-    assert (result["ok"], result["brokenPosition"]) == (False, 3)
+    assert (result["ok"], result["brokenPosition"]) == (False, 2)
+    assert "leaf" in result["reason"]
 
 
 async def test_truncated_newest_records_are_detected(factory: Factory) -> None:
@@ -108,27 +110,19 @@ async def test_a_prefix_removed_by_retention_is_accepted_but_not_a_fresh_one(
     factory: Factory,
 ) -> None:
     tenant = await chained_tenant(factory)
+    await produce_checkpoints(settings=factory.settings, now=utcnow(), org_id=tenant.org.id)
     await collection().delete_many({"org_id": tenant.org.id, "chain_position": {"$lt": 3}})
     fresh = await verify(factory, tenant)
     assert (fresh["ok"], fresh["brokenPosition"]) == (False, 2)
 
-    retention = factory.settings.retention_days
-    at_edge = utcnow() - timedelta(days=retention) + timedelta(hours=6)
-    await collection().update_many({"org_id": tenant.org.id}, {"$set": {"received_at": at_edge}})
-    # Changing received_at breaks the hashes, so re-link the remaining records honestly.
-    docs = await collection().find({"org_id": tenant.org.id}).sort("chain_position").to_list()
-    for doc in docs:
-        doc["hash"] = link_hash(doc)
-        await collection().replace_one({"_id": doc["_id"]}, doc)
-    for earlier, later in itertools.pairwise(docs):
-        later["prev_hash"] = earlier["hash"]
-        later["hash"] = link_hash(later)
-        await collection().replace_one({"_id": later["_id"]}, later)
-    await MachineInventory.get_pymongo_collection().update_one(
-        {"_id": tenant.machines[0].id}, {"$set": {"chain_hash": docs[-1]["hash"]}}
+    # With a one-day retention every record is at the retention edge: what the TTL removes
+    # is the oldest records, exactly as deleted here.
+    one_day = factory.settings.model_copy(update={"retention_days": 1})
+    expired = await verify_machine_chain(
+        scope=Scope.organization(tenant.org.id), machine_id=tenant.machines[0].id, settings=one_day
     )
-    expired = await verify(factory, tenant)
-    assert (expired["ok"], expired["firstPosition"], expired["checked"]) == (True, 3, 3)
+    assert (expired.ok, expired.first_position, expired.checked) == (True, 3, 3)
+    assert (expired.checkpoint_size, expired.checkpoints_checked) == (5, 1)
 
 
 async def test_concurrent_batches_from_two_server_processes_do_not_fork_the_chain(

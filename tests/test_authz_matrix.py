@@ -18,10 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bson import ObjectId
 
 from auth.rbac import PERMISSIONS
 from config import Settings
 from graph.schema import build_schema, root_operations
+from models.audit import AuditCheckpoint
+from models.ledger import Transaction
+from resolvers.audit.note import format_verifier_key, parse_note, signature_line
 from tests.authz_world import (
     ACTORS,
     KEY_TARGETS,
@@ -30,6 +34,7 @@ from tests.authz_world import (
     USER_TARGETS,
     VISIBLE,
     WEBHOOK_TARGETS,
+    WITNESS,
     World,
     build_world,
 )
@@ -549,6 +554,78 @@ CASES: dict[str, Case] = {
 }
 
 
+async def _transaction_of(world: World, target: str | None) -> dict[str, Any]:
+    assert target is not None
+    doc = await Transaction.get_pymongo_collection().find_one(
+        {"machine_id": ObjectId(world.ids[target])}
+    )
+    return {"t": str(doc["_id"])}
+
+
+async def _cosign_vars(world: World, target: str | None) -> dict[str, Any]:
+    assert target is not None
+    doc = await AuditCheckpoint.get_pymongo_collection().find_one(
+        {"machine_id": ObjectId(world.ids[target])}
+    )
+    line = signature_line(parse_note(doc["note"]).text, WITNESS, timestamp=1_800_000_000)
+    return {"i": {"machineId": world.ids[target], "size": doc["size"], "cosignature": line}}
+
+
+AUDIT_CASES: dict[str, Case] = {
+    "Query.auditCheckpoints": Case(
+        "query($id: ID!) { auditCheckpoints(machineId: $id) { edges { node { machineId } } } }",
+        ids_var("id"),
+        lambda d, w, t: (
+            [e["node"]["machineId"] for e in d["auditCheckpoints"]["edges"]] == [w.ids[t]]
+        ),
+        MACHINE_TARGETS,
+    ),
+    "Query.securityLogCheckpoints": Case(
+        "{ securityLogCheckpoints { edges { node { origin } } } }",
+        no_vars,
+        lambda d, w, t: (
+            bool(d["securityLogCheckpoints"]["edges"])
+            and all(
+                e["node"]["origin"].endswith(str(w.a.org.id))
+                for e in d["securityLogCheckpoints"]["edges"]
+            )
+        ),
+    ),
+    "Query.auditPublicKeys": Case(
+        "{ auditPublicKeys { role } }",
+        no_vars,
+        lambda d, w, t: {k["role"] for k in d["auditPublicKeys"]} == {"LOG", "WITNESS"},
+    ),
+    "Query.inclusionProof": Case(
+        "query($t: ID!) { inclusionProof(transactionId: $t) { machineId } }",
+        _transaction_of,
+        lambda d, w, t: d["inclusionProof"]["machineId"] == w.ids[t],
+        MACHINE_TARGETS,
+    ),
+    "Query.consistencyProof": Case(
+        "query($id: ID!) { consistencyProof(machineId: $id, fromSize: 1, toSize: 1) "
+        "{ machineId hashes } }",
+        ids_var("id"),
+        lambda d, w, t: d["consistencyProof"] == {"machineId": w.ids[t], "hashes": []},
+        MACHINE_TARGETS,
+    ),
+    "Mutation.setAuditWitnesses": Case(
+        "mutation($k: [String!]!) { setAuditWitnesses(input: {verifierKeys: $k}) "
+        "{ witnessKeys { role } userErrors { code } } }",
+        lambda w, t: _const({"k": [format_verifier_key(WITNESS.verifier())]}),
+        payload("setAuditWitnesses", "witnessKeys"),
+    ),
+    "Mutation.cosignAuditCheckpoint": Case(
+        "mutation($i: CosignAuditCheckpointInput!) { cosignAuditCheckpoint(input: $i) "
+        "{ checkpoint { size } userErrors { code } } }",
+        _cosign_vars,
+        payload("cosignAuditCheckpoint", "checkpoint"),
+        MACHINE_TARGETS,
+    ),
+}
+CASES.update(AUDIT_CASES)
+
+
 async def _const(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
@@ -725,6 +802,14 @@ POLICY: dict[str, set[str] | str] = {
     "Mutation.rotateWebhookSecret": {A},
     "Mutation.deleteWebhook": {A},
     "Mutation.testWebhook": {A},
+    "Query.auditCheckpoints": {A, AU},
+    "Query.securityLogCheckpoints": {A, AU},
+    "Query.auditPublicKeys": {A, AU},
+    "Query.inclusionProof": {A, AU},
+    "Query.consistencyProof": {A, AU},
+    "Mutation.setAuditWitnesses": {A},
+    "Mutation.cosignAuditCheckpoint": {A},
+    "Download.auditExport": {A, AU},
     "Subscription.inventoryChanged": {A, M, E, AU, K},
     "Subscription.transactionsIngested": {A, M, E, AU, K},
     "Subscription.machineEvents": {A, M, E, AU, K},

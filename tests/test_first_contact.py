@@ -16,6 +16,7 @@ from pymongo import MongoClient
 
 from config import Settings
 from graph.app import create_app
+from tests.audit_support import PRODUCTION_AUDIT
 from tests.live_support import RedisServer
 from tests.servers import REPO, ApiServer, running, server_env, wait_until
 
@@ -87,6 +88,7 @@ def test_production_refuses_a_wildcard_origin() -> None:
             webhook_secret_key="w9" * 24,
             mongodb_uri="mongodb://db.example/?replicaSet=rs0",
             cors_allow_origins="*",
+            **PRODUCTION_AUDIT,
         )
 
 
@@ -158,6 +160,8 @@ def test_configuration_errors_print_one_line_each_and_exit_2() -> None:
         "characters",
         "configuration error: WEBHOOK_SECRET_KEY must be set to a random secret of at least 32 "
         "characters",
+        "configuration error: AUDIT_SIGNING_KEYS must hold this deployment's own signing key",
+        "configuration error: AUDIT_LOG_ORIGIN must name this deployment",
         "configuration error: MONGODB_URI must point at a MongoDB replica set",
     ]
     bad_port = subprocess.run(

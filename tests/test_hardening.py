@@ -11,6 +11,7 @@ import pytest
 import graph.identity.queries
 from config import Settings
 from models.db import Database
+from tests.audit_support import PRODUCTION_AUDIT
 from tests.factories import Factory, gql
 from tests.identity_helpers import app_client, production_settings
 
@@ -162,6 +163,7 @@ def test_production_refuses_a_weak_or_inconsistent_key_ring() -> None:
         "mongodb_uri": "mongodb://db.example:27017",
         "api_key_pepper": "q" * 48,
         "webhook_secret_key": "w" * 48,
+        **PRODUCTION_AUDIT,
     }
     strong = "s" * 48
     Settings(**base, jwt_keys={"k2": strong, "k1": "t" * 48}, jwt_active_kid="k2")

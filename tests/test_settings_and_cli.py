@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from config import Settings
 from graph.app import create_app
 from models.identity import User
+from tests.audit_support import PRODUCTION_AUDIT
 from tests.servers import REPO
 
 STRONG = "x9" * 24
@@ -27,12 +28,15 @@ def test_production_refuses_default_secrets_and_missing_database() -> None:
     assert "API_KEY_PEPPER" in message
     assert "WEBHOOK_SECRET_KEY" in message
     assert "MONGODB_URI" in message
+    assert "AUDIT_SIGNING_KEYS" in message
+    assert "AUDIT_LOG_ORIGIN" in message
     ok = Settings(
         app_env="production",
         jwt_secret=STRONG,
         api_key_pepper=STRONG[::-1],
         webhook_secret_key=STRONG.upper(),
         mongodb_uri="mongodb://db.example:27017/?replicaSet=rs0",
+        **PRODUCTION_AUDIT,
     )
     assert ok.is_production
 
@@ -44,6 +48,7 @@ async def test_production_mode_hides_graphiql_and_introspection() -> None:
         api_key_pepper=STRONG[::-1],
         webhook_secret_key=STRONG.upper(),
         mongodb_uri="mongodb://unused:27017",
+        **PRODUCTION_AUDIT,
     )
     app = create_app(settings, manage_database=False)
     async with httpx.AsyncClient(

@@ -42,4 +42,6 @@ class IdentityQueries:
 
     @strawberry.field(description="Check the security log's hash chain; names the first bad one.")
     async def verify_security_log(self, info: Info) -> SecurityLogVerificationType:
-        return await verify_security_log(principal=info.context.require_principal())
+        return await verify_security_log(
+            principal=info.context.require_principal(), settings=info.context.settings
+        )

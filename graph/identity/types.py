@@ -89,6 +89,10 @@ class SecurityLogVerificationType:
     head_position: int
     broken_position: int | None
     reason: str | None
+    checkpoint_size: int | None = strawberry.field(
+        description="The newest signed checkpoint the events were checked against."
+    )
+    checkpoints_checked: int
 
 
 @strawberry.type

@@ -7,7 +7,7 @@ import strawberry
 from graph.context import Info
 from graph.ledger.inputs import TransactionFilterInput
 from graph.ledger.types import ChainVerificationType, TransactionConnection
-from resolvers.audit.chain import verify_machine_chain
+from resolvers.audit.log_check import verify_machine_chain
 from resolvers.errors import not_found
 from resolvers.ids import parse_object_id, parse_object_ids
 from resolvers.ledger.history import TransactionFilter, transaction_page
@@ -37,7 +37,10 @@ class LedgerQueries:
             after=after,
         )
 
-    @strawberry.field(description="Check a machine's audit chain; names the first broken link.")
+    @strawberry.field(
+        description="Check a machine's audit chain and its log against the signed checkpoints "
+        "(from the last one before the retained records); names the first broken record."
+    )
     async def verify_machine_chain(
         self, info: Info, machine_id: strawberry.ID
     ) -> ChainVerificationType:
@@ -47,5 +50,5 @@ class LedgerQueries:
         return await verify_machine_chain(
             scope=info.context.require_principal().scope,
             machine_id=oid,
-            retention_days=info.context.settings.retention_days,
+            settings=info.context.settings,
         )

@@ -67,6 +67,12 @@ class ChainVerificationType:
         description="The first position that is missing, modified or out of order."
     )
     reason: str | None
+    checkpoint_size: Long | None = strawberry.field(
+        description="The newest signed checkpoint the stored records were checked against."
+    )
+    checkpoints_checked: int = strawberry.field(
+        description="Signed checkpoints whose signature verified and that the records match."
+    )
 
 
 @strawberry.type

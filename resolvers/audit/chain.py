@@ -10,20 +10,15 @@ kept in the machine's inventory document.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import AsyncIterable, Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
 
 from models.ledger import GENESIS_HASH
-from models.ledger_store import find_inventory_state, iter_chain
-from models.machine_store import get_machine
-from models.scope import Scope
-from resolvers.errors import not_found
+from resolvers.audit.canonical import chain_hash
 
 CHAINED_FIELDS = (
     "org_id",
@@ -44,39 +39,6 @@ CHAINED_FIELDS = (
 )
 
 
-def _json_default(value: Any) -> str:
-    if isinstance(value, datetime):
-        return iso_millis(value)
-    if isinstance(value, ObjectId):
-        return str(value)
-    raise TypeError(f"cannot canonicalise {type(value).__name__}")
-
-
-def iso_millis(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (
-        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    )
-
-
-def canonical_json(data: dict[str, Any], *, surrogates: bool = False) -> bytes:
-    """Sorted keys, no whitespace, UTF-8. `surrogates`: encode unpaired surrogates instead of
-    failing (for fingerprints of requests as sent; stored records never hold them)."""
-    text = json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
-    )
-    return text.encode("utf-8", "surrogatepass" if surrogates else "strict")
-
-
-def chain_hash(record: dict[str, Any], fields: tuple[str, ...]) -> str:
-    """SHA-256 (hex) of the canonical JSON of `fields` of `record` (missing ones as null).
-
-    The one hasher of every hash chain (transactions, security log).
-    """
-    return hashlib.sha256(canonical_json({f: record.get(f) for f in fields})).hexdigest()
-
-
 def link_hash(record: dict[str, Any]) -> str:
     """SHA-256 (hex) of the chained fields of a stored transaction document."""
     return chain_hash(record, CHAINED_FIELDS)
@@ -84,7 +46,9 @@ def link_hash(record: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class ChainCheck:
-    """Result of walking one hash chain. `broken_position` names the first bad link."""
+    """Result of walking one hash chain (and checking its log against the signed
+    checkpoints: `checkpoint_size` is the newest one checked). `broken_position` names the
+    first bad link."""
 
     ok: bool
     checked: int
@@ -94,6 +58,8 @@ class ChainCheck:
     broken_position: int | None = None
     reason: str | None = None
     machine_id: ObjectId | None = None
+    checkpoint_size: int | None = None
+    checkpoints_checked: int = 0
 
 
 async def walk_chain(
@@ -149,27 +115,8 @@ async def walk_chain(
     return ChainCheck(True, checked, head_position, first, last)
 
 
-async def verify_machine_chain(
-    *, scope: Scope, machine_id: ObjectId, retention_days: int
-) -> ChainCheck:
-    """Walk the machine's chain and report the first inconsistency.
-
-    Records older than the retention period are removed by the TTL index, so the walk may
-    start after position 1; that is accepted only when the first remaining record is itself
-    at the retention edge (within one day of expiring).
-    """
-    machine = await get_machine(scope=scope, machine_id=machine_id)
-    if machine is None:
-        raise not_found("machine")
-    state = await find_inventory_state(scope=scope, machine_id=machine_id)
-    edge = datetime.now(UTC) - timedelta(days=retention_days - 1)
-    check = await walk_chain(
-        iter_chain(scope=scope, machine_id=machine_id),
-        position_field="chain_position",
-        hashed_fields=CHAINED_FIELDS,
-        noun="record",
-        head_position=state["chain_position"] if state else 0,
-        head_hash=state["chain_hash"] if state else GENESIS_HASH,
-        prefix_expired=lambda first: first["received_at"] <= edge,
-    )
-    return replace(check, machine_id=machine_id)
+def at_retention_edge(received_at: datetime, *, retention_days: int, now: datetime) -> bool:
+    """Whether records are gone because of the retention TTL: a chain that starts after
+    position 1 is explained when its first record (received at `received_at`) is itself
+    within a day of expiring."""
+    return received_at <= now - timedelta(days=retention_days - 1)

@@ -3,13 +3,16 @@
 Hashing reuses `resolvers.audit.chain.chain_hash` (the same canonical JSON as the transaction
 chain). An append reads the organization's head and inserts the next event in one
 multi-document transaction; the head moves by compare-and-set, so concurrent appends from
-several workers serialize instead of forking the chain.
+several workers serialize instead of forking the chain. The chain is also the organization's
+security Merkle log (resolvers/audit/logs.py): the head keeps its compact range and the append
+stores the nodes it completes, in the same transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -19,6 +22,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from auth.principal import Principal
+from config import Settings
+from models.audit import LogKey
+from models.audit_store import TreeMoved, append_tree_nodes
 from models.db import get_database
 from models.ledger import GENESIS_HASH
 from models.organization import utcnow
@@ -33,7 +39,10 @@ from models.security_log import (
     list_events,
     read_head,
 )
-from resolvers.audit.chain import ChainCheck, chain_hash, walk_chain
+from resolvers.audit.canonical import chain_hash
+from resolvers.audit.chain import ChainCheck, walk_chain
+from resolvers.audit.log_check import check_log, merged
+from resolvers.audit.logs import extend_log
 from resolvers.errors import CommonErrorCode, ServiceError
 from resolvers.pagination import Page, check_page_size, decode_cursor, encode_cursor
 
@@ -66,6 +75,7 @@ class SecurityAction(StrEnum):
     USER_ROLE_CHANGED = "USER_ROLE_CHANGED"
     USER_ACCESS_CHANGED = "USER_ACCESS_CHANGED"
     USER_DEACTIVATED = "USER_DEACTIVATED"
+    AUDIT_WITNESSES_CHANGED = "AUDIT_WITNESSES_CHANGED"
     SHOP_UPDATED = "SHOP_UPDATED"
     MACHINE_UPDATED = "MACHINE_UPDATED"
     MACHINE_MOVED = "MACHINE_MOVED"
@@ -130,13 +140,23 @@ async def record_event(
             "prev_hash": head["hash"] if head else GENESIS_HASH,
         }
         event = SecurityEvent(**record, hash=chain_hash(record, SECURITY_CHAINED_FIELDS))
-        await append_event(event, expected_position=position, session=session)
+        tree = extend_log(head.get("audit_compact") if head else [], position, [event.hash])
+        await append_event(
+            event,
+            expected_position=position,
+            audit_compact=tree.compact if tree else None,
+            session=session,
+        )
+        if tree is not None:
+            await append_tree_nodes(
+                log=LogKey(chain, None), shop_id=None, nodes=tree.nodes, session=session
+            )
         return event
 
     for attempt in range(MAX_APPEND_ATTEMPTS):
         try:
             return await get_database().in_transaction(work)
-        except (HeadMoved, DuplicateKeyError):
+        except (HeadMoved, DuplicateKeyError, TreeMoved):
             await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311
     raise ServiceError.of(
         CommonErrorCode.CONFLICT, "security log is busy, try again", retryable=True, retry_after=1
@@ -201,15 +221,35 @@ async def security_event_page(*, principal: Principal, first: int, after: str | 
     return Page.of(docs, first=first, cursor_of=_cursor_of)
 
 
-async def verify_security_log(*, principal: Principal) -> ChainCheck:
-    """Walk the organization's chain and name the first event that does not verify."""
+async def verify_security_log(*, principal: Principal, settings: Settings) -> ChainCheck:
+    """Walk the organization's chain, check its log against the signed checkpoints, and name
+    the first event that does not verify."""
     scope = Scope.organization(principal.org_id)
     head = await chain_head(scope=scope)
-    return await walk_chain(
-        iter_events(scope=scope),
+    size = head["position"] if head else 0
+    events = [e async for e in iter_events(scope=scope) if e["position"] <= size]
+
+    async def replay() -> AsyncIterator[dict[str, Any]]:
+        for event in events:
+            yield event
+
+    check = await walk_chain(
+        replay(),
         position_field="position",
         hashed_fields=SECURITY_CHAINED_FIELDS,
         noun="event",
-        head_position=head["position"] if head else 0,
+        head_position=size,
         head_hash=head["hash"] if head else GENESIS_HASH,
     )
+    if head is not None and head.get("audit_compact") is None:
+        return check  # a chain from before the audit logs
+    log = await check_log(
+        scope=scope,
+        log=LogKey(principal.org_id, None),
+        records=events,
+        position_field="position",
+        hashed_fields=SECURITY_CHAINED_FIELDS,
+        start=0,
+        settings=settings,
+    )
+    return merged(check, log)

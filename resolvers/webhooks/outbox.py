@@ -21,7 +21,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from models.scope import Scope
 from models.webhook_store import subscribed_webhooks, upsert_deliveries
 from models.webhooks import DeliveryStatus, WebhookEvent
-from resolvers.audit.chain import canonical_json
+from resolvers.audit.canonical import canonical_json
 
 RETENTION = timedelta(days=30)
 

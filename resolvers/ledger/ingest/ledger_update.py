@@ -11,18 +11,22 @@ from bson import ObjectId
 from models.ledger import Transaction, TransactionFlag
 from models.machine import MAX_SLOT_PIECES
 from resolvers.audit.chain import link_hash
+from resolvers.audit.logs import extend_log
+from resolvers.audit.merkle import NodeAddr
 from resolvers.ledger.ingest import seq_ranges
 from resolvers.ledger.ingest.records import Rejection, RejectionCode, ValidRecord
 
 
 @dataclass
 class LedgerUpdate:
-    """New transaction documents, the machine state after applying them, and the records
-    refused because they would take a count out of range (nothing of them is applied)."""
+    """New transaction documents, the machine state after applying them, the records
+    refused because they would take a count out of range (nothing of them is applied), and
+    the Merkle log nodes the new documents complete (stored with them)."""
 
     documents: list[dict[str, Any]]
     state: dict[str, Any]
     rejected: list[Rejection]
+    tree_nodes: list[tuple[NodeAddr, bytes]]
 
 
 def split_seen(
@@ -51,7 +55,8 @@ def apply_records(
     received_at: datetime,
     max_seq_ranges: int,
 ) -> LedgerUpdate:
-    """Chain, count and record `records` (in batch order) on top of `state`.
+    """Chain, count and record `records` (in batch order) on top of `state`, and append them
+    to the machine's Merkle log (its compact range in the state; the nodes they complete).
 
     Counts may go below zero: the record is kept and flagged NEGATIVE_INVENTORY for
     reconciliation, because the cash movement happened whatever the cloud believed. A record
@@ -117,6 +122,9 @@ def apply_records(
         floor=state.get("seq_floor", 0),
         max_ranges=max_seq_ranges,
     )
+    tree = extend_log(
+        state.get("audit_compact"), state["chain_position"], [d["hash"] for d in documents]
+    )
     new_state = {
         **state,
         "counts": counts,
@@ -130,4 +138,11 @@ def apply_records(
         "updated_at": received_at,
         "version": state["version"] + 1,
     }
-    return LedgerUpdate(documents=documents, state=new_state, rejected=rejected)
+    if tree is not None:
+        new_state["audit_compact"] = tree.compact
+    return LedgerUpdate(
+        documents=documents,
+        state=new_state,
+        rejected=rejected,
+        tree_nodes=tree.nodes if tree is not None else [],
+    )

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from models.currencies import CashKind, get_currency, slot_key
 from models.ledger import FLOW_SIGN, TransactionType
-from resolvers.audit.chain import canonical_json, iso_millis
+from resolvers.audit.canonical import canonical_json, iso_millis
 from resolvers.timestamps import to_utc
 from resolvers.validation import is_text
 

@@ -4,7 +4,8 @@ Data flow (see docs/architecture.md): validate the request shape -> check the ma
 covered by the key -> claim the idempotency key -> validate records -> in ONE multi-document
 transaction: read the machine state, drop seqs already seen, insert the new transactions with
 their chain links, compare-and-set the machine state (inventory, seen seqs, chain head) and
-store the response on the idempotency record. Any failure before commit leaves nothing.
+store the response on the idempotency record, and the Merkle log nodes the new transactions
+complete (resolvers/audit/logs.py). Any failure before commit leaves nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pymongo.errors import DuplicateKeyError
 from auth.principal import Principal
 from config import Settings
 from infra.metrics import INGEST_BATCHES, INGEST_TRANSACTIONS
+from models.audit import LogKey
+from models.audit_store import TreeMoved, append_tree_nodes
 from models.batch_store import claim_batch, complete_batch, release_batch
 from models.db import get_database
 from models.ledger import BatchStatus
@@ -217,7 +220,7 @@ async def _commit_with_retries(batch: _Batch) -> IngestResult:
     for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
         try:
             return await database.in_transaction(lambda session: _apply_batch(session, batch))
-        except (_ConcurrentWrite, DuplicateKeyError) as exc:
+        except (_ConcurrentWrite, DuplicateKeyError, TreeMoved) as exc:
             if attempt == MAX_COMMIT_ATTEMPTS:
                 raise _TooContended() from exc
             log.debug("ingest retry %s for machine %s: %s", attempt, batch.machine.id, exc)
@@ -290,6 +293,12 @@ async def _apply_batch(session: AsyncClientSession, batch: _Batch) -> IngestResu
         scope=scope, state=update.state, expected_version=state["version"], session=session
     ):
         raise _ConcurrentWrite("machine state changed concurrently")
+    await append_tree_nodes(
+        log=LogKey(machine.org_id, machine.id),
+        shop_id=machine.shop_id,
+        nodes=update.tree_nodes,
+        session=session,
+    )
     result = IngestResult(
         accepted=len(update.documents),
         duplicates=duplicates,

@@ -1,0 +1,1 @@
+"""GraphQL shell of the audit logs: checkpoints, keys, proofs, witnesses."""
