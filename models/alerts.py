@@ -16,7 +16,7 @@ from typing import Any
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel
 
 
 class AlertRule(StrEnum):
@@ -114,10 +114,11 @@ class Incident(Document):
     class Settings:
         name = "incidents"
         indexes = [
-            IndexModel([("org_id", ASCENDING), ("opened_at", DESCENDING), ("_id", DESCENDING)]),
-            IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING), ("opened_at", DESCENDING)]),
+            # Ascending time keys, walked backwards for newest first (docs/architecture.md).
+            IndexModel([("org_id", ASCENDING), ("opened_at", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING), ("opened_at", ASCENDING)]),
             IndexModel(
-                [("org_id", ASCENDING), ("machine_id", ASCENDING), ("opened_at", DESCENDING)]
+                [("org_id", ASCENDING), ("machine_id", ASCENDING), ("opened_at", ASCENDING)]
             ),
             IndexModel([("org_id", ASCENDING), ("state", ASCENDING)]),
         ]
