@@ -5,6 +5,7 @@ addresses."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -16,6 +17,7 @@ from models.scope import Scope
 from resolvers.ledger.ingest.records import MAX_PIECES_PER_LINE
 from tests.factories import INGEST, PASSWORD, Factory, gql, gql_data, tx
 from tests.identity_helpers import LOGIN, app_client, production_settings
+from tests.serve_support import served
 
 INVENTORY = "{ inventory { machines { denominations { denomination count } } totals { value } } }"
 
@@ -199,6 +201,32 @@ async def test_forwarded_addresses_are_believed_only_from_configured_proxies(
     behind_nginx = settings.model_copy(update={"forwarded_allow_ips": "127.0.0.1"})
     assert await logged_addresses(behind_nginx, "127.0.0.1") == ["203.0.113.9"]
     assert await logged_addresses(behind_nginx, "198.51.100.7") == ["198.51.100.7"]
+
+
+async def test_a_served_worker_ignores_forwarded_addresses_from_loopback_by_default(
+    factory: Factory, settings: Settings, tmp_path: Path
+) -> None:
+    """The reported bug through the real server: uvicorn's own default trusted
+    X-Forwarded-For from loopback peers, so `cashcc serve` logged (and rate-limited) the
+    address a client claimed."""
+    tenant = await factory.tenant(shops=0)
+    login = {
+        "query": LOGIN,
+        "variables": {"email": tenant.admin.email, "password": "wrong-password-123"},
+    }
+    assert settings.mongodb_uri
+    with served(
+        tmp_path, mongodb_uri=settings.mongodb_uri, mongodb_db=settings.mongodb_db, workers=1
+    ) as server:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            await http.post("/graphql", json=login, headers={"X-Forwarded-For": "203.0.113.9"})
+    events = await gql_data(
+        factory.client,
+        "{ securityEvents(first: 1) { edges { node { action clientAddress } } } }",
+        token=tenant.admin_token,
+    )
+    (event,) = [e["node"] for e in events["securityEvents"]["edges"]]
+    assert event == {"action": "LOGIN_FAILED", "clientAddress": "127.0.0.1"}
 
 
 async def test_numbers_beyond_32_bits_in_a_record_reject_only_that_record(
