@@ -85,6 +85,7 @@ def test_production_refuses_the_development_audit_key_and_origin() -> None:
         "app_env": "production",
         "jwt_secret": "p" * 48,
         "api_key_pepper": "q" * 48,
+        "webhook_secret_key": "w" * 48,
         "mongodb_uri": "mongodb://db.example:27017/?replicaSet=rs0",
     }
     with pytest.raises(ValidationError) as info:
