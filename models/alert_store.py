@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateMany
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -206,11 +206,12 @@ async def claim_due_twins(
     token = ObjectId()
     if not due:
         return str(token), []
+    ids = {"$in": [d["_id"] for d in due]}
     await twins.update_many(
-        {"_id": {"$in": [d["_id"] for d in due]}, "alerts_due_at": {"$lte": now}},
+        {"_id": ids, "alerts_due_at": {"$lte": now}},
         {"$set": {"alerts_due_at": lease_until, "alerts_claim": token}},
     )
-    return str(token), await twins.find({"alerts_claim": token}).to_list(length=None)
+    return str(token), await twins.find({"_id": ids, "alerts_claim": token}).to_list(length=None)
 
 
 async def release_twins(
@@ -219,12 +220,16 @@ async def release_twins(
     """After an evaluation: each claimed twin's next due instant, unless a writer marked it
     due again meanwhile (then `alerts_due_at` is no longer the lease, and stays)."""
     claim = ObjectId(token)
+    # One update per distinct instant, not per machine: most machines share one (None).
+    by_instant: dict[datetime | None, list[ObjectId]] = {}
+    for machine_id, at in next_due.items():
+        by_instant.setdefault(at, []).append(machine_id)
     writes = [
-        UpdateOne(
-            {"_id": machine_id, "alerts_claim": claim, "alerts_due_at": lease_until},
+        UpdateMany(
+            {"_id": {"$in": ids}, "alerts_claim": claim, "alerts_due_at": lease_until},
             {"$set": {"alerts_due_at": at}},
         )
-        for machine_id, at in next_due.items()
+        for at, ids in by_instant.items()
     ]
     if writes:
         await _twins_collection().bulk_write(writes, ordered=False)

@@ -115,6 +115,9 @@ class MachineTwin(Document):
         name = "machine_twins"
         indexes = [
             IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)]),
+            # A scope filter over a list of machines, `{org_id, _id: {$in: [...]}}`, uses it;
+            # without it SecantusDB scans the collection (10x slower at 3,000 machines).
+            IndexModel([("org_id", ASCENDING), ("_id", ASCENDING)]),
             IndexModel("next_check_at", sparse=True),
             IndexModel("alerts_due_at", sparse=True),
         ]

@@ -156,7 +156,12 @@ class MachineInventory(Document):
 
     class Settings:
         name = "machine_inventory"
-        indexes = [IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)])]
+        indexes = [
+            IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)]),
+            # A scope filter over a list of machines, `{org_id, _id: {$in: [...]}}`, uses it;
+            # without it SecantusDB scans the collection (10x slower at 3,000 machines).
+            IndexModel([("org_id", ASCENDING), ("_id", ASCENDING)]),
+        ]
 
     @classmethod
     def initial(

@@ -89,4 +89,7 @@ class Machine(Document):
         indexes = [
             IndexModel([("org_id", ASCENDING), ("serial", ASCENDING)], unique=True),
             IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)]),
+            # A scope filter over a list of machines, `{org_id, _id: {$in: [...]}}`, uses it;
+            # without it SecantusDB scans the collection (10x slower at 3,000 machines).
+            IndexModel([("org_id", ASCENDING), ("_id", ASCENDING)]),
         ]

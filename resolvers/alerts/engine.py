@@ -111,8 +111,7 @@ async def evaluate_org(
     ev = OrgEvaluation(org_id, now, settings)
     scope = Scope.organization(org_id)
     ids = [t["_id"] for t in twins]
-    machines = {m.id: m for m in await list_machines(scope=scope, machine_ids=ids)}
-    shop_ids = sorted({m.shop_id for m in machines.values()})
+    shop_ids = sorted({t["shop_id"] for t in twins})
     (
         overrides,
         ev.silences,
@@ -135,6 +134,13 @@ async def evaluate_org(
         forecasts_for(org_id=org_id, machine_ids=ids),
     )
     ev.rules = effective_rules(overrides)
+    claimed = set(ids)
+    machines = {m.id: m for m in shop_machines if m.id in claimed}
+    if moved := claimed - machines.keys():
+        # Moved to another shop after the claim read its twin: looked at again shortly, with
+        # the twin the move updated (a machine that no longer exists is not).
+        for m in await list_machines(scope=scope, machine_ids=sorted(moved)):
+            ev.next_due[m.id] = now + timedelta(seconds=5)
     shop_of = {s.id: s for s in shops}
     state_of = {s["_id"]: s for s in states}
     by_shop: dict[ObjectId, _Shop] = defaultdict(_Shop)
