@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
+from config import Settings
 from models.organization import utcnow
 from tests.analytics_helpers import (
     KIND_NAMES,
@@ -65,9 +67,12 @@ query B($at: DateTime, $shopIds: [ID!]) { denominationBreakdown(at: $at, shopIds
 """
 
 
-async def seeded_world(factory: Factory) -> World:
-    """The world of the analytics tests: movements on both sides of both 2026 DST changes (in
-    Berlin, the organization's zone), in two currencies, and a few from the last minute."""
+@pytest.fixture(scope="module", name="world")
+async def seeded_world(client: httpx.AsyncClient, settings: Settings) -> World:
+    """Fixture `world`, one per test module that imports it: the world of the analytics tests,
+    with movements on both sides of both 2026 DST changes (in Berlin, the organization's
+    zone), in two currencies, and a few from the last minute."""
+    factory = Factory(client=client, settings=settings)
     w = await build_world(factory)
     m0, m1, usd = w.tenant.machines
     add = w.add

@@ -7,25 +7,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
-from config import Settings
 from tests.analytics_helpers import BERLIN, World, utc
 from tests.analytics_queries import (
     CASH_FLOW,
     assert_matches,
     flow,
     parse,
-    seeded_world,
+    seeded_world,  # noqa: F401 (fixture `world`)
     world_client,
 )
-from tests.factories import Factory, gql
-
-
-@pytest.fixture(scope="module")
-async def world(client: httpx.AsyncClient, settings: Settings) -> World:
-    return await seeded_world(Factory(client=client, settings=settings))
+from tests.factories import gql
 
 
 @pytest.mark.parametrize("group_by", ["NONE", "SHOP", "MACHINE", "TYPE", "DENOMINATION"])

@@ -6,10 +6,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-import httpx
-import pytest
-
-from config import Settings
 from models.identity import Role
 from models.organization import utcnow
 from tests.analytics_helpers import BERLIN, SIGN, World, build_world, expected_counts, utc
@@ -20,15 +16,10 @@ from tests.analytics_queries import (
     breakdown_of,
     flow,
     parse,
-    seeded_world,
+    seeded_world,  # noqa: F401 (fixture `world`)
     world_client,
 )
 from tests.factories import Factory, gql_data
-
-
-@pytest.fixture(scope="module")
-async def world(client: httpx.AsyncClient, settings: Settings) -> World:
-    return await seeded_world(Factory(client=client, settings=settings))
 
 
 def held_by(records: list, key) -> dict:
