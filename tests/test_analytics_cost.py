@@ -180,33 +180,23 @@ async def test_hot_pipelines_start_with_an_index_scan(
     now = datetime.now(UTC)
     start, end = now - timedelta(days=90), now + timedelta(days=1)
     berlin = "Europe/Berlin"
+
+    def flow(grain: Grain, unit: str, group_by: FlowGroup, currency: str | None) -> tuple:
+        """A cashFlow pipeline over the window in Berlin time, with the grain it reads."""
+        return grain, flow_pipeline(
+            scope,
+            grain=grain,
+            start=start,
+            end=end,
+            unit=unit,
+            timezone=berlin,
+            group_by=group_by,
+            currency=currency,
+        )
+
     hot = {
-        "cashFlow day": (
-            Grain.DAY,
-            flow_pipeline(
-                scope,
-                grain=Grain.DAY,
-                start=start,
-                end=end,
-                unit="day",
-                timezone=berlin,
-                group_by=FlowGroup.SHOP,
-                currency=None,
-            ),
-        ),
-        "cashFlow hour": (
-            Grain.HOUR,
-            flow_pipeline(
-                scope,
-                grain=Grain.HOUR,
-                start=start,
-                end=end,
-                unit="week",
-                timezone=berlin,
-                group_by=FlowGroup.SLOT,
-                currency="EUR",
-            ),
-        ),
+        "cashFlow day": flow(Grain.DAY, "day", FlowGroup.SHOP, None),
+        "cashFlow hour": flow(Grain.HOUR, "week", FlowGroup.SLOT, "EUR"),
         "cashFlow and overview rollup": (
             Grain.MONTH,
             summaries_in_scope(scope, start=start, end=end, currency="EUR"),
