@@ -179,20 +179,14 @@ async def test_hot_pipelines_start_with_an_index_scan(
         scope = scope.narrowed(shop_ids=shops[:1], machine_ids=machines)
     now = datetime.now(UTC)
     start, end = now - timedelta(days=90), now + timedelta(days=1)
-    berlin = "Europe/Berlin"
+    window = {"start": start, "end": end, "timezone": "Europe/Berlin"}
 
     def flow(grain: Grain, unit: str, group_by: FlowGroup, currency: str | None) -> tuple:
         """A cashFlow pipeline over the window in Berlin time, with the grain it reads."""
-        return grain, flow_pipeline(
-            scope,
-            grain=grain,
-            start=start,
-            end=end,
-            unit=unit,
-            timezone=berlin,
-            group_by=group_by,
-            currency=currency,
+        pipeline = flow_pipeline(
+            scope, grain=grain, unit=unit, group_by=group_by, currency=currency, **window
         )
+        return grain, pipeline
 
     hot = {
         "cashFlow day": flow(Grain.DAY, "day", FlowGroup.SHOP, None),
@@ -210,13 +204,11 @@ async def test_hot_pipelines_start_with_an_index_scan(
     for name, (grain, pipeline) in hot.items():
         await assert_index_backed(database, name, collection(grain).name, pipeline)
     raw = {
-        "rebuild types": raw_type_pipeline(
-            scope, grain=Grain.DAY, start=start, end=end, timezone=berlin
-        ),
+        "rebuild types": raw_type_pipeline(scope, grain=Grain.DAY, **window),
         "rebuild slots": raw_slot_pipeline(
             scope, grain=Grain.HOUR, start=start, end=end, timezone="UTC"
         ),
-        "rebuild demand": raw_demand_pipeline(scope, start=start, end=end, timezone=berlin),
+        "rebuild demand": raw_demand_pipeline(scope, **window),
     }
     for name, pipeline in raw.items():
         await assert_index_backed(database, name, Transaction.Settings.name, pipeline)
