@@ -115,12 +115,15 @@ class GraphQLApp(GraphQL[Context, None]):
         """
         seconds = self.settings.operation_timeout_seconds
         started = time.perf_counter()
-        result: Any = None
+        batch = isinstance(request_data, list)
+        requests = request_data if batch else [request_data]
+        results: list[Any] | None = None
         try:
             async with asyncio.timeout(seconds):
                 result = await super().execute_operation(
                     request, request_adapter, request_data, context, root_value, sub_response
                 )
+            results = result if batch else [result]
             await context.after_operation()
             return result
         except TimeoutError:
@@ -132,10 +135,10 @@ class GraphQLApp(GraphQL[Context, None]):
                 request_id=context.request_id,
                 operation=None,
             )
-            result = ExecutionResult(data=None, errors=[error])
-            return [result] * len(request_data) if isinstance(request_data, list) else result
+            results = [ExecutionResult(data=None, errors=[error])] * len(requests)
+            return results if batch else results[0]
         finally:
-            pairs = observe_operations(request_data, result, time.perf_counter() - started)
+            pairs = observe_operations(requests, results, time.perf_counter() - started)
             note(context.request.scope.setdefault("state", {}), **context.log_fields(pairs))
 
     async def on_ws_connect(self, context: Context) -> None:

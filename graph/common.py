@@ -11,13 +11,14 @@ So there are no converters that copy a record into a GraphQL object field by fie
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Self
 
 import strawberry
 
 from graph.enums import UserErrorCode
 from resolvers.errors import ServiceError
+from resolvers.updates import UNCHANGED
 
 
 def read_field(source: Any, name: str) -> Any:
@@ -27,6 +28,17 @@ def read_field(source: Any, name: str) -> Any:
             return source[name]
         return source.get("_id") if name == "id" else None
     return getattr(source, name, None)
+
+
+def given(value: Any, convert: Callable[[Any], Any] | None = None, *, null: Any = None) -> Any:
+    """A field of a partial update's input as its service takes it: UNCHANGED when the caller
+    left it out; `null` when the caller sent null (None: clear it; UNCHANGED for a field that
+    cannot be cleared); else the value, through `convert` when given."""
+    if value is strawberry.UNSET:
+        return UNCHANGED
+    if value is None:
+        return null
+    return convert(value) if convert is not None else value
 
 
 @strawberry.type(name="UserError", description="A problem the caller can fix, as data.")

@@ -65,66 +65,63 @@ strawberry.enum(
     description="`extensions.code` of errors that concern the request rather than the "
     "operation: credentials, limits, malformed documents (docs/errors.md).",
 )
-strawberry.enum(
-    CashKind, name="CashKind", description="Whether a denomination is a note or a coin."
-)
-strawberry.enum(MachineModel, name="MachineModel")
-strawberry.enum(FillStatus, name="FillStatus")
-strawberry.enum(TransactionType, name="TransactionType")
-strawberry.enum(TransactionFlag, name="TransactionFlag")
-strawberry.enum(RejectionCode, name="RejectionCode")
-strawberry.enum(Role, name="Role")
-strawberry.enum(ApiKeyStatus, name="ApiKeyStatus")
-strawberry.enum(SecurityAction, name="SecurityAction")
+# Exposed under their own names, without a description.
+for _enum in (
+    MachineModel,
+    FillStatus,
+    TransactionType,
+    TransactionFlag,
+    RejectionCode,
+    Role,
+    ApiKeyStatus,
+    SecurityAction,
+    AlertRule,
+    TelemetryKind,
+    MachineEventKind,
+    DeviceModule,
+    UnitStatus,
+    UnitPurpose,
+    DoorState,
+    TelemetryRejectionCode,
+    AttentionCode,
+):
+    strawberry.enum(_enum)
+# Exposed under their own names, with a description.
+_DESCRIBED: dict[type, str] = {
+    CashKind: "Whether a denomination is a note or a coin.",
+    Connectivity: "LIVE: heard from recently; LATE: more than three heartbeat intervals of "
+    "silence; OFFLINE: silent for longer than the offline grace; NEVER_SEEN; DECOMMISSIONED.",
+    MachineStatus: "Glory Status.Code, mapped.",
+    ModuleStatus: "Glory DevStatus.st, mapped.",
+    WebhookEvent: "The incident transition a delivery reports; TEST: sent by testWebhook.",
+    WebhookDeliveryStatus: "PENDING: waiting for its next attempt; SENDING: a worker is "
+    "sending it; DELIVERED: answered 2xx; FAILED: given up after 24 h, or its webhook was "
+    "disabled.",
+}
+for _enum, _description in _DESCRIBED.items():
+    strawberry.enum(_enum, description=_description)
+# Exposed under other names: the Python name is too general outside its module.
 strawberry.enum(Interval, name="CashFlowInterval")
 strawberry.enum(GroupKey, name="CashFlowGroupBy")
 strawberry.enum(Action, name="ForecastAction")
+strawberry.enum(ErrorCategory, name="DeviceErrorCategory")
 strawberry.enum(
     KeyRole,
     name="AuditKeyRole",
     description="LOG: signs the service's checkpoints; WITNESS: cosigns them (docs/audit.md).",
 )
 strawberry.enum(
-    Connectivity,
-    name="Connectivity",
-    description="LIVE: heard from recently; LATE: more than three heartbeat intervals of "
-    "silence; OFFLINE: silent for longer than the offline grace; NEVER_SEEN; DECOMMISSIONED.",
+    EventType,
+    name="LiveEventType",
+    description="GAP: events may have been missed (for example during a fan-out outage); "
+    "re-query the state you display.",
 )
-strawberry.enum(AlertRule, name="AlertRule")
 AlertSeverity = strawberry.enum(Severity, name="AlertSeverity")
 AlertState = strawberry.enum(
     IncidentState,
     name="AlertState",
     description="PENDING: the condition holds, its hold not over (never notified); FIRING; "
     "ACKNOWLEDGED: someone is on it; RESOLVED.",
-)
-strawberry.enum(TelemetryKind, name="TelemetryKind")
-strawberry.enum(MachineEventKind, name="MachineEventKind")
-strawberry.enum(MachineStatus, name="MachineStatus", description="Glory Status.Code, mapped.")
-strawberry.enum(ModuleStatus, name="ModuleStatus", description="Glory DevStatus.st, mapped.")
-strawberry.enum(DeviceModule, name="DeviceModule")
-strawberry.enum(UnitStatus, name="UnitStatus")
-strawberry.enum(UnitPurpose, name="UnitPurpose")
-strawberry.enum(ErrorCategory, name="DeviceErrorCategory")
-strawberry.enum(DoorState, name="DoorState")
-strawberry.enum(TelemetryRejectionCode, name="TelemetryRejectionCode")
-strawberry.enum(AttentionCode, name="AttentionCode")
-strawberry.enum(
-    WebhookEvent,
-    name="WebhookEvent",
-    description="The incident transition a delivery reports; TEST: sent by testWebhook.",
-)
-strawberry.enum(
-    WebhookDeliveryStatus,
-    name="WebhookDeliveryStatus",
-    description="PENDING: waiting for its next attempt; SENDING: a worker is sending it; "
-    "DELIVERED: answered 2xx; FAILED: given up after 24 h, or its webhook was disabled.",
-)
-strawberry.enum(
-    EventType,
-    name="LiveEventType",
-    description="GAP: events may have been missed (for example during a fan-out outage); "
-    "re-query the state you display.",
 )
 
 __all__ = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import os
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -62,9 +63,6 @@ def operation_label(name: Any) -> str:
 
 
 def outcome_of(result: Any) -> str:
-    """`None` means the request failed before a result existed (a 400 for a bad batch)."""
-    if result is None:
-        return "error"
     errors = getattr(result, "errors", None) or []
     if not errors:
         return "ok"
@@ -74,18 +72,21 @@ def outcome_of(result: Any) -> str:
     return "timeout" if "TIMEOUT" in codes else "error"
 
 
-def observe_operations(request_data: Any, result: Any, seconds: float) -> list[tuple[str, str]]:
-    """Count an HTTP GraphQL request (one entry per operation of a batch); returns the
-    (operation, outcome) pairs for the request log."""
-    items = request_data if isinstance(request_data, list) else [request_data]
-    results = result if isinstance(result, list) else [result]
+def observe_operations(
+    requests: Sequence[Any], results: Sequence[Any] | None, seconds: float
+) -> list[tuple[str, str]]:
+    """Count an HTTP GraphQL request: one entry per operation of a batch, its result at the
+    same index. `results` None: the request failed before any result existed (a 400 for a bad
+    batch), counted once as an error. Returns the (operation, outcome) pairs for the request
+    log."""
+    outcomes = [outcome_of(one) for one in results] if results is not None else ["error"]
     pairs = []
-    for data, one in zip(items, results, strict=False):
+    for data, outcome in zip(requests, outcomes, strict=False):
         name = getattr(data, "operation_name", None)
         if not name:
             match = _DOCUMENT_NAME.match(getattr(data, "query", None) or "")
             name = match.group(1) if match else None
-        pair = (operation_label(name), outcome_of(one))
+        pair = (operation_label(name), outcome)
         GRAPHQL_REQUESTS.labels(*pair).inc()
         pairs.append(pair)
     GRAPHQL_SECONDS.observe(seconds)

@@ -26,13 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 from argon2 import PasswordHasher
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 import auth.passwords
 from config import Settings
+from models.db import Database
 from models.identity import Role
 from tests.factories import Factory, Tenant
 from tests.identity_helpers import app_client
@@ -52,7 +54,7 @@ INTERNAL = "INTERNAL_SERVER_ERROR"
 
 def _register_profiles() -> str:
     """`fuzz-ci` (bounded, deterministic) and, with FUZZ_EXAMPLES, `fuzz-deep` (random seed)."""
-    ci = settings(
+    ci = hypothesis.settings(
         max_examples=FUZZ_CI_EXAMPLES,
         derandomize=True,
         database=None,
@@ -67,11 +69,11 @@ def _register_profiles() -> str:
             HealthCheck.large_base_example,
         ],
     )
-    settings.register_profile("fuzz-ci", ci)
+    hypothesis.settings.register_profile("fuzz-ci", ci)
     deep = os.environ.get(FUZZ_EXAMPLES_ENV)
     if not deep:
         return "fuzz-ci"
-    settings.register_profile(
+    hypothesis.settings.register_profile(
         "fuzz-deep",
         ci,
         max_examples=int(deep),
@@ -84,10 +86,12 @@ def _register_profiles() -> str:
 FUZZ_PROFILE = _register_profiles()
 
 
-def fuzz_settings(scale: float = 1.0) -> settings:
+def fuzz_settings(scale: float = 1.0) -> hypothesis.settings:
     """The active profile, with `scale` times its examples (for tests whose inputs are cheap)."""
-    profile = settings.get_profile(FUZZ_PROFILE)
-    return settings(profile, max_examples=max(1, math.ceil(profile.max_examples * scale)))
+    profile = hypothesis.settings.get_profile(FUZZ_PROFILE)
+    return hypothesis.settings(
+        profile, max_examples=max(1, math.ceil(profile.max_examples * scale))
+    )
 
 
 # --- raw JSON ---------------------------------------------------------------------------------
@@ -306,6 +310,19 @@ async def fuzz_client(settings_: Settings) -> AsyncIterator[httpx.AsyncClient]:
         with cheap_password_hashing(), quiet_validation_log():
             await http.post("/graphql", json={"query": "{ __typename }"})
             yield http
+
+
+@pytest.fixture(scope="module", name="world")
+async def fuzz_world(client: httpx.AsyncClient, settings: Settings) -> FuzzWorld:
+    """Fixture `world`, one per fuzz module that imports it."""
+    return await build_world(Factory(client=client, settings=settings))
+
+
+@pytest.fixture(scope="module", name="http")
+async def fuzz_http(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """Fixture `http`, one per fuzz module that imports it: `fuzz_client` on the test database."""
+    async with fuzz_client(settings) as client:
+        yield client
 
 
 @contextlib.contextmanager

@@ -33,16 +33,18 @@ LOGOUT = "mutation Logout($t: String!) { logout(refreshToken: $t) { ok } }"
 ME = "{ me { id email role } }"
 
 
-def production_settings(settings: Settings, **changes: Any) -> Settings:
-    """Production mode on the test database, with secrets production accepts."""
+def production_settings(settings: Settings | None = None, **changes: Any) -> Settings:
+    """Production mode with secrets production accepts, on the database of `settings` (the
+    test database) unless `changes` name one."""
+    database = {}
+    if settings is not None:
+        database = {"mongodb_uri": settings.mongodb_uri, "mongodb_db": settings.mongodb_db}
     return Settings(
         app_env="production",
-        mongodb_uri=settings.mongodb_uri,
-        mongodb_db=settings.mongodb_db,
         jwt_secret="p" * 48,
         api_key_pepper="q" * 48,
         webhook_secret_key="w" * 48,
-        **{**PRODUCTION_AUDIT, **changes},
+        **{**database, **PRODUCTION_AUDIT, **changes},
     )
 
 

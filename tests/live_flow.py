@@ -118,3 +118,14 @@ async def drain_until(client: LiveClient, position: int, timeout: float = 10.0) 
             event = field_of(await client.next_data(timeout))
             if event["sequence"] is not None and event["sequence"] >= position:
                 return
+
+
+async def revoke_key(http_url: str, tenant: Tenant, key_id: object) -> None:
+    """The tenant's admin revokes an API key (over HTTP, as a dashboard would)."""
+    data = await graphql_post(
+        http_url,
+        "mutation R($id: ID!) { revokeApiKey(id: $id) { userErrors { message } } }",
+        {"id": str(key_id)},
+        token=tenant.admin_token,
+    )
+    assert data["revokeApiKey"]["userErrors"] == []

@@ -37,6 +37,19 @@ mutation($e: String!, $p: String!) {
 """
 
 
+EMPTY_BATCH = """
+mutation($m: ID!, $k: String!) {
+  ingestTransactions(input: {machineId: $m, idempotencyKey: $k, transactions: []}) { accepted }
+}
+"""
+
+
+async def empty_batch(factory: Factory, tenant: Tenant, key: str, *, idempotency: str) -> dict:
+    """The body of an empty ingest batch for the tenant's machine, sent with API key `key`."""
+    variables = {"m": tenant.machine_id, "k": idempotency}
+    return await gql(factory.client, EMPTY_BATCH, variables, api_key=key)
+
+
 def error_code(body: dict) -> str:
     return body["errors"][0]["extensions"]["code"]
 
@@ -218,13 +231,7 @@ async def test_bad_tokens_and_keys_are_refused(factory: Factory) -> None:
 
     typo = tenant.api_key[:-1] + ("A" if tenant.api_key[-1] != "A" else "B")
     for key in (typo, "cck_test_nope", tenant.api_key + "x"):
-        body = await gql(
-            factory.client,
-            "mutation { ingestTransactions(input: {machineId: "
-            f'"{tenant.machine_id}", idempotencyKey: "k", transactions: []}})'
-            " { accepted } }",
-            api_key=key,
-        )
+        body = await empty_batch(factory, tenant, key, idempotency="k")
         assert error_code(body) == "UNAUTHENTICATED"
 
 
@@ -247,13 +254,7 @@ async def test_a_revoked_key_stops_working(factory: Factory) -> None:
         token=tenant.admin_token,
     )
     assert revoked["revokeApiKey"]["apiKey"]["revokedAt"]
-    body = await gql(
-        factory.client,
-        "mutation { ingestTransactions(input: {machineId: "
-        f'"{tenant.machine_id}", idempotencyKey: "k2", transactions: []}})'
-        " { accepted } }",
-        api_key=secret,
-    )
+    body = await empty_batch(factory, tenant, secret, idempotency="k2")
     assert error_code(body) == "UNAUTHENTICATED"
 
 

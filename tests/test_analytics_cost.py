@@ -179,34 +179,18 @@ async def test_hot_pipelines_start_with_an_index_scan(
         scope = scope.narrowed(shop_ids=shops[:1], machine_ids=machines)
     now = datetime.now(UTC)
     start, end = now - timedelta(days=90), now + timedelta(days=1)
-    berlin = "Europe/Berlin"
+    window = {"start": start, "end": end, "timezone": "Europe/Berlin"}
+
+    def flow(grain: Grain, unit: str, group_by: FlowGroup, currency: str | None) -> tuple:
+        """A cashFlow pipeline over the window in Berlin time, with the grain it reads."""
+        pipeline = flow_pipeline(
+            scope, grain=grain, unit=unit, group_by=group_by, currency=currency, **window
+        )
+        return grain, pipeline
+
     hot = {
-        "cashFlow day": (
-            Grain.DAY,
-            flow_pipeline(
-                scope,
-                grain=Grain.DAY,
-                start=start,
-                end=end,
-                unit="day",
-                timezone=berlin,
-                group_by=FlowGroup.SHOP,
-                currency=None,
-            ),
-        ),
-        "cashFlow hour": (
-            Grain.HOUR,
-            flow_pipeline(
-                scope,
-                grain=Grain.HOUR,
-                start=start,
-                end=end,
-                unit="week",
-                timezone=berlin,
-                group_by=FlowGroup.SLOT,
-                currency="EUR",
-            ),
-        ),
+        "cashFlow day": flow(Grain.DAY, "day", FlowGroup.SHOP, None),
+        "cashFlow hour": flow(Grain.HOUR, "week", FlowGroup.SLOT, "EUR"),
         "cashFlow and overview rollup": (
             Grain.MONTH,
             summaries_in_scope(scope, start=start, end=end, currency="EUR"),
@@ -220,13 +204,11 @@ async def test_hot_pipelines_start_with_an_index_scan(
     for name, (grain, pipeline) in hot.items():
         await assert_index_backed(database, name, collection(grain).name, pipeline)
     raw = {
-        "rebuild types": raw_type_pipeline(
-            scope, grain=Grain.DAY, start=start, end=end, timezone=berlin
-        ),
+        "rebuild types": raw_type_pipeline(scope, grain=Grain.DAY, **window),
         "rebuild slots": raw_slot_pipeline(
             scope, grain=Grain.HOUR, start=start, end=end, timezone="UTC"
         ),
-        "rebuild demand": raw_demand_pipeline(scope, start=start, end=end, timezone=berlin),
+        "rebuild demand": raw_demand_pipeline(scope, **window),
     }
     for name, pipeline in raw.items():
         await assert_index_backed(database, name, Transaction.Settings.name, pipeline)

@@ -43,6 +43,13 @@ async def only_key(factory: Factory, tenant: Tenant) -> dict:
     return keys[0]
 
 
+async def rotate(factory: Factory, tenant: Tenant, key: dict, *, overlap: int) -> dict:
+    """The rotateApiKey payload of the admin's call."""
+    variables = {"id": key["id"], "overlap": overlap}
+    data = await gql_data(factory.client, ROTATE, variables, token=tenant.admin_token)
+    return data["rotateApiKey"]
+
+
 async def works(client: httpx.AsyncClient, key: str) -> bool:
     body = await gql(client, "{ organization { id } }", api_key=key)
     # API keys may not call organization: FORBIDDEN proves the key authenticated.
@@ -69,11 +76,7 @@ async def test_rotation_keeps_the_old_secret_until_the_overlap_ends(factory: Fac
     tenant = await factory.tenant()
     old = tenant.api_key
     key = await only_key(factory, tenant)
-    rotated = (
-        await gql_data(
-            factory.client, ROTATE, {"id": key["id"], "overlap": 3600}, token=tenant.admin_token
-        )
-    )["rotateApiKey"]
+    rotated = await rotate(factory, tenant, key, overlap=3600)
     assert rotated["userErrors"] == []
     new = rotated["secret"]
     assert new != old
@@ -100,16 +103,8 @@ async def test_rotation_without_overlap_and_a_second_rotation_end_older_secrets(
 ) -> None:
     tenant = await factory.tenant()
     key = await only_key(factory, tenant)
-    first = (
-        await gql_data(
-            factory.client, ROTATE, {"id": key["id"], "overlap": 3600}, token=tenant.admin_token
-        )
-    )["rotateApiKey"]["secret"]
-    second = (
-        await gql_data(
-            factory.client, ROTATE, {"id": key["id"], "overlap": 0}, token=tenant.admin_token
-        )
-    )["rotateApiKey"]["secret"]
+    first = (await rotate(factory, tenant, key, overlap=3600))["secret"]
+    second = (await rotate(factory, tenant, key, overlap=0))["secret"]
     assert not await works(factory.client, tenant.api_key)
     assert not await works(factory.client, first)
     assert await works(factory.client, second)
@@ -118,22 +113,14 @@ async def test_rotation_without_overlap_and_a_second_rotation_end_older_secrets(
 async def test_revocation_stops_every_secret_and_blocks_rotation(factory: Factory) -> None:
     tenant = await factory.tenant()
     key = await only_key(factory, tenant)
-    new = (
-        await gql_data(
-            factory.client, ROTATE, {"id": key["id"], "overlap": 3600}, token=tenant.admin_token
-        )
-    )["rotateApiKey"]["secret"]
+    new = (await rotate(factory, tenant, key, overlap=3600))["secret"]
     revoked = (await gql_data(factory.client, REVOKE, {"id": key["id"]}, token=tenant.admin_token))[
         "revokeApiKey"
     ]
     assert revoked["apiKey"]["status"] == "REVOKED"
     assert not await works(factory.client, tenant.api_key)
     assert not await works(factory.client, new)
-    again = (
-        await gql_data(
-            factory.client, ROTATE, {"id": key["id"], "overlap": 0}, token=tenant.admin_token
-        )
-    )["rotateApiKey"]
+    again = await rotate(factory, tenant, key, overlap=0)
     assert again["secret"] is None
     assert again["userErrors"][0]["code"] == "INVALID"
 

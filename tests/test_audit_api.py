@@ -39,6 +39,15 @@ def b64list(values: list[str]) -> list[bytes]:
     return [base64.b64decode(v) for v in values]
 
 
+async def assert_consistent(factory: Factory, tenant, token: str, old: int, new: int) -> None:
+    """The consistencyProof from size `old` to `new` verifies against the two checkpoints."""
+    variables = {"m": tenant.machine_id, "a": old, "b": new}
+    data = await gql_data(factory.client, CONSISTENCY, variables, token=token)
+    proof = data["consistencyProof"]
+    roots = root_of(proof["fromCheckpoint"]["note"]), root_of(proof["toCheckpoint"]["note"])
+    assert verify_consistency(old, new, b64list(proof["hashes"]), *roots)
+
+
 async def transaction_id(tenant, position: int) -> str:
     doc = await transactions().find_one({"org_id": tenant.org.id, "chain_position": position})
     return str(doc["_id"])
@@ -93,12 +102,7 @@ async def test_inclusion_and_consistency_proofs_verify_against_the_signed_roots(
         factory.client, INCLUSION, {"t": await transaction_id(tenant, 2)}, token=token
     )
     assert newest["inclusionProof"]["treeSize"] == 7
-    proof = (
-        await gql_data(factory.client, CONSISTENCY, {"m": tenant.machine_id, "a": 3, "b": 7},
-                       token=token)
-    )["consistencyProof"]  # fmt: skip
-    old, new = root_of(proof["fromCheckpoint"]["note"]), root_of(proof["toCheckpoint"]["note"])
-    assert verify_consistency(3, 7, b64list(proof["hashes"]), old, new)
+    await assert_consistent(factory, tenant, token, 3, 7)
 
 
 async def test_sizes_that_cannot_be_proven_get_errors_naming_the_field(factory: Factory) -> None:
@@ -190,12 +194,7 @@ async def test_after_retention_removed_the_oldest_records_the_rest_still_prove(
         root = root_of(proof["checkpoint"]["note"])
         assert verify_inclusion(leaf, position - 1, size, b64list(proof["hashes"]), root)
     # and the checkpoint over records that are all gone is consistent with the newest
-    proof = (
-        await gql_data(factory.client, CONSISTENCY, {"m": tenant.machine_id, "a": 5, "b": 15},
-                       token=token)
-    )["consistencyProof"]  # fmt: skip
-    old, new = root_of(proof["fromCheckpoint"]["note"]), root_of(proof["toCheckpoint"]["note"])
-    assert verify_consistency(5, 15, b64list(proof["hashes"]), old, new)
+    await assert_consistent(factory, tenant, token, 5, 15)
     # and with a one-day retention (every record at the edge) the verifications start after
     # the removed prefix, from the last checkpoint before it
     one_day = factory.settings.model_copy(update={"retention_days": 1})

@@ -16,7 +16,7 @@ from pymongo import MongoClient
 
 from config import Settings
 from graph.app import create_app
-from tests.audit_support import PRODUCTION_AUDIT
+from tests.identity_helpers import production_settings
 from tests.live_support import RedisServer
 from tests.servers import REPO, ApiServer, running, server_env, wait_until
 
@@ -81,14 +81,8 @@ async def test_without_configured_origins_no_cross_origin_access(client: httpx.A
 
 def test_production_refuses_a_wildcard_origin() -> None:
     with pytest.raises(ValueError, match="CORS_ALLOW_ORIGINS"):
-        Settings(
-            app_env="production",
-            jwt_secret="x9" * 24,
-            api_key_pepper="9x" * 24,
-            webhook_secret_key="w9" * 24,
-            mongodb_uri="mongodb://db.example/?replicaSet=rs0",
-            cors_allow_origins="*",
-            **PRODUCTION_AUDIT,
+        production_settings(
+            mongodb_uri="mongodb://db.example/?replicaSet=rs0", cors_allow_origins="*"
         )
 
 

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -20,14 +19,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from config import Settings
-from models.db import Database
-from tests.factories import Factory
 from tests.fuzz_support import (
     FuzzWorld,
     assert_clean,
-    build_world,
-    fuzz_client,
+    fuzz_http,  # noqa: F401 (fixture `http`)
     fuzz_settings,
+    fuzz_world,  # noqa: F401 (fixture `world`)
     graphql_body,
     post,
 )
@@ -123,17 +120,6 @@ def _max_depth(fanout: int) -> int:
     while fanout ** (depth + 1) <= MAX_FRAGMENT_PATHS:
         depth += 1
     return depth
-
-
-@pytest.fixture(scope="module")
-async def world(client: httpx.AsyncClient, settings: Settings) -> FuzzWorld:
-    return await build_world(Factory(client=client, settings=settings))
-
-
-@pytest.fixture(scope="module")
-async def http(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
-    async with fuzz_client(settings) as client:
-        yield client
 
 
 @fuzz_settings(scale=10)

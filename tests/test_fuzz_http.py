@@ -14,13 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config import Settings
-from tests.factories import Factory
 from tests.fuzz_support import (
     FuzzWorld,
     assert_clean,
-    build_world,
     fuzz_settings,
+    fuzz_world,  # noqa: F401 (fixture `world`)
     send,
 )
 from tests.servers import ApiServer
@@ -43,11 +41,6 @@ async def http(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
         base_url=base_url, timeout=ANSWER_TIMEOUT_SECONDS, trust_env=False
     ) as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-async def world(client: httpx.AsyncClient, settings: Settings) -> FuzzWorld:
-    return await build_world(Factory(client=client, settings=settings))
 
 
 # (name, method, path, body, content type)

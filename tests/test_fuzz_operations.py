@@ -4,7 +4,6 @@ answer must be free of 5xx, INTERNAL_SERVER_ERROR and errors without a code, and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,8 +14,6 @@ from hypothesis import strategies as st
 
 from auth.rbac import PERMISSIONS, is_route
 from config import Settings
-from models.db import Database
-from tests.factories import Factory
 from tests.fuzz_schema import (
     Baseline,
     argument_variants,
@@ -31,27 +28,16 @@ from tests.fuzz_support import (
     FuzzWorld,
     answer_problems,
     assert_clean,
-    build_world,
     describe,
-    fuzz_client,
+    fuzz_http,  # noqa: F401 (fixture `http`)
     fuzz_settings,
+    fuzz_world,  # noqa: F401 (fixture `world`)
     graphql_body,
     post,
 )
 
 SCHEMA = served_schema(Settings(app_env="test"))
 OPERATIONS = [(root, name) for root in ("Query", "Mutation") for name in root_fields(SCHEMA, root)]
-
-
-@pytest.fixture(scope="module")
-async def world(client: httpx.AsyncClient, settings: Settings) -> FuzzWorld:
-    return await build_world(Factory(client=client, settings=settings))
-
-
-@pytest.fixture(scope="module")
-async def http(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
-    async with fuzz_client(settings) as client:
-        yield client
 
 
 def test_the_fuzz_covers_every_root_field_of_the_served_schema() -> None:

@@ -9,15 +9,19 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from config import Settings
-from tests.factories import Factory
 from tests.fuzz_schema import HUGE_INTEGER, field_documents, root_fields, served_schema
-from tests.fuzz_support import FuzzWorld, build_world, describe, dump_json, fuzz_settings
+from tests.fuzz_support import (
+    FuzzWorld,
+    describe,
+    dump_json,
+    fuzz_settings,
+    fuzz_world,  # noqa: F401 (fixture `world`)
+)
 from tests.fuzz_ws_support import WsProbe
 from tests.servers import ApiServer
 
@@ -29,11 +33,6 @@ VALID = "subscription { inventoryChanged { eventId } }"
 @pytest.fixture(scope="module")
 def server(fuzz_server: ApiServer) -> ApiServer:
     return fuzz_server
-
-
-@pytest.fixture(scope="module")
-async def world(client: httpx.AsyncClient, settings: Settings) -> FuzzWorld:
-    return await build_world(Factory(client=client, settings=settings))
 
 
 def init_params(world: FuzzWorld, caller: str) -> dict[str, str]:

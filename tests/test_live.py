@@ -27,9 +27,10 @@ from tests.live_flow import (
     field_of,
     ingest,
     next_seqs,
+    revoke_key,
     warm_up,
 )
-from tests.live_support import LiveClient, graphql_post
+from tests.live_support import LiveClient
 from tests.servers import ApiServer, api_server, wait_until
 from tests.tls_support import nginx, render
 
@@ -325,13 +326,7 @@ async def test_revoking_an_api_key_ends_its_subscriptions(
     async with clients(client):
         op = await client.subscribe(TRANSACTIONS_INGESTED)
         await warm_up(server.http_url, tenant, [client])
-        data = await graphql_post(
-            server.http_url,
-            "mutation R($id: ID!) { revokeApiKey(id: $id) { userErrors { message } } }",
-            {"id": str(issued.api_key.id)},
-            token=tenant.admin_token,
-        )
-        assert data["revokeApiKey"]["userErrors"] == []
+        await revoke_key(server.http_url, tenant, issued.api_key.id)
         # The credential is checked again every LIVE_REAUTH_SECONDS (1 s here).
         message = await client.receive(timeout=10 * REAUTH_SECONDS)
         assert message["id"] == op

@@ -97,3 +97,22 @@ async def test_deleted_events_are_detected(factory: Factory) -> None:
     await collection.delete_one({"org_id": org_id, "position": 2})
     middle_gone = (await gql_data(factory.client, VERIFY, token=token))["verifySecurityLog"]
     assert (middle_gone["ok"], middle_gone["brokenPosition"]) == (False, 2)
+
+
+async def test_an_update_names_the_fields_it_changed_and_one_that_changes_nothing_is_not_logged(
+    factory: Factory,
+) -> None:
+    # given
+    tenant = await factory.tenant(shops=1)
+    update = """mutation($m: ID!, $name: String) {
+      updateMachine(input: {machineId: $m, name: $name}) { userErrors { code } } }"""
+    rename = {"m": tenant.machine_id, "name": "front till"}
+    # when
+    await gql_data(factory.client, update, rename, token=tenant.admin_token)
+    await gql_data(factory.client, update, {"m": tenant.machine_id}, token=tenant.admin_token)
+    # then
+    page = (await gql_data(factory.client, EVENTS, token=tenant.admin_token))["securityEvents"]
+    updates = [e["node"] for e in page["edges"] if e["node"]["action"] == "MACHINE_UPDATED"]
+    assert [(e["targetId"], e["details"]) for e in updates] == [
+        (tenant.machine_id, ["fields=name"])
+    ]

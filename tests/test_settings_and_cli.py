@@ -14,10 +14,8 @@ from pydantic import ValidationError
 from config import Settings
 from graph.app import create_app
 from models.identity import User
-from tests.audit_support import PRODUCTION_AUDIT
+from tests.identity_helpers import production_settings
 from tests.servers import REPO
-
-STRONG = "x9" * 24
 
 
 def test_production_refuses_default_secrets_and_missing_database() -> None:
@@ -30,26 +28,12 @@ def test_production_refuses_default_secrets_and_missing_database() -> None:
     assert "MONGODB_URI" in message
     assert "AUDIT_SIGNING_KEYS" in message
     assert "AUDIT_LOG_ORIGIN" in message
-    ok = Settings(
-        app_env="production",
-        jwt_secret=STRONG,
-        api_key_pepper=STRONG[::-1],
-        webhook_secret_key=STRONG.upper(),
-        mongodb_uri="mongodb://db.example:27017/?replicaSet=rs0",
-        **PRODUCTION_AUDIT,
-    )
+    ok = production_settings(mongodb_uri="mongodb://db.example:27017/?replicaSet=rs0")
     assert ok.is_production
 
 
 async def test_production_mode_hides_graphiql_and_introspection() -> None:
-    settings = Settings(
-        app_env="production",
-        jwt_secret=STRONG,
-        api_key_pepper=STRONG[::-1],
-        webhook_secret_key=STRONG.upper(),
-        mongodb_uri="mongodb://unused:27017",
-        **PRODUCTION_AUDIT,
-    )
+    settings = production_settings(mongodb_uri="mongodb://unused:27017")
     app = create_app(settings, manage_database=False)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"

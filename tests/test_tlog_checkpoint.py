@@ -4,7 +4,6 @@ strict parsing, cosigning, and the worked example of docs/audit.md."""
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
 import pytest
@@ -38,11 +37,9 @@ from resolvers.audit.note import (
     parse_verifier_key,
     sign_note,
 )
+from tests.tlog_vectors import GROUPS
 
 ROOT = Path(__file__).parent.parent
-GROUPS = json.loads(
-    (ROOT / "tests" / "data" / "tlog-test-vectors.json").read_text(encoding="utf-8")
-)["groups"]
 SUMDB = GROUPS["sum_golang_org_checkpoint"]
 
 

@@ -8,7 +8,6 @@ import hashlib
 import json
 import random
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -37,11 +36,8 @@ from resolvers.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.tlog_vectors import GROUPS
 
-VECTORS = json.loads(
-    (Path(__file__).parent / "data" / "tlog-test-vectors.json").read_text(encoding="utf-8")
-)
-GROUPS = VECTORS["groups"]
 b64 = base64.b64decode
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -31,10 +29,8 @@ from resolvers.audit.note import (
     sign_note,
     signature_line,
 )
+from tests.tlog_vectors import GROUPS
 
-GROUPS = json.loads(
-    (Path(__file__).parent / "data" / "tlog-test-vectors.json").read_text(encoding="utf-8")
-)["groups"]
 GO = GROUPS["go_sumdb_note"]
 C2SP = GROUPS["c2sp_signed_note"]
 

@@ -11,6 +11,7 @@ from graph.alerts.types import (
     SilencePayload,
     UpdateAlertRulePayload,
 )
+from graph.common import given
 from graph.context import Info
 from resolvers.alerts.incidents import acknowledge_alert, resolve_alert
 from resolvers.alerts.silences import (
@@ -20,7 +21,6 @@ from resolvers.alerts.silences import (
     update_alert_rule,
 )
 from resolvers.ids import parse_object_ids
-from resolvers.updates import UNCHANGED
 
 
 @strawberry.type
@@ -50,9 +50,6 @@ class AlertMutations:
     async def update_alert_rule(
         self, info: Info, input: UpdateAlertRuleInput
     ) -> UpdateAlertRulePayload:
-        def given(value: object) -> object:
-            return UNCHANGED if value is strawberry.UNSET else value
-
         rule = await update_alert_rule(
             principal=info.context.require_principal(),
             rule=input.rule,

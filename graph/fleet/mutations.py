@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 
+from graph.common import given
 from graph.context import Info
 from graph.fleet.inputs import (
     AddressInput,
@@ -16,6 +15,7 @@ from graph.fleet.inputs import (
     HealthOverridesInput,
     MachinePayload,
     MoveMachineInput,
+    OpeningIntervalInput,
     RegisterMachineInput,
     RegisterMachinePayload,
     SlotLimitsInput,
@@ -44,15 +44,12 @@ def _limits(items: list[SlotLimitsInput]) -> dict[str, SlotLimits]:
     }
 
 
-def _given(value: Any, convert: Any = None) -> Any:
-    """UNCHANGED for an input field left out; else the value (converted unless null)."""
-    if value is strawberry.UNSET:
-        return UNCHANGED
-    return convert(value) if convert is not None and value is not None else value
-
-
 def _health(value: HealthOverridesInput | None) -> HealthSettings:
     return HealthSettings(**vars(value)) if value is not None else HealthSettings()
+
+
+def _opening_hours(items: list[OpeningIntervalInput]) -> list[OpeningInterval]:
+    return [OpeningInterval(i.weekday, i.opens, i.closes) for i in items]
 
 
 def _address(value: AddressInput) -> Address:
@@ -94,16 +91,12 @@ class FleetMutations:
 
     @strawberry.mutation(description="Name, opening hours, address, location, health overrides.")
     async def update_shop(self, info: Info, input: UpdateShopInput) -> UpdateShopPayload:
-        hours = _given(
-            input.opening_hours,
-            lambda items: [OpeningInterval(i.weekday, i.opens, i.closes) for i in items],
-        )
         update = ShopUpdate(
-            name=UNCHANGED if input.name in (strawberry.UNSET, None) else input.name,
-            opening_hours=[] if hours is None else hours,
-            address=_given(input.address, _address),
-            coordinates=_given(input.coordinates, _coordinates),
-            health=UNCHANGED if input.health is strawberry.UNSET else _health(input.health),
+            name=given(input.name, null=UNCHANGED),
+            opening_hours=given(input.opening_hours, _opening_hours, null=[]),
+            address=given(input.address, _address),
+            coordinates=given(input.coordinates, _coordinates),
+            health=given(input.health, _health, null=HealthSettings()),
         )
         shop = await update_shop(
             principal=info.context.require_principal(),
@@ -115,12 +108,11 @@ class FleetMutations:
 
     @strawberry.mutation(description="Rename a machine or change its limits per denomination.")
     async def update_machine(self, info: Info, input: UpdateMachineInput) -> MachinePayload:
-        limits = _given(input.limits, _limits)
         machine = await change_machine(
             principal=info.context.require_principal(),
             machine_id=input.machine_id,
-            name=_given(input.name),
-            limits={} if limits is None else limits,
+            name=given(input.name),
+            limits=given(input.limits, _limits, null={}),
         )
         return MachinePayload(machine=machine)
 

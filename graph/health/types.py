@@ -39,17 +39,14 @@ if TYPE_CHECKING:
 MachineRef = Annotated["MachineType", strawberry.lazy("graph.fleet.types")]
 
 
-def _reads_mappings(cls: type, obj: Any, info: Any) -> bool:
-    """`is_type_of` of the section types: they read the twin's section mappings (Strawberry
-    checks it because the types share an interface)."""
-    return isinstance(obj, Mapping)
-
-
-SECTION = classmethod(_reads_mappings)
-
-
 @strawberry.interface(name="TwinSection", description="What every reported section carries.")
 class TwinSection:
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        """Every section type reads a twin's section mapping (Strawberry asks because the
+        types share this interface); inherited by each."""
+        return isinstance(obj, Mapping)
+
     seq: Long = strawberry.field(description="Telemetry seq of the message that set it.")
     observed_at: datetime = strawberry.field(description="Device clock.")
     received_at: datetime
@@ -60,7 +57,6 @@ class TwinSection:
 
 @strawberry.type(name="MachineStatusReport")
 class MachineStatusReport(TwinSection):
-    is_type_of = SECTION
     status: MachineStatus
     code: int = strawberry.field(description="Raw Status.Code.")
 
@@ -75,8 +71,6 @@ class ModuleStateType:
 
 @strawberry.type(name="ModulesReport")
 class ModulesReport(TwinSection):
-    is_type_of = SECTION
-
     @strawberry.field
     def modules(self, root: strawberry.Parent[dict]) -> list[ModuleStateType]:
         return root["items"]
@@ -103,8 +97,6 @@ class CashUnitStateType:
 
 @strawberry.type(name="UnitsReport")
 class UnitsReport(TwinSection):
-    is_type_of = SECTION
-
     @strawberry.field
     def units(self, root: strawberry.Parent[dict]) -> list[CashUnitStateType]:
         return root["items"]
@@ -112,7 +104,6 @@ class UnitsReport(TwinSection):
 
 @strawberry.type(name="DeviceCountsReport")
 class DeviceCountsReport(TwinSection):
-    is_type_of = SECTION
     covers_seq: Long | None = strawberry.field(
         description="The last transaction seq the counts include."
     )
@@ -127,8 +118,6 @@ class FirmwareModuleType:
 
 @strawberry.type(name="FirmwareReport")
 class FirmwareReport(TwinSection):
-    is_type_of = SECTION
-
     @strawberry.field
     def modules(self, root: strawberry.Parent[dict]) -> list[FirmwareModuleType]:
         return root["items"]
@@ -136,7 +125,6 @@ class FirmwareReport(TwinSection):
 
 @strawberry.type(name="AgentReport", description="The local system's last heartbeat.")
 class AgentReport(TwinSection):
-    is_type_of = SECTION
     agent_version: str
     last_journaled_seq: Long | None
     outbox_backlog: int
@@ -146,7 +134,6 @@ class AgentReport(TwinSection):
 
 @strawberry.type(name="SuspectNotesReport")
 class SuspectNotesReport(TwinSection):
-    is_type_of = SECTION
     category2: int
     category3: int
     operator_id: str | None
@@ -155,7 +142,6 @@ class SuspectNotesReport(TwinSection):
 
 @strawberry.type(name="DoorReport")
 class DoorReport(TwinSection):
-    is_type_of = SECTION
     door: str
     state: DoorState
     unit: int | None

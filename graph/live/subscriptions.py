@@ -65,6 +65,23 @@ def _close_slow_consumer(context: Context) -> Callable[[LiveSubscriber], None]:
 
 async def _stream(
     info: Info,
+    event_type: EventType,
+    shop_ids: list[strawberry.ID] | None,
+    machine_ids: list[strawberry.ID] | None,
+    keep: Callable[[Envelope], bool] | None = None,
+) -> AsyncGenerator[Envelope, None]:
+    """The envelopes of `event_type` (and GAPs) in the caller's scope narrowed to the shops
+    and machines asked for, that `keep` accepts and that were not already sent as a shared
+    frame (`sent_directly`); the subscription yields each as its event type."""
+    async for env in _scoped_events(info, frozenset({event_type}), shop_ids, machine_ids):
+        if keep is not None and not keep(env):
+            continue
+        if not await sent_directly(info, env):
+            yield env
+
+
+async def _scoped_events(
+    info: Info,
     types: frozenset[EventType],
     shop_ids: list[strawberry.ID] | None,
     machine_ids: list[strawberry.ID] | None,
@@ -118,10 +135,8 @@ class LiveSubscriptions:
         shop_ids: list[strawberry.ID] | None = None,
         machine_ids: list[strawberry.ID] | None = None,
     ) -> AsyncGenerator[InventoryChangedEvent, None]:
-        types = frozenset({EventType.INVENTORY_CHANGED})
-        async for env in _stream(info, types, shop_ids, machine_ids):
-            if not await sent_directly(info, env):
-                yield env  # read as an InventoryChangedEvent (graph.live.types)
+        async for env in _stream(info, EventType.INVENTORY_CHANGED, shop_ids, machine_ids):
+            yield env  # read as an InventoryChangedEvent (graph.live.types)
 
     @strawberry.subscription(
         description="A summary per accepted ingest batch: counts and amounts by type and the "
@@ -133,10 +148,8 @@ class LiveSubscriptions:
         shop_ids: list[strawberry.ID] | None = None,
         machine_ids: list[strawberry.ID] | None = None,
     ) -> AsyncGenerator[TransactionsIngestedEvent, None]:
-        types = frozenset({EventType.TRANSACTIONS_INGESTED})
-        async for env in _stream(info, types, shop_ids, machine_ids):
-            if not await sent_directly(info, env):
-                yield env  # read as a TransactionsIngestedEvent
+        async for env in _stream(info, EventType.TRANSACTIONS_INGESTED, shop_ids, machine_ids):
+            yield env  # read as a TransactionsIngestedEvent
 
     @strawberry.subscription(
         description="Typed changes of machines: connectivity, status, units, errors, doors, "
@@ -150,13 +163,12 @@ class LiveSubscriptions:
         kinds: list[MachineEventKind] | None = None,
     ) -> AsyncGenerator[MachineEventType, None]:
         wanted = frozenset(k.value for k in kinds) if kinds else None
-        types = frozenset({EventType.MACHINE_EVENT})
-        async for env in _stream(info, types, shop_ids, machine_ids):
-            kind = env.payload.get("kind")
-            if wanted is not None and env.type is not EventType.GAP and kind not in wanted:
-                continue
-            if not await sent_directly(info, env):
-                yield env  # read as a MachineEvent
+
+        def keep(env: Envelope) -> bool:
+            return wanted is None or env.type is EventType.GAP or env.payload.get("kind") in wanted
+
+        async for env in _stream(info, EventType.MACHINE_EVENT, shop_ids, machine_ids, keep):
+            yield env  # read as a MachineEvent
 
     @strawberry.subscription(
         description="Every transition of an alert in scope (PENDING, FIRING, ACKNOWLEDGED, "
@@ -168,7 +180,5 @@ class LiveSubscriptions:
         shop_ids: list[strawberry.ID] | None = None,
         machine_ids: list[strawberry.ID] | None = None,
     ) -> AsyncGenerator[AlertChangedEvent, None]:
-        types = frozenset({EventType.ALERT_CHANGED})
-        async for env in _stream(info, types, shop_ids, machine_ids):
-            if not await sent_directly(info, env):
-                yield env  # read as an AlertChangedEvent (graph.alerts.types)
+        async for env in _stream(info, EventType.ALERT_CHANGED, shop_ids, machine_ids):
+            yield env  # read as an AlertChangedEvent (graph.alerts.types)

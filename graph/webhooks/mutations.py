@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from graph.common import given
 from graph.context import Info
 from graph.webhooks.inputs import CreateWebhookInput, UpdateWebhookInput
 from graph.webhooks.types import (
@@ -41,13 +42,12 @@ class WebhookMutations:
 
     @strawberry.mutation(description="Change a webhook's URL, events or shops; its secret stays.")
     async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> UpdateWebhookPayload:
-        given = strawberry.UNSET, None
         webhook = await change_webhook(
             principal=info.context.require_principal(),
             webhook_id=input.id,
-            url=UNCHANGED if input.url in given else input.url,
-            events=UNCHANGED if input.events in given else list(input.events),
-            shop_ids=UNCHANGED if input.shop_ids is strawberry.UNSET else input.shop_ids or [],
+            url=given(input.url, null=UNCHANGED),
+            events=given(input.events, list, null=UNCHANGED),
+            shop_ids=given(input.shop_ids, null=[]),
             settings=info.context.settings,
         )
         return UpdateWebhookPayload(webhook=webhook)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from resolvers.fleet.machines import find_machine, merged_limits
 from resolvers.fleet.shops import find_shop
 from resolvers.health.lifecycle import retire_twin
 from resolvers.health.recording import publish_recorded
-from resolvers.identity.security_log import SecurityAction, record_admin_action
+from resolvers.identity.security_log import SecurityAction, record_admin_action, record_update
 from resolvers.updates import Unchanged
 from resolvers.validation import check_name
 
@@ -58,12 +58,12 @@ async def change_machine(
     updated = await update_machine(scope=principal.scope, machine_id=machine.id, changes=changes)
     if updated is None:
         raise not_found("machine", field="input.machineId")
-    await record_admin_action(
+    await record_update(
         principal,
         SecurityAction.MACHINE_UPDATED,
         target_kind="machine",
         target_id=machine.id,
-        details={"fields": ",".join(sorted(changes))},
+        changes=changes,
     )
     return updated
 

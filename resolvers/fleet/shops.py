@@ -18,7 +18,7 @@ from resolvers.fleet.opening_hours import OpeningInterval, parse_opening_hours
 from resolvers.fleet.organizations import find_organization
 from resolvers.health.lifecycle import refresh_thresholds
 from resolvers.health.settings import check_health_settings
-from resolvers.identity.security_log import SecurityAction, record_admin_action
+from resolvers.identity.security_log import SecurityAction, record_update
 from resolvers.ids import parse_object_id
 from resolvers.updates import UNCHANGED, Unchanged
 from resolvers.validation import check_currency, check_name, check_timezone
@@ -157,12 +157,12 @@ async def update_shop(
     updated = await store_shop_update(scope=principal.scope, shop_id=shop.id, changes=changes)
     if updated is None:
         raise not_found("shop", field="input.shopId")
-    await record_admin_action(
+    await record_update(
         principal,
         SecurityAction.SHOP_UPDATED,
         target_kind="shop",
         target_id=shop.id,
-        details={"fields": ",".join(sorted(changes))},
+        changes=changes,
     )
     if "health" in changes:
         await refresh_thresholds(scope=principal.scope, shop_ids=[shop.id], settings=settings)

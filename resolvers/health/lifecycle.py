@@ -35,12 +35,7 @@ async def retire_twin(
     scope = Scope.organization(machine.org_id)
     twin = await find_twin(scope=scope, machine_id=machine.id, session=session)
     if twin is None:
-        twin = new_twin(
-            machine_id=machine.id,
-            org_id=machine.org_id,
-            shop_id=machine.shop_id,
-            thresholds=Thresholds(0, 0),
-        )
+        twin = new_twin(machine, Thresholds(0, 0))
     expected_version = twin["version"]
     previous = twin["connectivity"]
     twin.update(

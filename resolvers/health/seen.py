@@ -32,12 +32,7 @@ async def record_batch_seen(*, machine: Machine, received_at: datetime, settings
         twin = await find_twin(scope=scope, machine_id=machine.id)
         if twin is None:
             thresholds = await machine_thresholds(settings, machine)
-            twin = new_twin(
-                machine_id=machine.id,
-                org_id=machine.org_id,
-                shop_id=machine.shop_id,
-                thresholds=thresholds,
-            )
+            twin = new_twin(machine, thresholds)
         else:
             thresholds = Thresholds(twin["late_after_seconds"], twin["offline_after_seconds"])
         if twin["last_batch_at"] is not None and twin["last_batch_at"] >= received_at:

@@ -146,12 +146,7 @@ async def report_machine_telemetry(
     ) -> tuple[int, int, int, list[dict[str, Any]]]:
         twin = await find_twin(scope=scope, machine_id=machine.id, session=session)
         if twin is None:
-            twin = new_twin(
-                machine_id=machine.id,
-                org_id=machine.org_id,
-                shop_id=machine.shop_id,
-                thresholds=thresholds,
-            )
+            twin = new_twin(machine, thresholds)
         expected_version = twin["version"]
         known = await known_event_ids(
             scope=scope,

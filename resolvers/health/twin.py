@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from models.health import Connectivity, MachineEventKind, TelemetryKind
+from models.machine import Machine
 from resolvers.health.connectivity import Thresholds, next_check_at
 from resolvers.health.messages import ValidMessage
 
@@ -45,14 +46,12 @@ class TwinChange:
     events: list[MachineEvent] = field(default_factory=list)
 
 
-def new_twin(
-    *, machine_id: Any, org_id: Any, shop_id: Any, thresholds: Thresholds
-) -> dict[str, Any]:
+def new_twin(machine: Machine, thresholds: Thresholds) -> dict[str, Any]:
     """The twin of a machine nothing has been heard from."""
     return {
-        "_id": machine_id,
-        "org_id": org_id,
-        "shop_id": shop_id,
+        "_id": machine.id,
+        "org_id": machine.org_id,
+        "shop_id": machine.shop_id,
         "sections": {},
         "doors": [],
         "errors": [],

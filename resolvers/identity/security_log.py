@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -179,6 +179,23 @@ async def record_admin_action(
         target_kind=target_kind,
         target_id=target_id,
         details=details,
+    )
+
+
+async def record_update(
+    principal: Principal,
+    action: SecurityAction,
+    *,
+    target_kind: str,
+    target_id: ObjectId | str,
+    changes: Mapping[str, object],
+    details: dict[str, str] | None = None,
+) -> SecurityEvent:
+    """A change the caller made to something of their organization; the event names the
+    fields it changed (`fields`: their stored names, sorted, comma-separated)."""
+    details = {**(details or {}), "fields": ",".join(sorted(changes))}
+    return await record_admin_action(
+        principal, action, target_kind=target_kind, target_id=target_id, details=details
     )
 
 

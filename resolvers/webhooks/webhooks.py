@@ -30,7 +30,7 @@ from models.webhook_store import (
 from models.webhooks import Webhook, WebhookEvent
 from resolvers.errors import CommonErrorCode, ServiceError, UserError, not_found, raise_if_any
 from resolvers.fleet.shops import find_shops
-from resolvers.identity.security_log import SecurityAction, record_admin_action
+from resolvers.identity.security_log import SecurityAction, record_admin_action, record_update
 from resolvers.ids import parse_object_id
 from resolvers.updates import Unchanged
 from resolvers.validation import check_overlap
@@ -195,12 +195,13 @@ async def change_webhook(
     updated = await update_webhook(scope=principal.scope, webhook_id=webhook.id, changes=changes)
     if updated is None:
         raise not_found("webhook", field="input.id")
-    await record_admin_action(
+    await record_update(
         principal,
         SecurityAction.WEBHOOK_UPDATED,
         target_kind="WEBHOOK",
         target_id=webhook.id,
-        details={"host": _host(updated.url), "fields": ",".join(sorted(changes))},
+        changes=changes,
+        details={"host": _host(updated.url)},
     )
     return updated
 
