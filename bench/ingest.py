@@ -97,6 +97,11 @@ def _bodies(machine_id: str, records: list[dict[str, Any]], batch: int) -> list[
     ]
 
 
+def _retryable(payload: dict) -> bool:
+    errors = payload.get("errors") or []
+    return bool(errors) and all(e.get("extensions", {}).get("retryable") for e in errors)
+
+
 async def _full_path(
     url: str, work: list[tuple[str, list[bytes]]], latencies: list[float]
 ) -> float:
@@ -106,10 +111,15 @@ async def _full_path(
         async def machine(api_key: str, bodies: list[bytes]) -> None:
             headers = {"X-API-Key": api_key, "Content-Type": "application/json"}
             for body in bodies:
-                t0 = time.perf_counter()
-                response = await http.post(url, content=body, headers=headers)
-                latencies.append(time.perf_counter() - t0)
-                payload = response.json()
+                for _attempt in range(5):
+                    t0 = time.perf_counter()
+                    response = await http.post(url, content=body, headers=headers)
+                    latencies.append(time.perf_counter() - t0)
+                    payload = response.json()
+                    if not _retryable(payload):
+                        break
+                    # A retryable error (TIMEOUT on a loaded machine): sent again with the
+                    # same idempotency key, as an agent does.
                 result = payload.get("data", {}) and payload["data"]["ingestTransactions"]
                 if not result or result["userErrors"] or result["rejected"]:
                     raise RuntimeError(f"ingest failed: {str(payload)[:500]}")
