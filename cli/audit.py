@@ -106,7 +106,7 @@ def cmd_verify_bundle(args: argparse.Namespace, settings: Settings) -> int:
                 handle, log_keys=args.public_key or None, witness_keys=args.witness_key or None
             )
     except OSError as exc:
-        return _fail("FILE", exc.strerror or str(exc))
+        return _fail("FILE", f"{args.file}: {exc.strerror or exc}")
     for line in format_report(report):
         print(line)
     return 0 if report.ok else 1
