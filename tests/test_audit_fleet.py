@@ -11,14 +11,7 @@ from pathlib import Path
 
 from models.organization import utcnow
 from resolvers.audit.checkpoints import produce_checkpoints
-from tests.audit_cli_support import (
-    audit_export,
-    bundle_lines,
-    csv_rows,
-    of_type,
-    public_key,
-    verify_bundle,
-)
+from tests import audit_cli_support as cashcc
 from tests.audit_support import transactions
 from tests.factories import Factory, Tenant, tx
 
@@ -57,13 +50,13 @@ async def fleet(factory: Factory) -> Fleet:
 async def export_period(
     factory: Factory, world: Fleet, out: Path, start: datetime, end: datetime, *extra: str
 ) -> list[dict]:
-    run = await audit_export(
+    run = await cashcc.audit_export(
         factory.settings,
         *("--org", str(world.tenant.org.id), "--from", start.isoformat(), "--to", end.isoformat()),
         *("--out", str(out), *extra),
     )
     assert run.code == 0, run
-    return bundle_lines(out)
+    return cashcc.bundle_lines(out)
 
 
 async def test_a_fleet_bundle_spanning_checkpoints_verifies_machine_by_machine(
@@ -75,7 +68,7 @@ async def test_a_fleet_bundle_spanning_checkpoints_verifies_machine_by_machine(
     out = tmp_path / "fleet.jsonl"
     # when
     lines = await export_period(factory, world, out, world.hours[0] + half, world.hours[2] + half)
-    run = await verify_bundle(out, "--public-key", public_key(factory.settings))
+    run = await cashcc.verify_bundle(out, "--public-key", cashcc.public_key(factory.settings))
     # then every machine's records after the opening checkpoint are in it, and each verifies
     machines = world.tenant.machine_ids
     expected = {}
@@ -86,12 +79,12 @@ async def test_a_fleet_bundle_spanning_checkpoints_verifies_machine_by_machine(
         )
     assert run.code == 0, run
     assert sorted(run.out) == sorted(expected.values())
-    logs = {log["machineId"]: log for log in of_type(lines, "log")}
+    logs = {log["machineId"]: log for log in cashcc.of_type(lines, "log")}
     assert {m: [c["size"] for c in logs[m]["checkpoints"]] for m in logs} == {
         m: world.sizes(i) for i, m in enumerate(machines)
     }
     positions = {m: [] for m in machines}
-    for record in of_type(lines, "record"):
+    for record in cashcc.of_type(lines, "record"):
         positions[record["machineId"]].append(record["position"])
     assert positions == {
         m: list(range(world.sizes(i)[0] + 1, world.sizes(i)[-1] + 1))
@@ -110,15 +103,15 @@ async def test_shop_narrows_the_fleet_bundle_and_its_csv_to_that_shops_machines(
     start, end = world.hours[0] - timedelta(hours=1), world.hours[-1] + timedelta(minutes=1)
     # when
     lines = await export_period(factory, world, out, start, end, "--shop", str(shop.id))
-    run = await verify_bundle(out, "--public-key", public_key(factory.settings))
+    run = await cashcc.verify_bundle(out, "--public-key", cashcc.public_key(factory.settings))
     # then only that shop's machines are in the bundle and the CSV, and they verify
     assert lines[0]["shopId"] == str(shop.id)
-    assert sorted(log["machineId"] for log in of_type(lines, "log")) == sorted(ours)
-    assert {(r["machineId"], r["transaction"]["shop_id"]) for r in of_type(lines, "record")} == {
-        (m, str(shop.id)) for m in ours
-    }
-    _, rows = csv_rows(out.with_suffix(".csv"))
-    assert len(rows) == len(of_type(lines, "record"))
+    assert sorted(log["machineId"] for log in cashcc.of_type(lines, "log")) == sorted(ours)
+    assert {
+        (r["machineId"], r["transaction"]["shop_id"]) for r in cashcc.of_type(lines, "record")
+    } == {(m, str(shop.id)) for m in ours}
+    _, rows = cashcc.csv_rows(out.with_suffix(".csv"))
+    assert len(rows) == len(cashcc.of_type(lines, "record"))
     assert {(r["machine_id"], r["shop_id"]) for r in rows} == {(m, str(shop.id)) for m in ours}
     assert run.code == 0, run
     assert sorted(line.split(":")[0] for line in run.out) == sorted(f"machine {m}" for m in ours)
@@ -135,15 +128,16 @@ async def test_consecutive_periods_tile_the_log_and_share_their_boundary_checkpo
     # when
     before = await export_period(factory, world, first, start, cut)
     after = await export_period(factory, world, second, cut, end)
-    key = public_key(factory.settings)
+    key = cashcc.public_key(factory.settings)
     runs = await asyncio.gather(
-        verify_bundle(first, "--public-key", key), verify_bundle(second, "--public-key", key)
+        cashcc.verify_bundle(first, "--public-key", key),
+        cashcc.verify_bundle(second, "--public-key", key),
     )
     # then every logged record is in exactly one of them, and both verify
-    ids = [r["id"] for r in of_type(before, "record") + of_type(after, "record")]
+    ids = [r["id"] for r in cashcc.of_type(before, "record") + cashcc.of_type(after, "record")]
     stored = await transactions().find({"org_id": world.tenant.org.id}).to_list()
     assert sorted(ids) == sorted(str(d["_id"]) for d in stored)
-    closing = {log["machineId"]: log["checkpoints"][-1] for log in of_type(before, "log")}
-    opening = {log["machineId"]: log["checkpoints"][0] for log in of_type(after, "log")}
+    closing = {log["machineId"]: log["checkpoints"][-1] for log in cashcc.of_type(before, "log")}
+    opening = {log["machineId"]: log["checkpoints"][0] for log in cashcc.of_type(after, "log")}
     assert opening == closing
     assert [(run.code, len(run.out)) for run in runs] == [(0, 4), (0, 4)], runs
