@@ -21,6 +21,7 @@ from resolvers.audit.note import (
     format_signer_key,
     format_verifier_key,
     generate_signer,
+    parse_verifier_key,
 )
 from resolvers.errors import ServiceError
 
@@ -35,30 +36,41 @@ def _fail(option: str, message: str) -> int:
 async def _export(args: argparse.Namespace, settings: Settings) -> int:
     from cli.listing import UsageError, object_id
     from cli.rebuild import instant
+    from models.org_store import get_organization
     from models.scope import Scope
     from resolvers.audit.bundle import bundle_lines, csv_lines, resolve_period
 
     try:
         org_id = object_id("--org", args.org)
-        start, end = instant(args.start), instant(args.end)
     except UsageError as exc:
-        return _fail("--org", str(exc))
-    except ValueError:
-        return _fail("--from/--to", "not ISO 8601 instants")
+        return _fail("--org", str(exc).removeprefix("--org: "))
     assert org_id is not None
+    when = {}
+    for option, value in (("--from", args.start), ("--to", args.end)):
+        try:
+            when[option] = instant(value)
+        except ValueError:
+            return _fail(option, f"{value!r} is not an ISO 8601 instant")
+        except OverflowError:
+            return _fail(option, f"{value!r} is out of range (1970 to 9998)")
+    start, end = when["--from"], when["--to"]
+    scope = Scope.organization(org_id)
+    if await get_organization(scope=scope) is None:
+        return _fail("--org", f"no organization with id {org_id} (see `cashcc orgs`)")
     try:
-        period = await resolve_period(
-            scope=Scope.organization(org_id), start=start, end=end, shop_id=args.shop
-        )
+        period = await resolve_period(scope=scope, start=start, end=end, shop_id=args.shop)
     except ServiceError as exc:
         return _fail(f"--{exc.first.field or 'org'}", exc.first.message)
     stem = f"audit-{org_id}-{start:%Y%m%d}-{end:%Y%m%d}"
     out = args.out or Path(f"{stem}.jsonl")
     table = args.csv or out.with_suffix(".csv")
-    for path, lines in ((out, bundle_lines), (table, csv_lines)):
-        with path.open("w", encoding="utf-8", newline="") as handle:
-            async for line in lines(period, settings=settings):
-                handle.write(line)
+    for option, path, lines in (("--out", out, bundle_lines), ("--csv", table, csv_lines)):
+        try:
+            with path.open("w", encoding="utf-8", newline="") as handle:
+                async for line in lines(period, settings=settings):
+                    handle.write(line)
+        except OSError as exc:
+            return _fail(option, f"cannot write {path}: {exc.strerror or exc}")
     print(f"bundle {out}, transactions as CSV {table}")
     return 0
 
@@ -70,15 +82,31 @@ def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(with_database(settings, lambda: _export(args, settings)))
 
 
+def _verifier_key_problem(key: str) -> str | None:
+    """Why `key` is not a verifier key, never echoing it (it may be a pasted secret)."""
+    if key.strip().startswith("PRIVATE+KEY+"):
+        return "that is a signer key, a secret: pass its verifier key (<name>+<id>+<base64>)"
+    try:
+        parse_verifier_key(key.strip())
+    except NoteError as exc:
+        return f"not a verifier key (<name>+<id>+<base64>): {exc}"
+    return None
+
+
 def cmd_verify_bundle(args: argparse.Namespace, settings: Settings) -> int:
-    """Verify a bundle offline; exit 1 when a record or the file is broken."""
+    """Verify a bundle offline; exit 1 when a record or the file is broken, 2 for a bad key."""
+    for option, keys in (("--public-key", args.public_key), ("--witness-key", args.witness_key)):
+        for key in keys or []:
+            problem = _verifier_key_problem(key)
+            if problem:
+                return _fail(option, problem)
     try:
         with args.file.open(encoding="utf-8") as handle:
             report = check_bundle(
                 handle, log_keys=args.public_key or None, witness_keys=args.witness_key or None
             )
     except OSError as exc:
-        return _fail("FILE", exc.strerror or str(exc))
+        return _fail("FILE", f"{args.file}: {exc.strerror or exc}")
     for line in format_report(report):
         print(line)
     return 0 if report.ok else 1

@@ -61,6 +61,15 @@ def _keys(texts: Sequence[str], what: str) -> list[Verifier]:
         raise BundleError(f"{what}: not a verifier key (<name>+<id>+<base64>)") from None
 
 
+def _json(text: str, number: int) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if not text.endswith("\n"):
+            raise BundleError(f"the bundle is truncated: line {number} is incomplete") from None
+        raise BundleError(f"line {number}: not JSON ({exc.msg})") from None
+
+
 class _Log:
     """One machine's part of the bundle while it is read."""
 
@@ -130,10 +139,13 @@ def check_bundle(
     report says so: keys must be pinned outside the bundle to prove anything)."""
     report = BundleReport()
     current: _Log | None = None
-    ended = False
+    ended, number = False, 1
     try:
         it = iter(lines)
-        header = json.loads(next(it, "null"))
+        first = next(it, None)
+        if first is None:
+            raise BundleError(f"the file is empty, not a {BUNDLE_FORMAT} bundle")
+        header = _json(first, 1)
         if not isinstance(header, dict) or header.get("format") != BUNDLE_FORMAT:
             raise BundleError(f"line 1: not a {BUNDLE_FORMAT} bundle")
         if list(header.get("hashedFields", [])) != list(CHAINED_FIELDS):
@@ -147,7 +159,7 @@ def check_bundle(
         for number, text in enumerate(it, start=2):
             if ended:
                 raise BundleError(f"line {number}: data after the end line")
-            line = json.loads(text)
+            line = _json(text, number)
             kind = line.get("type") if isinstance(line, dict) else None
             if kind in ("log", "end") and current is not None:
                 report.logs.append(current.result(trusted, witnesses))
@@ -164,8 +176,10 @@ def check_bundle(
                 raise BundleError(f"line {number}: unexpected {kind or 'content'}")
     except BundleError as exc:
         report.problems.append(str(exc))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        report.problems.append(f"the bundle is malformed ({type(exc).__name__}: {exc})")
+    except UnicodeDecodeError:
+        report.problems.append(f"the file is not UTF-8 text, not a {BUNDLE_FORMAT} bundle")
+    except (KeyError, TypeError, ValueError) as exc:
+        report.problems.append(f"line {number}: malformed ({type(exc).__name__}: {exc})")
     if not ended and not report.problems:
         report.problems.append("the bundle is truncated: it has no end line")
     return report

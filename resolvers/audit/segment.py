@@ -165,11 +165,13 @@ def _record_findings(segment: Segment, closing: _Signed | None) -> tuple[list[Fi
     whether the records follow each other without a gap or repeat."""
     findings: list[Finding] = []
     expected, last_hash, contiguous = segment.start + 1, None, True
+    present = {rec.position for rec in segment.records}
     for rec in segment.records:
         if rec.position != expected:
             contiguous = False
             if rec.position > expected:
-                findings.append(Finding(expected, f"record {expected} is missing"))
+                where = "out of order" if expected in present else "missing"
+                findings.append(Finding(expected, f"record {expected} is {where}"))
             else:
                 findings.append(Finding(rec.position, "a record at this position appears again"))
             expected, last_hash = max(expected, rec.position + 1), rec.hash
