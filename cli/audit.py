@@ -38,7 +38,7 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
     from cli.rebuild import instant
     from models.org_store import get_organization
     from models.scope import Scope
-    from resolvers.audit.bundle import bundle_lines, csv_lines, resolve_period
+    from resolvers.audit.bundle import bundle_lines, csv_lines, period_logs, resolve_period
 
     try:
         org_id = object_id("--org", args.org)
@@ -64,10 +64,13 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
     stem = f"audit-{org_id}-{start:%Y%m%d}-{end:%Y%m%d}"
     out = args.out or Path(f"{stem}.jsonl")
     table = args.csv or out.with_suffix(".csv")
+    # Resolved once: a checkpoint signed between the two files must not put more records
+    # into the CSV than into the bundle.
+    logs = [log async for log in period_logs(period, settings=settings)]
     for option, path, lines in (("--out", out, bundle_lines), ("--csv", table, csv_lines)):
         try:
             with path.open("w", encoding="utf-8", newline="") as handle:
-                async for line in lines(period, settings=settings):
+                async for line in lines(period, settings=settings, logs=logs):
                     handle.write(line)
         except OSError as exc:
             return _fail(option, f"cannot write {path}: {exc.strerror or exc}")

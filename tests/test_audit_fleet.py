@@ -5,11 +5,14 @@ and verified end to end by `cashcc verify-bundle` with no database (docs/audit.m
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from models.organization import utcnow
+from models.scope import Scope
+from resolvers.audit.bundle import bundle_lines, csv_lines, period_logs, resolve_period
 from resolvers.audit.checkpoints import produce_checkpoints
 from tests import audit_cli_support as cashcc
 from tests.audit_support import transactions
@@ -141,3 +144,30 @@ async def test_consecutive_periods_tile_the_log_and_share_their_boundary_checkpo
     opening = {log["machineId"]: log["checkpoints"][0] for log in cashcc.of_type(after, "log")}
     assert opening == closing
     assert [(run.code, len(run.out)) for run in runs] == [(0, 4), (0, 4)], runs
+
+
+async def test_a_checkpoint_signed_during_an_export_puts_the_same_records_in_bundle_and_csv(
+    factory: Factory,
+) -> None:
+    # given a period ending in the future, whose logs are resolved for the export
+    world = await fleet(factory)
+    period = await resolve_period(
+        scope=Scope.organization(world.tenant.org.id),
+        start=world.hours[0] - timedelta(hours=1),
+        end=utcnow() + timedelta(hours=1),
+        shop_id=None,
+    )
+    logs = [log async for log in period_logs(period, settings=factory.settings)]
+    # when more records arrive and are checkpointed before the CSV is written
+    machine, key = world.tenant.machines[0], world.tenant.machine_keys[0]
+    more = [tx(world.sizes(0)[-1] + k, lines=[(1000, 1)]) for k in (1, 2)]
+    await factory.ingest(world.tenant, more, machine_id=str(machine.id), api_key=key)
+    await produce_checkpoints(settings=factory.settings, now=utcnow(), org_id=world.tenant.org.id)
+    bundle = [
+        json.loads(line)
+        async for line in bundle_lines(period, settings=factory.settings, logs=logs)
+    ]
+    rows = [line async for line in csv_lines(period, settings=factory.settings, logs=logs)]
+    # then the CSV has one row per record of the bundle, no more
+    records = cashcc.of_type(bundle, "record")
+    assert len(rows) - 1 == len(records) == sum(s[-1] for s in map(world.sizes, range(4)))

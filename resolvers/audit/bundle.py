@@ -18,7 +18,7 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -188,8 +188,22 @@ def canonical_transaction(doc: dict[str, Any]) -> dict[str, Any]:
     return json.loads(canonical_json({f: doc.get(f) for f in CHAINED_FIELDS}))
 
 
-async def bundle_lines(period: Period, *, settings: Settings) -> AsyncIterator[str]:
-    """The bundle, line by line (docs/audit.md, "The export bundle")."""
+async def _logs_of(
+    period: Period, settings: Settings, logs: Sequence[PeriodLog] | None
+) -> AsyncIterator[PeriodLog]:
+    if logs is None:
+        async for log in period_logs(period, settings=settings):
+            yield log
+    else:
+        for log in logs:
+            yield log
+
+
+async def bundle_lines(
+    period: Period, *, settings: Settings, logs: Sequence[PeriodLog] | None = None
+) -> AsyncIterator[str]:
+    """The bundle, line by line (docs/audit.md, "The export bundle"); of `logs` when given
+    (the period's logs resolved once, so a CSV written beside it holds the same records)."""
     scope = period.scope
     org = await get_organization(scope=Scope.organization(scope.org_id))
     yield _line(
@@ -205,13 +219,13 @@ async def bundle_lines(period: Period, *, settings: Settings) -> AsyncIterator[s
             "witnessKeys": list(org.audit_witness_keys) if org else [],
         }
     )
-    logs = records = 0
-    async for log in period_logs(period, settings=settings):
-        logs += 1
+    count = records = 0
+    async for log in _logs_of(period, settings, logs):
+        count += 1
         async for line in _log_lines(period, log):
             records += line.startswith('{"type":"record"')
             yield line
-    yield _line({"type": "end", "logs": logs, "records": records})
+    yield _line({"type": "end", "logs": count, "records": records})
 
 
 async def _log_lines(period: Period, log: PeriodLog) -> AsyncIterator[str]:
@@ -276,8 +290,11 @@ async def _log_lines(period: Period, log: PeriodLog) -> AsyncIterator[str]:
             )
 
 
-async def csv_lines(period: Period, *, settings: Settings) -> AsyncIterator[str]:
-    """The same transactions as the bundle, one CSV row each (amounts in minor units)."""
+async def csv_lines(
+    period: Period, *, settings: Settings, logs: Sequence[PeriodLog] | None = None
+) -> AsyncIterator[str]:
+    """The same transactions as the bundle of the same `logs`, one CSV row each (amounts in
+    minor units)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
 
@@ -288,7 +305,7 @@ async def csv_lines(period: Period, *, settings: Settings) -> AsyncIterator[str]
         return out.getvalue()
 
     yield row(list(CSV_COLUMNS))
-    async for log in period_logs(period, settings=settings):
+    async for log in _logs_of(period, settings, logs):
         async for chunk in period_records(period, log):
             for doc in chunk:
                 lines = ";".join(
