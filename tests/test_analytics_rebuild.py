@@ -4,8 +4,6 @@ differences, and repairs them with --apply."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from models.scope import Scope
 from models.summary_store import collection
 from resolvers.analytics.rebuild import rebuild_summaries
 from tests.analytics_helpers import build_world, utc
+from tests.audit_cli_support import cashcc, database_env
 from tests.conftest import DB_NAME
 from tests.factories import Factory
 
@@ -41,20 +40,10 @@ async def seeded(factory: Factory):
 
 
 async def cli(*args: str, settings: Settings) -> tuple[int, str]:
-    env = {**os.environ, "MONGODB_URI": settings.mongodb_uri or "", "MONGODB_DB": DB_NAME}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        "rebuild-summaries",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
-    return proc.returncode or 0, out.decode()
+    """`cashcc rebuild-summaries ARGS` on the test database: exit code, stdout and stderr."""
+    env = {**database_env(settings), "MONGODB_DB": DB_NAME}
+    run = await cashcc("rebuild-summaries", *args, env=env)
+    return run.code, "\n".join(run.out + run.err)
 
 
 async def test_rebuild_reproduces_summaries_and_repairs_differences(
