@@ -189,7 +189,7 @@ async def _measure(
         sizes = [
             c["size"]
             async for c in AuditCheckpoint.get_pymongo_collection().find(
-                {"machine_id": machine.id}, {"size": 1}
+                {"org_id": machine.org_id, "machine_id": machine.id}, {"size": 1}
             )
         ]
         a, b = sorted(rng.sample(sizes, 2))

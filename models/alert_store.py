@@ -24,7 +24,7 @@ from models.alerts import (
     Silence,
 )
 from models.health import MachineTwin
-from models.scope import Scope
+from models.scope import Scope, id_first
 
 
 class InstanceChanged(Exception):
@@ -91,7 +91,7 @@ async def find_incident(*, scope: Scope, incident_id: ObjectId) -> dict[str, Any
     """The incident if in scope (shop-level incidents need a scope not limited to machines)."""
     query = _incident_scope(scope)
     query["_id"] = incident_id
-    return await _incidents().find_one(query)
+    return await _incidents().find_one(id_first(query))
 
 
 def _incident_scope(scope: Scope) -> dict[str, Any]:
@@ -239,7 +239,7 @@ async def mark_twins_due(
     *, org_id: ObjectId, machine_ids: Sequence[ObjectId], at: datetime
 ) -> None:
     await _twins_collection().update_many(
-        {"org_id": org_id, "_id": {"$in": list(machine_ids)}}, {"$set": {"alerts_due_at": at}}
+        {"_id": {"$in": list(machine_ids)}, "org_id": org_id}, {"$set": {"alerts_due_at": at}}
     )
 
 

@@ -38,7 +38,7 @@ async def delete_machines(*, scope: Scope, machine_ids: list[ObjectId]) -> dict[
         counts[model.Settings.name] = result.deleted_count
     for model in (MachineInventory, Machine):
         result = await model.get_pymongo_collection().delete_many(
-            {"org_id": scope.org_id, "_id": {"$in": allowed}}
+            {"_id": {"$in": allowed}, "org_id": scope.org_id}
         )
         counts[model.Settings.name] = result.deleted_count
     return counts

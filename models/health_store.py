@@ -18,7 +18,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from models.health import MachineEventRecord, MachineTwin, TelemetryRecord
-from models.scope import Scope
+from models.scope import Scope, id_first
 
 
 class TwinChanged(Exception):
@@ -33,7 +33,7 @@ def _one_twin(scope: Scope, machine_id: ObjectId) -> dict[str, Any]:
     query = scope.filter(machine_field="_id")
     allowed = scope.machine_ids is None or machine_id in scope.machine_ids
     query["_id"] = machine_id if allowed else {"$in": []}
-    return query
+    return id_first(query)
 
 
 async def find_twin(

@@ -16,7 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
 from models.ledger import MachineInventory, Transaction
-from models.scope import Scope
+from models.scope import Scope, id_first
 
 
 def _transactions() -> AsyncCollection:
@@ -32,7 +32,7 @@ def _one_machine(scope: Scope, machine_id: ObjectId, field: str) -> dict[str, An
     query = scope.filter(machine_field=field)
     allowed = scope.machine_ids is None or machine_id in scope.machine_ids
     query[field] = machine_id if allowed else {"$in": []}
-    return query
+    return id_first(query)
 
 
 def _machine_filter(scope: Scope, machine_id: ObjectId) -> dict[str, Any]:
@@ -60,7 +60,7 @@ async def list_inventory_states(
         if scope.machine_ids is not None:
             allowed &= scope.machine_ids
         query["_id"] = {"$in": sorted(allowed)}
-    cursor = _inventory().find(query).sort([("shop_id", ASCENDING), ("_id", ASCENDING)])
+    cursor = _inventory().find(id_first(query)).sort([("shop_id", ASCENDING), ("_id", ASCENDING)])
     return await cursor.to_list(length=None)
 
 
@@ -148,7 +148,7 @@ async def find_transaction(*, scope: Scope, transaction_id: ObjectId) -> dict[st
     """One stored transaction in scope, by id."""
     query = scope.filter()
     query["_id"] = transaction_id
-    return await _transactions().find_one(query)
+    return await _transactions().find_one(id_first(query))
 
 
 async def chain_range(

@@ -10,7 +10,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from models.organization import Organization, Shop
-from models.scope import Scope
+from models.scope import Scope, id_first
 
 
 class DuplicateShopCode(Exception):
@@ -43,7 +43,7 @@ async def list_shops(*, scope: Scope, shop_ids: Sequence[ObjectId] | None = None
     allowed = scope.narrowed(shop_ids=shop_ids).shop_ids
     if allowed is not None:
         query["_id"] = {"$in": sorted(allowed)}
-    return await Shop.find(query).sort("name", "_id").to_list()
+    return await Shop.find(id_first(query)).sort("name", "_id").to_list()
 
 
 async def get_shop(*, scope: Scope, shop_id: ObjectId) -> Shop | None:

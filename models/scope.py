@@ -76,3 +76,16 @@ class Scope:
                 raise ValueError("a machine-narrowed scope needs a machine field to filter on")
             query[machine_field] = {"$in": sorted(self.machine_ids)}
         return query
+
+
+def id_first(query: dict[str, Any]) -> dict[str, Any]:
+    """`query` with its `_id` condition as the first key (the same filter otherwise).
+
+    SecantusDB, the embedded database, uses the `_id` index only when `_id` is a filter's first
+    key and otherwise scans the collection: at 36,000 transactions `{org_id, _id}` took 5.8 s,
+    `{_id, org_id}` 8 ms. MongoDB's planner ignores key order, so this costs nothing there.
+    Every filter that selects by `_id` and also carries the scope goes through here.
+    """
+    if "_id" not in query:
+        return query
+    return {"_id": query["_id"], **{k: v for k, v in query.items() if k != "_id"}}

@@ -30,7 +30,7 @@ async def forecasts_for(
 ) -> dict[ObjectId, dict[str, tuple[float | None, float | None]]]:
     docs = (
         await AlertForecast.get_pymongo_collection()
-        .find({"org_id": org_id, "_id": {"$in": list(machine_ids)}})
+        .find({"_id": {"$in": list(machine_ids)}, "org_id": org_id})
         .to_list(length=None)
     )
     return {d["_id"]: {k: (v[0], v[1]) for k, v in d["slots"].items()} for d in docs}
