@@ -71,12 +71,11 @@ class World:
         async def send(rs: list[Raw]) -> None:
             machine = rs[0].machine
             for i in range(0, len(rs), 200):
-                result = await self.factory.ingest(
+                result = await self.factory.ingest_as_agent(
                     self.tenant,
                     [r.as_input() for r in rs[i : i + 200]],
                     machine_id=str(machine.id),
                     api_key=self.keys[machine.shop_id],
-                    idempotency_key=uuid.uuid4().hex,
                 )
                 assert not result["rejected"], result
                 assert not result["userErrors"], result

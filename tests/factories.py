@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -295,6 +296,28 @@ class Factory:
             api_key=api_key or tenant.api_key,
         )
         return data["ingestTransactions"]
+
+    async def ingest_as_agent(
+        self,
+        tenant: Tenant,
+        records: list[dict],
+        *,
+        machine_id: str | None = None,
+        api_key: str | None = None,
+        attempts: int = 8,
+    ) -> dict:
+        """ingestTransactions as the agent sends it: a retryable error (a busy or loaded
+        database answers TIMEOUT or IN_PROGRESS) is retried with the same idempotency key, with
+        backoff, so the payload returned is the batch's settled outcome."""
+        key = uuid.uuid4().hex
+        for attempt in range(attempts):
+            result = await self.ingest(
+                tenant, records, idempotency_key=key, machine_id=machine_id, api_key=api_key
+            )
+            if not any(e["retryable"] for e in result["userErrors"]):
+                return result
+            await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+        return result
 
     async def report(
         self,
