@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -131,6 +132,17 @@ def tx(
     if amount is not None:
         record["amount"] = amount
     return record
+
+
+async def until_settled(send: Callable[[], Awaitable[dict]], *, attempts: int = 8) -> dict:
+    """`send()`'s payload once none of its userErrors is retryable, retrying with backoff as
+    a client does (at most `attempts` calls; the last payload is returned either way)."""
+    for attempt in range(attempts):
+        payload = await send()
+        if not any(e["retryable"] for e in payload["userErrors"]):
+            break
+        await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+    return payload
 
 
 @dataclass
@@ -310,14 +322,12 @@ class Factory:
         database answers TIMEOUT or IN_PROGRESS) is retried with the same idempotency key, with
         backoff, so the payload returned is the batch's settled outcome."""
         key = uuid.uuid4().hex
-        for attempt in range(attempts):
-            result = await self.ingest(
+        return await until_settled(
+            lambda: self.ingest(
                 tenant, records, idempotency_key=key, machine_id=machine_id, api_key=api_key
-            )
-            if not any(e["retryable"] for e in result["userErrors"]):
-                return result
-            await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
-        return result
+            ),
+            attempts=attempts,
+        )
 
     async def report(
         self,

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from config import Settings
-from tests.factories import Factory, gql, gql_data
+from tests.factories import Factory, gql, gql_data, until_settled
 from tests.identity_helpers import LOGIN
 from tests.servers import uvicorn_server
 
@@ -119,7 +119,8 @@ async def test_concurrent_logins_on_both_workers_keep_one_security_chain(
             """One login as a client makes it: an error the API marks retryable (the security
             log busy under contention) is retried; the settled outcome is returned."""
             password = "correct-horse-battery" if i % 2 else "wrong-password-123"
-            for _ in range(5):
+
+            async def login() -> dict:
                 response = await http.post(
                     f"{workers[i % 2]}/graphql",
                     json={
@@ -128,9 +129,9 @@ async def test_concurrent_logins_on_both_workers_keep_one_security_chain(
                     },
                 )
                 assert response.status_code == 200
-                payload = response.json()["data"]["login"]
-                if not any(e["retryable"] for e in payload["userErrors"]):
-                    break
+                return response.json()["data"]["login"]
+
+            payload = await until_settled(login, attempts=5)
             return "ok" if payload["accessToken"] else payload["userErrors"][0]["code"]
 
         outcomes = await asyncio.gather(*[attempt(i) for i in range(8)])
