@@ -4,15 +4,18 @@ addresses."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
 import httpx
 
 from config import Settings
+from models.db import get_database
 from models.ledger import IngestBatch
 from models.ledger_store import find_inventory_state
 from models.machine import MAX_SLOT_PIECES
+from models.rate_limit import take_token
 from models.scope import Scope
 from resolvers.ledger.ingest.records import MAX_PIECES_PER_LINE
 from tests.factories import INGEST, PASSWORD, Factory, gql, gql_data, tx
@@ -117,6 +120,19 @@ async def test_the_rate_limit_charges_every_operation_of_a_batched_aliased_reque
     assert all(r["errors"][0]["extensions"]["code"] == "RATE_LIMITED" for r in results)
     ran = await IngestBatch.find(IngestBatch.machine_id == tenant.machines[0].id).count()
     assert ran == 5
+
+
+async def test_concurrent_first_uses_of_a_rate_bucket_let_exactly_its_capacity_through() -> None:
+    """Ten first takes at once of a 5-token bucket once let 1 to 4 through: the upserts that
+    lost the race to create the bucket were refused."""
+    db = get_database().db
+    for _ in range(5):
+        bucket = f"test-first-use:{uuid.uuid4().hex}"
+        results = await asyncio.gather(
+            *[take_token(db, bucket, capacity=5, per_second=1e-6) for _ in range(10)]
+        )
+        assert sum(r.allowed for r in results) == 5
+        assert all(r.retry_after > 0 for r in results if not r.allowed)
 
 
 async def test_production_hides_every_kind_of_schema_suggestion(

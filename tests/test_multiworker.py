@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from config import Settings
-from tests.factories import Factory, gql, gql_data, until_settled
+from models.identity import Role
+from tests.factories import PASSWORD, Factory, gql, gql_data, until_settled
 from tests.identity_helpers import LOGIN
 from tests.servers import uvicorn_server
 
@@ -112,24 +113,31 @@ async def test_concurrent_logins_on_both_workers_keep_one_security_chain(
     factory: Factory, workers: list[str]
 ) -> None:
     tenant = await factory.tenant(shops=0)
+    # Four accounts of one organization (one chain), each with a failed and a good login:
+    # retries of a busy log are real attempts and cost tokens of the account's login bucket,
+    # so eight attempts on one account could run into the throttle the next test checks.
+    others = [await factory.user(tenant, Role.AUDITOR, []) for _ in range(3)]
+    emails = [tenant.admin.email, *(user.email for user, _ in others)]
     # argon2 takes most of a second per login on a small machine; eight at once need time.
     async with httpx.AsyncClient(timeout=60) as http:
 
         async def attempt(i: int) -> str:
             """One login as a client makes it: an error the API marks retryable (the security
             log busy under contention) is retried; the settled outcome is returned."""
-            password = "correct-horse-battery" if i % 2 else "wrong-password-123"
+            password = PASSWORD if i % 2 else "wrong-password-123"
 
             async def login() -> dict:
                 response = await http.post(
                     f"{workers[i % 2]}/graphql",
                     json={
                         "query": LOGIN_RETRYABLE,
-                        "variables": {"email": tenant.admin.email, "password": password},
+                        "variables": {"email": emails[i // 2], "password": password},
                     },
                 )
-                assert response.status_code == 200
-                return response.json()["data"]["login"]
+                body = response.json()
+                assert response.status_code == 200, body
+                assert "errors" not in body, body
+                return body["data"]["login"]
 
             payload = await until_settled(login, attempts=5)
             return "ok" if payload["accessToken"] else payload["userErrors"][0]["code"]
