@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     max_batch_operations: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     operation_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Every database operation (a transaction with its retries as one) ends within this, below
+    # OPERATION_TIMEOUT_SECONDS: a wait on a held document becomes an error, not a hung request.
+    mongodb_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Verifiable audit logs (docs/audit.md). Checkpoint origins are `<AUDIT_LOG_ORIGIN>/<id>`:
     # name the deployment (`audit.cashcc.example.com`). AUDIT_SIGNING_KEYS is a JSON list of
@@ -211,6 +214,14 @@ class Settings(BaseSettings):
     def audit_key_ring(self) -> list[str]:
         """The audit signing and verifying keys (the development key when none is set)."""
         return list(self.audit_signing_keys) or [DEV_AUDIT_SIGNING_KEY]
+
+    @model_validator(mode="after")
+    def _database_answers_within_a_request(self) -> Settings:
+        if self.mongodb_timeout_seconds >= self.operation_timeout_seconds:
+            raise ValueError(
+                "MONGODB_TIMEOUT_SECONDS must be shorter than OPERATION_TIMEOUT_SECONDS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_a_delivery(self) -> Settings:

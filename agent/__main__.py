@@ -5,7 +5,8 @@
     python -m agent status --machine-id ID --outbox FILE
 
 `run` keeps sending until SIGINT/SIGTERM; `flush` sends what is pending and exits (0 when
-everything was acknowledged); `status` prints the outbox counts and quarantined records.
+everything was acknowledged); `status` prints the outbox counts, quarantined records and
+telemetry dead letters.
 The API key comes from the environment so it never shows in the process list. `--url`
 defaults to this host's API (`HOST`/`PORT`, like `cashcc simulate`). Mistakes (a missing
 outbox, an outbox of another machine, a refused key) print one `error:` line and exit 2.
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 
 from agent.client import AgentClient, AgentError
 from agent.outbox import Outbox, OutboxError
+from agent.telemetry import TelemetryQueue
 from config import get_settings
 
 FALLBACK_URL = "http://127.0.0.1:8000/graphql"
@@ -40,20 +42,26 @@ def default_url() -> str:
 
 async def _send(args: argparse.Namespace, api_key: str) -> int:
     client = AgentClient(
-        args.url, api_key, args.machine_id, args.outbox, batch_size=args.batch_size
+        args.url,
+        api_key,
+        args.machine_id,
+        args.outbox,
+        batch_size=args.batch_size,
+        heartbeat_interval=args.heartbeat_interval,
     )
     try:
         if args.command == "flush":
             report = await client.flush()
             print(f"acknowledged {report.accepted} new, {report.duplicates} duplicates, "
-                  f"{report.rejected} quarantined")  # fmt: skip
+                  f"{report.rejected} quarantined; telemetry {report.messages} delivered, "
+                  f"{report.dead} dead letters")  # fmt: skip
         else:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             await client.run(stop)
-        return 0 if client.status().pending == 0 else 1
+        return 0 if client.status().pending == 0 and not client.telemetry.pending() else 1
     except AgentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -67,9 +75,13 @@ def _status(args: argparse.Namespace) -> int:
         return 2
     outbox = Outbox(args.outbox, args.machine_id)
     try:
+        telemetry = TelemetryQueue(outbox)
         print(outbox.status())
+        print(telemetry.status())
         for q in outbox.quarantined():
             print(f"quarantined seq {q.seq}: {q.code} {q.message}")
+        for d in telemetry.dead_letters():
+            print(f"dead letter {d.event_id} ({d.message['kind']}): {d.code} {d.reason}")
     finally:
         outbox.close()
     return 0
@@ -90,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--machine-id", required=True, help="the machine's id (registerMachine)")
     parser.add_argument("--outbox", required=True, help="the machine's outbox file (SQLite)")
     parser.add_argument("--batch-size", type=int, default=100, help="transactions per request")
+    parser.add_argument(
+        "--heartbeat-interval", type=float, default=60.0, help="run: seconds between heartbeats"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,13 @@ import httpx
 
 from agent.outbox import Batch, CashLine, Outbox, OutboxStatus, QuarantinedRecord
 from agent.retry import RetryPolicy, parse_retry_after
+from agent.telemetry import MAX_MESSAGES_PER_CALL, DeadLetter, TelemetryQueue
 
 log = logging.getLogger("cashcc.agent")
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 DEFAULT_KEEP_ACKED_SECONDS = 7 * 86_400
+AGENT_VERSION = "cashcc-agent 1.0"
 
 INGEST_MUTATION = """
 mutation AgentIngest($input: IngestTransactionsInput!) {
@@ -27,6 +30,15 @@ mutation AgentIngest($input: IngestTransactionsInput!) {
     accepted duplicates replayed
     rejected { index seq code message }
     missingSeqs { from to }
+    userErrors { field code message retryable }
+  }
+}
+"""
+TELEMETRY_MUTATION = """
+mutation AgentTelemetry($input: ReportMachineTelemetryInput!) {
+  reportMachineTelemetry(input: $input) {
+    accepted duplicates stale
+    rejected { index eventId code message }
     userErrors { field code message retryable }
   }
 }
@@ -39,9 +51,12 @@ class AgentError(RuntimeError):
 
 
 class _Retry(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, retry_after: float | None = None, *, timed_out: bool = False
+    ) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.timed_out = timed_out  # no answer within the client's timeout
 
 
 @dataclass
@@ -55,6 +70,9 @@ class SendReport:
     replayed: int = 0
     retries: int = 0
     requeued: int = 0
+    messages: int = 0  # telemetry the cloud now holds (accepted, duplicate or stale)
+    stale: int = 0
+    dead: int = 0  # telemetry rejected: kept as dead letters
 
 
 class AgentClient:
@@ -65,6 +83,10 @@ class AgentClient:
     everything pending and returns when the cloud acknowledged it all; `run()` keeps flushing
     until stopped. Kill the process at any point: a new client on the same `outbox_path`
     resumes without loss or duplication.
+
+    Telemetry goes through the same outbox file: `report_device_event()` for each device
+    event, `heartbeat()` (which `run()` calls every `heartbeat_interval` seconds, also while
+    the cloud is unreachable). Set `device_heartbeat_at` whenever the device answered.
     """
 
     def __init__(
@@ -81,15 +103,27 @@ class AgentClient:
         keep_acked_seconds: float = DEFAULT_KEEP_ACKED_SECONDS,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        heartbeat_interval: float = 60.0,
+        telemetry_batch_size: int = MAX_MESSAGES_PER_CALL,
+        agent_version: str = AGENT_VERSION,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not 1 <= batch_size <= 1000:
             raise ValueError("batch_size must be between 1 and 1000")
+        if not 1 <= telemetry_batch_size <= MAX_MESSAGES_PER_CALL:
+            raise ValueError(f"telemetry_batch_size must be between 1 and {MAX_MESSAGES_PER_CALL}")
+        self.telemetry_batch_size = telemetry_batch_size
         self.url = url
         self.machine_id = machine_id
         self.batch_size = batch_size
         self.policy = policy or RetryPolicy()
         self.keep_acked_seconds = keep_acked_seconds
         self.outbox = Outbox(outbox_path, machine_id, first_seq=first_seq)
+        self.telemetry = TelemetryQueue(self.outbox)
+        self.heartbeat_interval = heartbeat_interval
+        self.agent_version = agent_version
+        self.device_heartbeat_at: datetime | None = None
+        self._clock = clock
         self._sleep = sleep
         self._http = httpx.AsyncClient(
             timeout=timeout, transport=transport, headers={"X-API-Key": api_key}
@@ -140,6 +174,37 @@ class AgentClient:
         """`journal()` for several transactions in one durable commit."""
         return self.outbox.journal_many(transactions)
 
+    def report_device_event(
+        self, kind: str, section: Any, *, observed_at: datetime | None = None
+    ) -> dict[str, Any]:
+        """Durably queue one device event (`kind` as `TelemetryKind`, `section` in the shape
+        of its GraphQL input, e.g. `{"code": "NOTE_JAM", "module": 1}` for ERROR) observed at
+        `observed_at` (default now); returns the message with its eventId and seq."""
+        return self.telemetry.report(kind, section, observed_at=observed_at or self._clock())
+
+    def heartbeat(self) -> dict[str, Any]:
+        """Queue a HEARTBEAT: agent version, last journaled seq, what is still unsent (count
+        and age of the oldest record or message) and the device's last heartbeat."""
+        now = self._clock()
+        status, telemetry = self.outbox.status(), self.telemetry.status()
+        oldest = [t for t in (self.outbox.oldest_pending_at(), telemetry.oldest_pending_at) if t]
+        section = {
+            "agentVersion": self.agent_version,
+            "lastJournaledSeq": status.next_seq - 1 if status.next_seq > 1 else None,
+            "outboxBacklog": status.pending + telemetry.pending,
+            "outboxOldestAgeSeconds": max(0, int(now.timestamp() - min(oldest)))
+            if oldest
+            else None,
+            "deviceHeartbeatAt": self.device_heartbeat_at.astimezone(UTC).isoformat()
+            if self.device_heartbeat_at
+            else None,
+        }
+        return self.telemetry.report("HEARTBEAT", section, observed_at=now)
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Telemetry the cloud rejected, with its code and reason (never resent)."""
+        return self.telemetry.dead_letters()
+
     def status(self) -> OutboxStatus:
         return self.outbox.status()
 
@@ -154,57 +219,129 @@ class AgentClient:
         """
         report = SendReport()
         while (batch := self.outbox.open_batch(self.batch_size)) is not None:
-            await self._deliver(batch, report, max_attempts=max_attempts)
+            payload = await self._with_retries(
+                f"batch {batch.key}",
+                functools.partial(self._post, batch),
+                report,
+                max_attempts=max_attempts,
+                before=functools.partial(self.outbox.note_attempt, batch.key),
+            )
+            self._settle(batch, payload, report)
+        window = self.telemetry_batch_size
+        while messages := self.telemetry.pending(window):
+            window = await self._send_telemetry(messages, window, report, max_attempts)
         self.outbox.purge_acked(self.keep_acked_seconds)
+        self.telemetry.purge_acked(self.keep_acked_seconds)
         return report
 
     async def run(self, stop: asyncio.Event, *, idle_seconds: float = 0.5) -> SendReport:
-        """Flush, then wait for new records or `stop`; returns the totals when stopped
-        (after a final flush attempt was not interrupted by a failure)."""
+        """Flush, then wait for new records or `stop`, queueing a heartbeat every
+        `heartbeat_interval` meanwhile (an outage does not stop them: they are replayed);
+        returns the totals when stopped (after a final flush was not interrupted)."""
         total = SendReport()
-        while True:
-            part = await self.flush()
-            for name in vars(total):
-                setattr(total, name, getattr(total, name) + getattr(part, name))
-            if stop.is_set():
-                return total
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), idle_seconds)
+        beating = asyncio.create_task(self._beat(stop))
+        try:
+            while True:
+                final = stop.is_set()
+                if final:
+                    # No heartbeat may slip in after the last flush: it would stay unsent.
+                    beating.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await beating
+                part = await self.flush()
+                for name in vars(total):
+                    setattr(total, name, getattr(total, name) + getattr(part, name))
+                if final:
+                    return total
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), idle_seconds)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
 
-    async def _deliver(self, batch: Batch, report: SendReport, *, max_attempts: int | None) -> None:
+    async def _beat(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.heartbeat()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.heartbeat_interval)
+
+    async def _send_telemetry(
+        self,
+        messages: list[dict[str, Any]],
+        window: int,
+        report: SendReport,
+        max_attempts: int | None,
+    ) -> int:
+        """Send `messages` (the oldest pending, at most `window`) and settle them; returns
+        the next call's window.
+
+        A call that timed out is not resent as it was: a backlog replayed after an outage
+        can be a call the server cannot answer in time, sent again forever. The next call
+        takes half as many messages (they are idempotent by eventId), down to one, and each
+        acknowledged call doubles the window back up to `telemetry_batch_size`."""
+        body = {"machineId": self.machine_id, "messages": messages}
+        try:
+            payload = await self._with_retries(
+                f"telemetry from seq {messages[0]['seq']}",
+                functools.partial(self._call, TELEMETRY_MUTATION, body, "reportMachineTelemetry"),
+                report,
+                max_attempts=max_attempts,
+                give_up=lambda retry: retry.timed_out and len(messages) > 1,
+            )
+        except _Retry:
+            narrower = max(1, min(window, len(messages)) // 2)
+            log.info("telemetry call of %d timed out; sending %d", len(messages), narrower)
+            return narrower
+        self._settle_telemetry(messages, payload, report)
+        return min(self.telemetry_batch_size, window * 2)
+
+    async def _with_retries(
+        self,
+        what: str,
+        send: Callable[[], Awaitable[dict[str, Any]]],
+        report: SendReport,
+        *,
+        max_attempts: int | None,
+        before: Callable[[], None] = lambda: None,
+        give_up: Callable[[_Retry], bool] = lambda retry: False,
+    ) -> dict[str, Any]:
+        """`send()`'s payload, retried with backoff on `_Retry`; a `_Retry` for which
+        `give_up` holds is raised to the caller (counted as a retry)."""
         attempt = 0
         while True:
             attempt += 1
-            self.outbox.note_attempt(batch.key)
+            before()
             try:
-                payload = await self._post(batch)
-                break
+                return await send()
             except _Retry as retry:
                 if max_attempts is not None and attempt >= max_attempts:
                     raise TimeoutError(
-                        f"batch {batch.key} not acknowledged after {attempt} attempts: {retry}"
+                        f"{what} not acknowledged after {attempt} attempts: {retry}"
                     ) from retry
                 report.retries += 1
+                if give_up(retry):
+                    raise
                 delay = self.policy.delay(attempt, retry_after=retry.retry_after)
-                log.info("retrying batch %s in %.2fs: %s", batch.key, delay, retry)
+                log.info("retrying %s in %.2fs: %s", what, delay, retry)
                 await self._sleep(delay)
-        self._settle(batch, payload, report)
 
     async def _post(self, batch: Batch) -> dict[str, Any]:
-        body = {
-            "query": INGEST_MUTATION,
-            "variables": {
-                "input": {
-                    "machineId": self.machine_id,
-                    "idempotencyKey": batch.key,
-                    "transactions": batch.records,
-                }
-            },
-        }
+        return await self._call(
+            INGEST_MUTATION,
+            {"machineId": self.machine_id, "idempotencyKey": batch.key,
+             "transactions": batch.records},
+            "ingestTransactions",
+        )  # fmt: skip
+
+    async def _call(self, query: str, input: dict[str, Any], field: str) -> dict[str, Any]:
+        """One mutation; `_Retry` for what may succeed later, `AgentError` for what cannot."""
+        body = {"query": query, "variables": {"input": input}}
         try:
             response = await self._http.post(self.url, json=body)
         except httpx.TransportError as exc:
-            raise _Retry(f"{type(exc).__name__}: {exc}") from exc
+            timed_out = isinstance(exc, httpx.TimeoutException)
+            raise _Retry(f"{type(exc).__name__}: {exc}", timed_out=timed_out) from exc
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if response.status_code in RETRYABLE_STATUS:
             raise _Retry(f"HTTP {response.status_code}", retry_after)
@@ -224,7 +361,7 @@ class AgentClient:
             raise AgentError(f"{ext.get('code')}: {first.get('message')}")
         if response.status_code != 200 or not document.get("data"):
             raise AgentError(f"unexpected HTTP {response.status_code} from {self.url}")
-        payload: dict[str, Any] = document["data"]["ingestTransactions"]
+        payload: dict[str, Any] = document["data"][field]
         for error in payload["userErrors"]:
             if error["retryable"]:
                 raise _Retry(f"{error['code']}: {error['message']}", retry_after)
@@ -256,3 +393,26 @@ class AgentClient:
         missing = [(r["from"], r["to"]) for r in payload["missingSeqs"]]
         if missing:
             report.requeued += self.outbox.requeue_missing(missing)
+
+    def _settle_telemetry(
+        self, messages: list[dict[str, Any]], payload: dict[str, Any], report: SendReport
+    ) -> None:
+        errors = payload["userErrors"]
+        if errors and errors[0]["code"] == "MACHINE_DECOMMISSIONED":
+            # The cloud will never take this machine's telemetry again; its transactions
+            # still go through, so the queue must not block them.
+            reason = errors[0]["message"]
+            rejected = {i: ("MACHINE_DECOMMISSIONED", reason) for i in range(len(messages))}
+        elif errors:
+            raise AgentError(f"{errors[0]['code']} on {errors[0]['field']}: {errors[0]['message']}")
+        else:
+            rejected = {r["index"]: (r["code"], r["message"]) for r in payload["rejected"]}
+        self.telemetry.complete(messages, rejected)
+        report.messages += len(messages) - len(rejected)
+        report.stale += payload["stale"]
+        report.dead += len(rejected)
+        for index, (code, reason) in rejected.items():
+            log.warning(
+                "telemetry %s rejected (%s): %s; kept as a dead letter",
+                messages[index]["eventId"], code, reason,
+            )  # fmt: skip

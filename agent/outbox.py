@@ -112,7 +112,7 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
-        with self._transaction():
+        with self.transaction():
             stored = self._meta("machine_id")
             if stored is None:
                 self._set_meta("machine_id", machine_id)
@@ -130,7 +130,9 @@ class Outbox:
             self._lock_file.close()
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One durable SQLite transaction on the outbox file (other journals of the same
+        machine, like the telemetry queue, share the file, its lock and its durability)."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
@@ -157,7 +159,7 @@ class Outbox:
         for tx in transactions:
             check_shape(tx)
         now = time.time()
-        with self._transaction() as db:
+        with self.transaction() as db:
             seq = int(self._meta("next_seq") or 1)
             seqs = []
             for tx in transactions:
@@ -188,7 +190,7 @@ class Outbox:
     def open_batch(self, max_size: int) -> Batch | None:
         """The oldest unacknowledged batch, or a new one of up to `max_size` pending records
         (key and membership committed before this returns); None when nothing is pending."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             row = db.execute(
                 "SELECT key, attempts FROM batches ORDER BY created_at, key LIMIT 1"
             ).fetchone()
@@ -219,14 +221,14 @@ class Outbox:
 
     def note_attempt(self, key: str) -> None:
         """Count one more send attempt of a batch (for status and logs)."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("UPDATE batches SET attempts = attempts + 1 WHERE key = ?", (key,))
 
     def complete_batch(self, batch: Batch, rejected: dict[int, tuple[str, str]]) -> None:
         """Record the cloud's answer: records whose seq is in `rejected` (seq -> code,
         message) are quarantined, all others of the batch are acked."""
         now = time.time()
-        with self._transaction() as db:
+        with self.transaction() as db:
             for seq in batch.seqs:
                 if seq in rejected:
                     code, message = rejected[seq]
@@ -245,7 +247,7 @@ class Outbox:
 
     def dissolve_batch(self, key: str) -> None:
         """Put a batch's records back in the queue; they go out later under a new key."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("UPDATE records SET batch_key = NULL WHERE batch_key = ?", (key,))
             db.execute("DELETE FROM batches WHERE key = ?", (key,))
 
@@ -253,7 +255,7 @@ class Outbox:
         """Acked records the cloud says it lacks (inclusive seq ranges) go back to pending;
         returns how many. Seqs not in the archive cannot be resent and are left alone."""
         count = 0
-        with self._transaction() as db:
+        with self.transaction() as db:
             for lo, hi in ranges:
                 cur = db.execute(
                     "UPDATE records SET state = 'pending', acked_at = NULL "
@@ -265,7 +267,7 @@ class Outbox:
 
     def purge_acked(self, older_than_seconds: float) -> int:
         """Forget acked records acknowledged more than `older_than_seconds` ago."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             cur = db.execute(
                 "DELETE FROM records WHERE state = 'acked' AND acked_at < ?",
                 (time.time() - older_than_seconds,),
@@ -284,6 +286,14 @@ class Outbox:
         """Every record the outbox still holds as (state, record), in seq order."""
         rows = self._db.execute("SELECT state, payload FROM records ORDER BY seq").fetchall()
         return [(state, json.loads(payload)) for state, payload in rows]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Rows of a read on the outbox file (outside any transaction)."""
+        return self._db.execute(sql, params).fetchall()
+
+    def oldest_pending_at(self) -> float | None:
+        """When the oldest record not yet acknowledged was journaled (epoch seconds)."""
+        return self.query("SELECT MIN(journaled_at) FROM records WHERE state = 'pending'")[0][0]
 
     def status(self) -> OutboxStatus:
         counts = dict(

@@ -186,7 +186,7 @@ async def fault_to_webhook(
 async def run(machines: int, repeats: int, faults: int, rate: float, deliveries: int) -> dict:
     with bench_env("alerts") as env:
         settings = env.settings
-        await connect(env.uri, env.db_name, retention_days=settings.retention_days)
+        await connect(env.uri, env.db_name, retention_days=settings.retention_days, migrate=True)
         app = create_app(settings, manage_database=False)
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
         try:

@@ -158,7 +158,7 @@ def run_size(n: int, runs: int) -> dict:
     try:
 
         async def do_seed() -> dict:
-            await connect(handle.uri, DB_NAME, retention_days=settings.retention_days)
+            await connect(handle.uri, DB_NAME, retention_days=settings.retention_days, migrate=True)
             try:
                 return await seed(n, settings)
             finally:

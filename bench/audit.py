@@ -58,7 +58,7 @@ async def _tenant(uri: str, db_name: str, machines: int) -> Any:
     from config import Settings
 
     settings = Settings(app_env="test", mongodb_uri=uri, mongodb_db=db_name)
-    await connect(uri, db_name, retention_days=92)
+    await connect(uri, db_name, retention_days=92, migrate=True)
     try:
         return await create_tenant(settings, shops=1, machines_per_shop=machines)
     finally:

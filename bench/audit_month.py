@@ -145,7 +145,7 @@ async def month(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(15)
     with bench_env("audit-month") as env:
         settings = env.settings
-        await connect(env.uri, env.db_name, retention_days=92)
+        await connect(env.uri, env.db_name, retention_days=92, migrate=True)
         try:
             tenant = await create_tenant(settings, shops=args.shops, machines_per_shop=3)
             started, totals = time.perf_counter(), {"transactions": 0, "checkpoints": 0}

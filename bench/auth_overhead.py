@@ -66,7 +66,7 @@ async def run(uri: str) -> list[dict[str, Any]]:
     settings = Settings(
         app_env="test", mongodb_uri=uri, mongodb_db=db_name, api_key_rate_burst=10**6
     )
-    await connect(uri, db_name, retention_days=settings.retention_days)
+    await connect(uri, db_name, retention_days=settings.retention_days, migrate=True)
     rows = []
     try:
         tenant = await create_tenant(settings, shops=1, machines_per_shop=0)

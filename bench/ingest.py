@@ -221,7 +221,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     timed_out: list[dict] = []
     with bench_env("ingest") as env:
         settings = env.settings
-        await connect(settings.mongodb_uri or "", env.db_name, retention_days=92)
+        await connect(settings.mongodb_uri or "", env.db_name, retention_days=92, migrate=True)
         try:
             tenant = await create_tenant(settings, shops=1, machines_per_shop=max(args.machines))
         finally:

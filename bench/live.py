@@ -270,7 +270,7 @@ async def main(args: argparse.Namespace) -> int:
         uri = handle.uri
     db_name = f"cashcc_bench_{uuid.uuid4().hex[:8]}"
     settings = Settings(app_env="test", mongodb_uri=uri, mongodb_db=db_name)
-    database = await db_connect(uri, db_name, retention_days=settings.retention_days)
+    database = await db_connect(uri, db_name, retention_days=settings.retention_days, migrate=True)
     rows: list[Scenario] = []
     redis = None
     try:

@@ -27,7 +27,7 @@ async def run(batches: int, batch_size: int) -> Profiler:
 
     with bench_env("profile") as env:
         settings = env.settings
-        await connect(env.uri, env.db_name, retention_days=92)
+        await connect(env.uri, env.db_name, retention_days=92, migrate=True)
         try:
             tenant = await create_tenant(settings, shops=1, machines_per_shop=1)
             records = _records(

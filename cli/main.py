@@ -1,5 +1,5 @@
-"""`cashcc` commands: serve, create-org, embedded-db, orgs, shops, machines, keys, simulate,
-rebuild-summaries, and the audit commands (cli/audit.py)."""
+"""`cashcc` commands: serve, migrate, create-org, embedded-db, orgs, shops, machines, keys,
+simulate, rebuild-summaries, and the audit commands (cli/audit.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from cli.serve import cmd_serve
 from config import Settings, configuration_problems, get_settings
 from models.embedded import EmbeddedDatabaseError, running_server, start_server, stop_server
 from resolvers.errors import ServiceError
-from resolvers.system import close_database, open_database
+from resolvers.system import SchemaBehind, close_database, migrate, open_database
 
 log = logging.getLogger("cashcc")
 
@@ -30,6 +30,16 @@ async def with_database(settings: Settings, work: Callable[[], Awaitable[Any]]) 
         return await work()
     finally:
         await close_database()
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """Create every collection and index, drop legacy ones, set the retention TTL; safe to run
+    again (prints what it changed, or that nothing was to do)."""
+    changes = asyncio.run(migrate(settings))
+    for change in changes:
+        print(change)
+    print(f"schema up to date ({len(changes)} change(s))")
+    return 0
 
 
 def cmd_create_org(args: argparse.Namespace, settings: Settings) -> int:
@@ -83,6 +93,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(with_database(settings, lambda: cleanup_run(args.cleanup, state_dir)))
 
     from simulator.api import ApiError
+    from simulator.faults import parse_faults
     from simulator.proxy import FaultRates
     from simulator.run import SimulationConfig, format_summary, run_simulation
 
@@ -96,22 +107,28 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
             duplicate=args.duplicate if args.duplicate is not None else base.duplicate,
             stall_seconds=args.client_timeout + 1,
         )
-    config = SimulationConfig(
-        url=args.url,
-        email=args.email or settings.demo_admin_email,
-        password=args.password or settings.demo_admin_password,
-        shops=args.shops,
-        machines=args.machines,
-        transactions=args.transactions,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        rate=args.rate,
-        faults=faults,
-        kill_every=args.kill_every,
-        client_timeout=args.client_timeout,
-        converge_timeout=args.timeout,
-        state_dir=args.state_dir or settings.var_dir / "sim",
-    )
+    try:
+        device_faults = parse_faults(args.faults) if args.faults else ()
+        config = SimulationConfig(
+            url=args.url,
+            email=args.email or settings.demo_admin_email,
+            password=args.password or settings.demo_admin_password,
+            shops=args.shops,
+            machines=args.machines,
+            transactions=args.transactions,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            rate=args.rate,
+            faults=faults,
+            kill_every=args.kill_every,
+            client_timeout=args.client_timeout,
+            converge_timeout=args.timeout,
+            state_dir=args.state_dir or settings.var_dir / "sim",
+            device_faults=device_faults,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     # The progress bar and the summary say what matters; retries are counted, not logged.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("cashcc.agent").setLevel(logging.WARNING)
@@ -180,6 +197,11 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default: PORT)")
     serve.add_argument("--workers", type=int, help="worker processes (default: WORKERS)")
 
+    _command(
+        sub, "migrate", "create collections and indexes, set the retention TTL (deploy step)",
+        cmd_migrate,
+    )  # fmt: skip
+
     org = _command(sub, "create-org", "create an organization and its first admin", cmd_create_org)
     org.add_argument("--name", required=True, help="organization name")
     org.add_argument("--admin-email", required=True, help="e-mail of the first ORG_ADMIN")
@@ -212,6 +234,12 @@ def build_parser(settings: Settings | None = None) -> argparse.ArgumentParser:
         sim.add_argument(
             f"--{fault}", type=float, help=f"probability of a {fault} per request (0..1)"
         )
+    sim.add_argument(
+        "--faults",
+        metavar="LIST",
+        help="device faults to inject and check, 'all' or some of offline,jam,full (one "
+        "machine each; the alerts check needs the server's WEBHOOK_ALLOW_PRIVATE=true)",
+    )
     sim.add_argument("--kill-every", type=float, default=0.0, help="mean s between agent kills")
     sim.add_argument("--client-timeout", type=float, default=30.0, help="seconds per request")
     sim.add_argument("--timeout", type=float, default=600.0, help="convergence deadline (s)")
@@ -261,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"error: {where}: the database did not answer ({type(exc).__name__})", file=sys.stderr
         )
+        return 2
+    except SchemaBehind as exc:
+        print(f"error: database: {exc}", file=sys.stderr)
         return 2
     except EmbeddedDatabaseError as exc:
         print(f"error: embedded database: {exc}", file=sys.stderr)

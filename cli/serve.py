@@ -24,7 +24,7 @@ from pathlib import Path
 from config import Settings
 from models.embedded import start_server
 from resolvers.fleet.organizations import ensure_demo_organization
-from resolvers.system import close_database, open_database
+from resolvers.system import close_database, migrate, open_database
 
 EMBEDDED_STOP_ENV = "CASHCC_STOP_EMBEDDED_DB"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -101,6 +101,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             os.environ[EMBEDDED_STOP_ENV] = str(settings.var_dir.resolve())
         settings = settings.model_copy(update={"mongodb_uri": handle.uri})
         print(f"embedded database at {handle.uri} (data in {settings.embedded_db_dir})")
+        # No deploy step on the embedded default: `cashcc serve` is the deploy.
+        for change in asyncio.run(migrate(settings)):
+            print(f"migrate: {change}")
     demo = asyncio.run(_ensure_demo(settings))
     if demo:
         print(f"demo organization created; log in with {demo[0]} / {demo[1]}")

@@ -46,7 +46,7 @@ from resolvers.alerts.evaluator import run_alert_evaluator
 from resolvers.audit.keys import key_ring
 from resolvers.audit.scheduler import CheckpointScheduler
 from resolvers.health.evaluator import run_evaluator
-from resolvers.system import close_database, open_database
+from resolvers.system import SchemaBehind, close_database, open_database
 from resolvers.webhooks.worker import run_delivery_worker
 
 log = logging.getLogger("cashcc")
@@ -178,7 +178,11 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_database:
-            await open_database(settings)
+            try:
+                await open_database(settings)
+            except SchemaBehind as exc:
+                log.critical("worker not started: %s", exc)
+                raise
         hub = LiveHub(make_broadcast(settings.broadcast_url), queue_size=settings.live_queue_size)
         await hub.start()
         set_hub(hub)

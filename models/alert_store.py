@@ -16,6 +16,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from models.alerts import (
+    OVERRIDABLE_RULE_FIELDS,
     AlertInstance,
     AlertRule,
     AlertRuleOverride,
@@ -140,11 +141,13 @@ async def rule_overrides(org_id: ObjectId) -> list[AlertRuleOverride]:
 
 
 async def set_rule_override(*, scope: Scope, rule: AlertRule, changes: dict[str, Any]) -> None:
-    await AlertRuleOverride.get_pymongo_collection().update_one(
-        {"org_id": scope.org_id, "rule": rule.value},
-        {"$set": changes, "$setOnInsert": {"org_id": scope.org_id, "rule": rule.value}},
-        upsert=True,
-    )
+    """Apply `changes` (None: back to the default) to the organization's override of `rule`;
+    an override left with every setting at its default is removed."""
+    overrides = AlertRuleOverride.get_pymongo_collection()
+    key = {"org_id": scope.org_id, "rule": rule.value}
+    await overrides.update_one(key, {"$set": changes, "$setOnInsert": key}, upsert=True)
+    # Conditional: a concurrent change that set something keeps its document.
+    await overrides.delete_one({**key, **dict.fromkeys(OVERRIDABLE_RULE_FIELDS)})
 
 
 async def active_silences(org_id: ObjectId, now: datetime) -> list[Silence]:

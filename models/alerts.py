@@ -124,6 +124,15 @@ class Incident(Document):
         ]
 
 
+OVERRIDABLE_RULE_FIELDS = (
+    "enabled",
+    "severity",
+    "hold_seconds",
+    "keep_firing_seconds",
+    "threshold",
+)
+
+
 class AlertRuleOverride(Document):
     """An organization's settings of one rule; unset fields keep the defaults."""
 
@@ -135,6 +144,10 @@ class AlertRuleOverride(Document):
     keep_firing_seconds: int | None = None
     threshold: int | None = None
     updated_at: datetime
+
+    def changes_anything(self) -> bool:
+        """Whether any setting differs from the default (not every field reset to null)."""
+        return any(getattr(self, f) is not None for f in OVERRIDABLE_RULE_FIELDS)
 
     class Settings:
         name = "alert_rule_overrides"

@@ -14,6 +14,7 @@ and `e` an entry of `$objectToArray` (`e.k` its key, `e.v` its value).
 
 from __future__ import annotations
 
+import calendar
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -285,17 +286,69 @@ def raw_demand_pipeline(
     ]
 
 
-async def run_raw(pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    cursor = await Transaction.get_pymongo_collection().aggregate(pipeline)
+async def run_raw(
+    pipeline: list[dict[str, Any]], *, session: AsyncClientSession | None = None
+) -> list[dict[str, Any]]:
+    cursor = await Transaction.get_pymongo_collection().aggregate(pipeline, session=session)
     return await cursor.to_list(length=None)
 
 
 async def stored_summaries(
-    scope: Scope, *, grain: Grain, start: datetime, end: datetime
+    scope: Scope,
+    *,
+    grain: Grain,
+    start: datetime,
+    end: datetime,
+    session: AsyncClientSession | None = None,
 ) -> list[dict[str, Any]]:
     """Summary documents in scope with `start <= bucket < end`."""
-    cursor = collection(grain).find(summary_match(scope, start=start, end=end)["$match"])
-    return await cursor.to_list(length=None)
+    query = summary_match(scope, start=start, end=end)["$match"]
+    return await collection(grain).find(query, session=session).to_list(length=None)
+
+
+async def days_with_data(
+    scope: Scope,
+    *,
+    occurred: tuple[datetime, datetime],
+    keys: tuple[datetime, datetime],
+    timezone: str,
+) -> dict[ObjectId, set[datetime]]:
+    """Machine -> the days with raw transactions (`occurred_at` in `occurred`) or summaries
+    (`bucket` in `keys`): UTC dates and the hourly summaries when `timezone` is "UTC",
+    otherwise local dates of `timezone` and the daily grains; dates as 00:00 UTC, the
+    summaries' keys. The rebuild's chunks: a machine's day without any is skipped."""
+    found: dict[ObjectId, set[datetime]] = {}
+
+    def add(machine_id: ObjectId, date: datetime) -> None:
+        if keys[0] <= date < keys[1]:
+            found.setdefault(machine_id, set()).add(date)
+
+    async def grouped(coll: Any, source: list[dict[str, Any]], day: Any) -> None:
+        group = {"$group": {"_id": {"m": "$machine_id", "b": day}}}
+        async for row in await coll.aggregate([*source, group]):
+            add(row["_id"]["m"], row["_id"]["b"])
+
+    start, end = occurred
+    await grouped(
+        Transaction.get_pymongo_collection(),
+        raw_source(scope, start=start, end=end),
+        raw_bucket(Grain.DAY, timezone),
+    )
+    if timezone == "UTC":
+        by_day = {"$dateTrunc": {"date": "$bucket", "unit": "day"}}
+        await grouped(collection(Grain.HOUR), summary_source(scope, start=start, end=end), by_day)
+        return found
+    for grain in (Grain.DAY, Grain.DEMAND):
+        source = summary_source(scope, start=keys[0], end=keys[1])
+        await grouped(collection(grain), source, "$bucket")
+    months = summary_match(scope, start=keys[0].replace(day=1), end=keys[1])["$match"]
+    fields = {"machine_id": 1, "bucket": 1, "n": 1}
+    async for doc in collection(Grain.MONTH).find(months, fields):
+        length = calendar.monthrange(doc["bucket"].year, doc["bucket"].month)[1]
+        for index, count in enumerate(doc["n"][:length]):
+            if count:
+                add(doc["machine_id"], doc["bucket"].replace(day=index + 1))
+    return found
 
 
 async def replace_summaries(

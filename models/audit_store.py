@@ -17,15 +17,15 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from models.audit import AuditCheckpoint, AuditLogHead, AuditSlot, AuditTreePage, LogKey
+from models.duplicates import duplicates_raised_as_duplicate_key
 from models.ledger import MachineInventory
 from models.scope import Scope
 from models.security_log import HEADS
 
 PAGE_LEAVES = 64
-DUPLICATE_KEY = 11000
 
 Address = tuple[int, int]
 """A complete subtree (level, index), as `resolvers.audit.merkle.NodeAddr`."""
@@ -111,13 +111,8 @@ async def append_tree_nodes(
         )
         for page, (offset, hashes) in grouped.items()
     ]
-    try:
+    with duplicates_raised_as_duplicate_key():
         result = await _pages().bulk_write(operations, ordered=True, session=session)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") == DUPLICATE_KEY for error in errors):
-            raise DuplicateKeyError("tree page appended concurrently") from exc
-        raise
     if result.matched_count + result.upserted_count != len(operations):
         raise TreeMoved(log)
 

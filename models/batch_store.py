@@ -11,6 +11,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from models.db import get_database
 from models.ledger import BatchStatus, IngestBatch
 from models.scope import Scope
 
@@ -36,14 +37,20 @@ async def claim_batch(
 ) -> dict[str, Any] | None:
     """Claim the key for this request. Returns None when claimed, else the existing record.
 
-    An existing IN_PROGRESS record whose lease has ended (its worker died) with the same
-    fingerprint is taken over atomically; the caller then owns it and None is returned.
+    An existing IN_PROGRESS record with the same fingerprint is taken over atomically when
+    its lease has ended or its process is known dead (`models.inflight`: no heartbeat for a
+    few seconds), so a crashed worker's batch is retried long before its lease ends; the
+    caller then owns it and None is returned.
     """
+    inflight = get_database().inflight
+    if inflight is not None:
+        await inflight.mark_active()  # recorded before the claim names it
     doc = {
         **_key_filter(scope, machine_id, key),
         "fingerprint": fingerprint,
         "status": BatchStatus.IN_PROGRESS.value,
         "owner": owner,
+        "process": inflight.process if inflight is not None else None,
         "lease_until": lease_until,
         "response": None,
         "created_at": now,
@@ -68,9 +75,28 @@ async def claim_batch(
         if taken is not None:
             return None
         existing = await _batches().find_one(_key_filter(scope, machine_id, key))
-        if existing is not None:
+        if existing is not None and not await _orphaned(existing, fingerprint):
             return existing
+        if existing is not None:
+            taken = await _batches().find_one_and_update(
+                {**_key_filter(scope, machine_id, key), "owner": existing["owner"]},
+                {"$set": {"owner": owner, "process": doc["process"], "lease_until": lease_until}},
+            )
+            if taken is not None:
+                return None
         # Released or expired between our insert and this read: try to claim it again.
+
+
+async def _orphaned(existing: dict[str, Any], fingerprint: str) -> bool:
+    """An unfinished claim of the same payload whose process is gone."""
+    inflight = get_database().inflight
+    return (
+        inflight is not None
+        and existing["status"] == BatchStatus.IN_PROGRESS.value
+        and existing["fingerprint"] == fingerprint
+        and existing.get("process") is not None
+        and not await inflight.is_alive(existing["process"])
+    )
 
 
 async def complete_batch(

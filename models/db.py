@@ -1,14 +1,16 @@
-"""Database connection and start-up: Beanie initialisation, indexes, the retention TTL."""
+"""Database connection: the client, Beanie, the schema check, and transactions."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import pymongo
 from beanie import init_beanie
 from prometheus_client import Counter
 from pymongo import AsyncMongoClient
@@ -17,63 +19,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from models.alerts import (
-    AlertForecast,
-    AlertInstance,
-    AlertRuleOverride,
-    AlertSweep,
-    Incident,
-    PlannedCollection,
-    Silence,
-)
-from models.audit import AuditCheckpoint, AuditLogHead, AuditSlot, AuditTreePage
 from models.embedded import start_server
-from models.health import MachineEventRecord, MachineTwin, TelemetryRecord
-from models.identity import ApiKey, RefreshToken, Session, User
-from models.ledger import IngestBatch, MachineInventory, Transaction
-from models.machine import Machine
-from models.organization import Organization, Shop
-from models.rate_limit import ensure_rate_limit_indexes
-from models.security_log import SecurityEvent
-from models.summary import DailyDemand, DailySummary, HourlySummary, MonthlyFlow
-from models.webhooks import Webhook, WebhookDelivery
+from models.inflight import InflightSessions
+from models.schema import (
+    DOCUMENT_MODELS,
+    SchemaBehind,
+    migrate_schema,
+    schema_problems,
+)
 
 log = logging.getLogger(__name__)
 
-DOCUMENT_MODELS = [
-    Organization,
-    Shop,
-    Machine,
-    User,
-    ApiKey,
-    Transaction,
-    MachineInventory,
-    IngestBatch,
-    RefreshToken,
-    Session,
-    SecurityEvent,
-    HourlySummary,
-    DailySummary,
-    MonthlyFlow,
-    DailyDemand,
-    AuditTreePage,
-    AuditCheckpoint,
-    AuditLogHead,
-    AuditSlot,
-    TelemetryRecord,
-    MachineTwin,
-    MachineEventRecord,
-    AlertInstance,
-    Incident,
-    AlertRuleOverride,
-    Silence,
-    PlannedCollection,
-    AlertForecast,
-    AlertSweep,
-    Webhook,
-    WebhookDelivery,
-]
-RETENTION_INDEX_NAME = "retention_ttl"
 TRANSACTION_RETRIES = Counter(
     "cashcc_db_transaction_retries",
     "Multi-document transactions run again after a transient error or an unknown commit.",
@@ -89,9 +45,15 @@ class Database:
     client: AsyncMongoClient
     db: AsyncDatabase
     max_concurrent_transactions: int = DEFAULT_MAX_CONCURRENT_TRANSACTIONS
+    # The limit of one transaction with its retries (seconds; None: the client's own).
+    transaction_timeout: float | None = None
+    # This process's sessions, recorded for successors (None: not recorded).
+    inflight: InflightSessions | None = None
     _transaction_slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
 
     async def close(self) -> None:
+        if self.inflight is not None:
+            await self.inflight.stop()
         await self.client.close()
 
     async def in_transaction(self, work: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
@@ -114,12 +76,18 @@ class Database:
                 TRANSACTION_RETRIES.inc()
             return await work(session)
 
-        async with self._transaction_slots, self.client.start_session() as session:
-            return await session.with_transaction(
-                counted,
-                read_concern=ReadConcern("snapshot"),
-                write_concern=WriteConcern("majority"),
-            )
+        async with (
+            self._transaction_slots,
+            self.client.start_session() as session,
+            self.inflight.running(session) if self.inflight else contextlib.nullcontext(),
+        ):
+            limit = self.transaction_timeout
+            with pymongo.timeout(limit) if limit is not None else contextlib.nullcontext():
+                return await session.with_transaction(
+                    counted,
+                    read_concern=ReadConcern("snapshot"),
+                    write_concern=WriteConcern("majority"),
+                )
 
 
 _database: Database | None = None
@@ -145,22 +113,54 @@ async def connect(
     *,
     retention_days: int,
     max_concurrent_transactions: int = DEFAULT_MAX_CONCURRENT_TRANSACTIONS,
+    migrate: bool = False,
+    timeout_seconds: float | None = None,
 ) -> Database:
-    """Connect, initialise Beanie and make sure every index (including the TTL) exists.
+    """Connect and initialise Beanie, without building any index.
 
+    Raises SchemaBehind (and stays disconnected) when the database lacks what this version
+    needs or holds another retention period; `migrate=True` runs the migration first (the
+    embedded default, tests, benchmarks: `cashcc migrate` everywhere else).
     `max_concurrent_transactions` bounds the multi-document transactions this process runs
-    at once (`in_transaction` queues the others)."""
+    at once (`in_transaction` queues the others). `timeout_seconds` bounds every operation
+    (pymongo's `timeoutMS`) and every transaction with its retries. The process records its
+    transaction sessions and ends those of dead processes (`models.inflight`)."""
     global _database
-    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, uuidRepresentation="standard")
+    timeout_ms = None if timeout_seconds is None else int(timeout_seconds * 1000)
+    client: AsyncMongoClient = AsyncMongoClient(
+        uri, tz_aware=True, uuidRepresentation="standard", timeoutMS=timeout_ms
+    )
     db = client[db_name]
-    await drop_legacy_indexes(db)
-    await init_beanie(database=db, document_models=DOCUMENT_MODELS)
-    await ensure_retention_ttl(db, retention_days=retention_days)
-    await ensure_rate_limit_indexes(db)
+    try:
+        if migrate:
+            await migrate_schema(db, retention_days=retention_days)
+        problems = await schema_problems(db, retention_days=retention_days)
+        if problems:
+            raise SchemaBehind(problems)
+        await init_beanie(database=db, document_models=DOCUMENT_MODELS, skip_indexes=True)
+        inflight = InflightSessions(db)
+    except BaseException:
+        await client.close()
+        raise
+    inflight.start()
     _database = Database(
-        client=client, db=db, max_concurrent_transactions=max_concurrent_transactions
+        client=client,
+        db=db,
+        max_concurrent_transactions=max_concurrent_transactions,
+        transaction_timeout=timeout_seconds,
+        inflight=inflight,
     )
     return _database
+
+
+async def migrate_database(uri: str, db_name: str, *, retention_days: int) -> list[str]:
+    """`cashcc migrate`: bring the database at `uri` to this version's schema (idempotent);
+    returns what changed."""
+    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True, uuidRepresentation="standard")
+    try:
+        return await migrate_schema(client[db_name], retention_days=retention_days)
+    finally:
+        await client.close()
 
 
 async def disconnect() -> None:
@@ -168,45 +168,3 @@ async def disconnect() -> None:
     if _database is not None:
         await _database.close()
         _database = None
-
-
-# Indexes earlier versions declared that would now refuse valid data.
-LEGACY_INDEXES = {
-    # e-mails were globally unique, which told one tenant's admin that an address exists in
-    # another tenant; they are unique per organization now
-    User.Settings.name: ["email_1"],
-}
-
-
-async def drop_legacy_indexes(db: AsyncDatabase) -> None:
-    for collection, names in LEGACY_INDEXES.items():
-        existing = await db[collection].index_information()
-        for name in names:
-            if name in existing:
-                await db[collection].drop_index(name)
-                log.info("dropped legacy index %s.%s", collection, name)
-
-
-async def ensure_retention_ttl(db: AsyncDatabase, *, retention_days: int) -> None:
-    """Raw transactions expire `retention_days` after the server received them.
-
-    The clock is `received_at`, not `occurred_at`: a batch replayed after a long outage is
-    kept for the full period from its arrival, never deleted on arrival for being "old".
-    Changing the setting adjusts the live index with `collMod` instead of rebuilding it.
-    """
-    seconds = retention_days * 86_400
-    collection = db[Transaction.Settings.name]
-    existing = await collection.index_information()
-    current = existing.get(RETENTION_INDEX_NAME)
-    if current is None:
-        await collection.create_index(
-            "received_at", name=RETENTION_INDEX_NAME, expireAfterSeconds=seconds
-        )
-    elif current.get("expireAfterSeconds") != seconds:
-        await db.command(
-            {
-                "collMod": Transaction.Settings.name,
-                "index": {"name": RETENTION_INDEX_NAME, "expireAfterSeconds": seconds},
-            }
-        )
-        log.info("retention TTL changed to %s days", retention_days)

@@ -17,6 +17,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from models.duplicates import duplicates_raised_as_duplicate_key
 from models.health import MachineEventRecord, MachineTwin, TelemetryRecord
 from models.scope import Scope, id_first
 
@@ -92,14 +93,18 @@ async def known_event_ids(
 
 async def insert_telemetry(documents: list[dict[str, Any]], *, session: AsyncClientSession) -> None:
     if documents:
-        await TelemetryRecord.get_pymongo_collection().insert_many(documents, session=session)
+        with duplicates_raised_as_duplicate_key():
+            await TelemetryRecord.get_pymongo_collection().insert_many(documents, session=session)
 
 
 async def insert_machine_events(
     documents: list[dict[str, Any]], *, session: AsyncClientSession | None = None
 ) -> None:
     if documents:
-        await MachineEventRecord.get_pymongo_collection().insert_many(documents, session=session)
+        with duplicates_raised_as_duplicate_key():
+            await MachineEventRecord.get_pymongo_collection().insert_many(
+                documents, session=session
+            )
 
 
 async def twins_due_for_check(*, now: datetime, limit: int) -> list[dict[str, Any]]:

@@ -81,9 +81,16 @@ class Transaction(Document):
         # Time indexes are ascending on purpose: MongoDB walks them backwards for newest-first
         # pages just as fast, and SecantusDB 0.7.0b3 drops the lower bound of a `$gte` range
         # on a descending index key (seen here), which would silently lose records.
+        # The unique backstops (duplicates, forked chains) start with the shard key.
         indexes = [
-            IndexModel([("machine_id", ASCENDING), ("seq", ASCENDING)], unique=True),
-            IndexModel([("machine_id", ASCENDING), ("chain_position", ASCENDING)], unique=True),
+            IndexModel(
+                [("org_id", ASCENDING), ("machine_id", ASCENDING), ("seq", ASCENDING)],
+                unique=True,
+            ),
+            IndexModel(
+                [("org_id", ASCENDING), ("machine_id", ASCENDING), ("chain_position", ASCENDING)],
+                unique=True,
+            ),
             IndexModel(
                 [
                     ("org_id", ASCENDING),
@@ -158,8 +165,9 @@ class MachineInventory(Document):
         name = "machine_inventory"
         indexes = [
             IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)]),
-            # A scope filter over a list of machines, `{org_id, _id: {$in: [...]}}`, uses it;
-            # without it SecantusDB scans the collection (10x slower at 3,000 machines).
+            # Supports the shard key (models/sharding.py), and a scope filter over a list of
+            # machines, `{org_id, _id: {$in: [...]}}`, uses it; without it SecantusDB scans
+            # the collection (10x slower at 3,000 machines).
             IndexModel([("org_id", ASCENDING), ("_id", ASCENDING)]),
         ]
 
@@ -199,6 +207,8 @@ class IngestBatch(Document):
     fingerprint: str
     status: BatchStatus
     owner: str
+    # The process that holds the claim (`models.inflight`): a dead one's claim is taken over.
+    process: str | None = None
     lease_until: datetime
     response: dict[str, Any] | None = None
     created_at: datetime

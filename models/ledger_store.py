@@ -15,6 +15,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
+from models.duplicates import duplicates_raised_as_duplicate_key
 from models.ledger import MachineInventory, Transaction
 from models.scope import Scope, id_first
 
@@ -94,8 +95,11 @@ async def stored_content_hashes(
 
 
 async def insert_transactions(docs: list[dict[str, Any]], *, session: AsyncClientSession) -> None:
+    """Insert a batch's new transactions; raises DuplicateKeyError when a seq or a chain
+    position of the machine is already stored (a concurrent batch won: retry on fresh state)."""
     if docs:
-        await _transactions().insert_many(docs, ordered=True, session=session)
+        with duplicates_raised_as_duplicate_key():
+            await _transactions().insert_many(docs, ordered=True, session=session)
 
 
 async def iter_chain(*, scope: Scope, machine_id: ObjectId) -> AsyncIterator[dict[str, Any]]:

@@ -3,7 +3,7 @@
 One document per bucket (`_id` = bucket name). Each take is ONE atomic `findOneAndUpdate`
 with an update pipeline that refills by elapsed server time (`$$NOW`, so worker clocks do not
 matter), takes a token when one is there, and records whether it did. No read-modify-write
-race is possible between processes. Idle buckets expire through a TTL index.
+race is possible between processes. Idle buckets expire through a TTL index (`models.schema`).
 
 A bucket's first use creates it full with an insert-only upsert (`$setOnInsert`), and only
 then takes. Taking with `upsert=True` directly is not safe: when several first uses race,
@@ -90,7 +90,3 @@ async def take_token(
     if doc["allowed"]:
         return BucketResult(True, 0.0)
     return BucketResult(False, round(max(1.0 - doc["tokens"], 0.0) / per_second, 3))
-
-
-async def ensure_rate_limit_indexes(db: AsyncDatabase) -> None:
-    await db[COLLECTION].create_index("expires_at", expireAfterSeconds=0)

@@ -1,7 +1,8 @@
 """Materialized cash-flow summaries, per machine and currency, at four grains.
 
-All are maintained with commutative `$inc` upserts inside the ingest transaction (see
-`models.summary_store`) and kept forever (no TTL). Hourly and daily summaries share one shape:
+All are maintained with commutative `$inc`s (a new summary inserted whole) inside the
+ingest transaction (see `models.summary_store`) and kept forever (no TTL). Hourly and daily
+summaries share one shape:
 
 - `n`: transactions; `t.<TYPE>.n` / `t.<TYPE>.a`: count and amount (minor units) by type;
 - `s.<SLOT>.<TYPE>`: pieces by denomination slot (`N500`, `C100`) and type, as reported
@@ -34,6 +35,9 @@ from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
 SUMMARY_KEY = ["org_id", "shop_id", "machine_id", "currency", "bucket"]
+# The same fields, shard key first (models/sharding.py): a sharded collection's unique index
+# must start with its shard key.
+SUMMARY_UNIQUE_INDEX = ["org_id", "machine_id", "shop_id", "currency", "bucket"]
 
 
 class Grain(StrEnum):
@@ -47,7 +51,7 @@ class Grain(StrEnum):
 
 def _indexes() -> list[IndexModel]:
     return [
-        IndexModel([(f, ASCENDING) for f in SUMMARY_KEY], unique=True),
+        IndexModel([(f, ASCENDING) for f in SUMMARY_UNIQUE_INDEX], unique=True),
         IndexModel([("org_id", ASCENDING), ("bucket", ASCENDING)]),
         IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING), ("bucket", ASCENDING)]),
         IndexModel([("org_id", ASCENDING), ("machine_id", ASCENDING), ("bucket", ASCENDING)]),

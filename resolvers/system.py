@@ -10,8 +10,17 @@ from redis import asyncio as redis
 from redis.exceptions import RedisError
 
 from config import Settings
-from models.db import Database, connect, database_uri, disconnect
+from models.db import Database, connect, database_uri, disconnect, migrate_database
 from models.readiness import database_problems
+from models.schema import SchemaBehind
+
+__all__ = [
+    "SchemaBehind",
+    "close_database",
+    "migrate",
+    "open_database",
+    "readiness_problems",
+]
 
 REDIS_TIMEOUT_SECONDS = 1.0
 _redis_clients: dict[str, redis.Redis] = {}
@@ -44,12 +53,25 @@ async def readiness_problems(*, broadcast_url: str) -> list[str]:
 
 async def open_database(settings: Settings) -> Database:
     """Connect this process: MONGODB_URI, or the embedded server under VAR_DIR (started on
-    demand)."""
+    demand). Raises SchemaBehind when the database needs `cashcc migrate`; the embedded
+    default migrates itself (it has no separate deploy step)."""
     return await connect(
         database_uri(settings.mongodb_uri, settings.embedded_db_dir, settings.var_dir),
         settings.mongodb_db,
         retention_days=settings.retention_days,
         max_concurrent_transactions=settings.max_concurrent_transactions,
+        migrate=not settings.mongodb_uri,
+        timeout_seconds=settings.mongodb_timeout_seconds,
+    )
+
+
+async def migrate(settings: Settings) -> list[str]:
+    """`cashcc migrate`: the schema changes a deploy applies before workers start
+    (idempotent); returns what changed."""
+    return await migrate_database(
+        database_uri(settings.mongodb_uri, settings.embedded_db_dir, settings.var_dir),
+        settings.mongodb_db,
+        retention_days=settings.retention_days,
     )
 
 

@@ -90,7 +90,7 @@ class CloudApi:
         if self._token is None or time.monotonic() > self._token_until:
             data = await self._post(LOGIN, {"email": self._email, "password": self._password}, None)
             result = data["login"]
-            _raise_user_errors(result)
+            raise_user_errors(result)
             self._token = result["accessToken"]
             # The TTL is at least 30 s; refresh well before it runs out.
             self._token_until = time.monotonic() + TOKEN_MARGIN_SECONDS
@@ -109,21 +109,21 @@ class CloudApi:
             CREATE_SHOP,
             {"input": {"name": name, "code": code, "timezone": timezone, "currency": currency}},
         )
-        return _raise_user_errors(data["createShop"])["shop"]
+        return raise_user_errors(data["createShop"])["shop"]
 
     async def register_machine(self, *, shop_id: str, serial: str, model: str) -> dict:
         data = await self.call(
             REGISTER_MACHINE,
             {"input": {"shopId": shop_id, "serial": serial, "model": model, "firstSeq": 1}},
         )
-        return _raise_user_errors(data["registerMachine"])["machine"]
+        return raise_user_errors(data["registerMachine"])["machine"]
 
     async def create_api_key(self, *, shop_id: str, machine_ids: list[str], name: str) -> str:
         data = await self.call(
             CREATE_API_KEY,
             {"input": {"name": name, "shopId": shop_id, "machineIds": machine_ids}},
         )
-        return _raise_user_errors(data["createApiKey"])["secret"]
+        return raise_user_errors(data["createApiKey"])["secret"]
 
     async def transactions(self, machine_ids: list[str]) -> AsyncIterator[dict[str, Any]]:
         """Every stored transaction of the machines, through the paginated connection."""
@@ -142,7 +142,7 @@ class CloudApi:
         return (await self.call(INVENTORY, {"machines": machine_ids}))["inventory"]["machines"]
 
 
-def _raise_user_errors(payload: dict[str, Any]) -> dict[str, Any]:
+def raise_user_errors(payload: dict[str, Any]) -> dict[str, Any]:
     errors = payload.get("userErrors") or []
     if errors:
         raise ApiError("; ".join(f"{e['field']}: {e['code']} {e['message']}" for e in errors))

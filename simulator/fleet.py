@@ -31,6 +31,7 @@ MODELS = ("CI_10", "CI_50", "CI_100")
 @dataclass(frozen=True)
 class FleetMachine:
     shop_code: str
+    shop_id: str
     shop_name: str
     machine_id: str
     serial: str
@@ -76,6 +77,7 @@ async def set_up_fleet(
         fleet += [
             FleetMachine(
                 shop_code=code,
+                shop_id=shop["id"],
                 shop_name=shop["name"],
                 machine_id=m["id"],
                 serial=m["serial"],

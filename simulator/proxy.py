@@ -35,7 +35,7 @@ class FaultRates:
         return cls(drop=0.08, reset=0.08, stall=0.03, duplicate=0.06, stall_seconds=stall_seconds)
 
 
-async def _read_message(reader: asyncio.StreamReader) -> bytes | None:
+async def read_message(reader: asyncio.StreamReader) -> bytes | None:
     """One HTTP/1.1 message as raw bytes, or None at a clean end of stream."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -110,7 +110,7 @@ class FlakyProxy:
         assert task is not None
         self._tasks.add(task)
         try:
-            while (request := await _read_message(reader)) is not None:
+            while (request := await read_message(reader)) is not None:
                 fault = self._pick()
                 self.stats[fault or "passed"] += 1
                 if fault == "drop":
@@ -144,7 +144,7 @@ class FlakyProxy:
         try:
             writer.write(request)
             await writer.drain()
-            response = await _read_message(reader)
+            response = await read_message(reader)
             if response is None:
                 raise ConnectionError("upstream closed without answering")
             return response

@@ -1,6 +1,7 @@
-"""Running a simulated fleet: every machine has a local system (traffic -> `AgentClient`)
-that journals and sends; optional faults (flaky proxy, agent kills) and a hook for more
-(the chaos benchmark restarts the API server through it); then the verification."""
+"""Running a simulated fleet: every machine has a local system (traffic and device events ->
+`AgentClient`) that journals and sends; optional faults (flaky proxy, agent kills, device
+faults) and a hook for more (the chaos benchmark restarts the API server through it); then
+the verification: transactions and inventory, twins, and with device faults the alerts."""
 
 from __future__ import annotations
 
@@ -17,20 +18,32 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from agent import AgentClient, RetryPolicy
 from agent.outbox import Outbox
+from agent.telemetry import TelemetryQueue
+from simulator.alerts_check import AlertsCheck, check_alerts, expectations_met, incidents_of
 from simulator.api import CloudApi
+from simulator.device import SimulatedDevice
+from simulator.faults import FaultsSetup, assign, offline_episode, tear_down, until
+from simulator.faults import set_up as set_up_faults
 from simulator.fleet import FleetMachine, set_up_fleet
+from simulator.local_system import LocalSystem
 from simulator.proxy import FaultRates, FlakyProxy
+from simulator.report import format_summary
 from simulator.traffic import MachineTraffic
+from simulator.twin_check import TwinCheck, check_twins
 from simulator.verify import Verification, verify
+
+__all__ = ["SimulationConfig", "SimulationResult", "format_summary", "run_simulation"]
 
 
 @dataclass
 class SimulationConfig:
     """`transactions` is per machine; `rate` is transactions per second per machine
     (0 = as fast as the cloud takes them); `kill_every` the mean seconds between agent
-    kills (0 = never); `faults` enables the flaky proxy."""
+    kills (0 = never); `faults` enables the flaky proxy; `device_faults` names the device
+    faults to inject (simulator/faults.py), which also turns on the alerts check and gives
+    the shops `heartbeat_interval` and `offline_grace` (default: long enough for the
+    proxy's stalls)."""
 
     url: str
     email: str
@@ -47,6 +60,22 @@ class SimulationConfig:
     converge_timeout: float = 600.0
     state_dir: Path = Path("var/sim")
     run_id: str = field(default_factory=lambda: new_run_id())
+    device_faults: tuple[str, ...] = ()
+    heartbeat_interval: float = 60.0
+    offline_grace: int | None = None
+    jam_hold: int = 5
+
+    def __post_init__(self) -> None:
+        if self.device_faults:
+            if self.shops * self.machines <= len(self.device_faults):
+                raise ValueError(
+                    f"--faults: {len(self.device_faults)} faults need at least "
+                    f"{len(self.device_faults) + 1} machines (one stays clean)"
+                )
+            self.heartbeat_interval = min(self.heartbeat_interval, 1.0)
+            if self.offline_grace is None:
+                stall = self.faults.stall_seconds if self.faults else 0.0
+                self.offline_grace = int(max(8.0, 2 * max(self.client_timeout, stall) + 4))
 
 
 @dataclass
@@ -62,94 +91,66 @@ class SimulationResult:
     errors: list[str]
     labels: dict[str, str] = field(default_factory=dict)
     outboxes: dict[str, Path] = field(default_factory=dict)
+    twins: list[TwinCheck] = field(default_factory=list)
+    alerts: AlertsCheck | None = None
+    device_faults: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return self.converged and self.verification.ok and not self.errors
-
-
-class LocalSystem:
-    """One machine's local system: journals its traffic and runs the agent; can be killed
-    (task cancelled, files closed with no cleanup) and restarted on the same outbox."""
-
-    def __init__(self, machine: FleetMachine, transactions: list[dict[str, Any]], url: str,
-                 config: SimulationConfig, seed: int) -> None:  # fmt: skip
-        self.machine = machine
-        self.transactions = transactions
-        self.url = url
-        self.config = config
-        self.rng = random.Random(seed)
-        self.client: AgentClient | None = None
-        self.task: asyncio.Task | None = None
-        self.done = False
-        self.error: str | None = None
-        self.journaled = 0
-        self.acked = 0
-        self.settled = asyncio.Event()  # set when this system finished or failed
-
-    def start(self) -> None:
-        self.client = AgentClient(
-            self.url,
-            self.machine.api_key,
-            self.machine.machine_id,
-            self.machine.outbox_path,
-            batch_size=self.config.batch_size,
-            timeout=self.config.client_timeout,
-            policy=RetryPolicy(base=0.05, max_delay=2.0, rng=random.Random(self.rng.random())),
+        return (
+            self.converged
+            and self.verification.ok
+            and not self.errors
+            and all(t.ok for t in self.twins)
+            and (self.alerts is None or self.alerts.ok)
         )
-        self.task = asyncio.create_task(self._life(self.client))
 
-    async def _life(self, client: AgentClient) -> None:
-        stop = asyncio.Event()
-        sender = asyncio.create_task(client.run(stop, idle_seconds=0.1))
-        try:
-            position = client.status().next_seq - 1  # what the outbox already holds
-            step = 1 if self.config.rate else self.config.batch_size
-            while position < len(self.transactions):
-                chunk = self.transactions[position : position + step]
-                client.journal_many(chunk)
-                position += len(chunk)
-                self.journaled = position
-                if self.config.rate:
-                    await asyncio.sleep(len(chunk) / self.config.rate)
-                else:
-                    await asyncio.sleep(0)
-                if sender.done():
-                    break
-            stop.set()
-            await sender
-            self.done = True
-        except Exception as exc:
-            self.error = f"{self.machine.serial}: {type(exc).__name__}: {exc}"
-        finally:
-            if self.done or self.error:
-                self.settled.set()
-            sender.cancel()
-            with contextlib.suppress(BaseException):
-                await sender
 
-    def refresh(self) -> None:
-        if self.client is not None and self.task is not None and not self.task.done():
-            status = self.client.status()
-            self.journaled = status.next_seq - 1
-            self.acked = status.acked
-        elif self.client is not None and self.done:
-            self.acked = self.journaled
+def _systems(fleet: list[FleetMachine], url: str, config: SimulationConfig,
+             assigned: dict[str, str]) -> list[LocalSystem]:  # fmt: skip
+    now = datetime.now(UTC)
+    systems = []
+    for n, machine in enumerate(fleet):
+        seed = config.seed * 1_000_003 + n
+        traffic = MachineTraffic(machine.profile, seed=seed)
+        transactions = traffic.generate(config.transactions, now=now)
+        fault = assigned.get(machine.machine_id)
+        device = SimulatedDevice(
+            transactions,
+            set(traffic.coins + traffic.small_notes),
+            seed=seed,
+            box_slot=(traffic.large_notes or traffic.small_notes)[-1],
+            jam_fault=fault == "jam",
+            full_box=fault == "full",
+        )
+        systems.append(LocalSystem(machine, transactions, device, url, config, seed))
+    return systems
 
-    async def kill(self) -> None:
-        """Like SIGKILL: stop mid-whatever; SQLite keeps only committed state."""
-        if self.task is None or self.client is None:
-            return
-        self.task.cancel()
-        with contextlib.suppress(BaseException):
-            await self.task
-        await self.client.aclose()
-        self.client = None
 
-    async def close(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
-            self.client = None
+async def _alerts_phase(api: CloudApi, systems: list[LocalSystem], setup: FaultsSetup,
+                        assigned: dict[str, str], config: SimulationConfig,
+                        labels: dict[str, str]) -> AlertsCheck:  # fmt: skip
+    """With every agent still heartbeating: wait until the faults' incidents and their
+    deliveries are there, then check them."""
+    suspect = {
+        s.machine.machine_id
+        for s in systems
+        if s.client is not None
+        and any(m["kind"] == "SUSPECT_NOTES" for _, m in s.client.telemetry.messages())
+    }
+    ids = [s.machine.machine_id for s in systems]
+
+    async def met() -> bool:
+        incidents = await incidents_of(api, ids)
+        return expectations_met(assigned, suspect, incidents, setup.receiver)
+
+    with contextlib.suppress(TimeoutError):
+        await until(met, within=config.converge_timeout, what="the faults' alerts", interval=0.5)
+    return await check_alerts(
+        api, faults=assigned, suspect=suspect,
+        seen_offline={s.machine.machine_id for s in systems if s.seen_offline},
+        machine_ids=ids, labels=labels, receiver=setup.receiver, webhook_id=setup.webhook_id,
+    )  # fmt: skip
 
 
 async def _progress(systems: list[LocalSystem], total: int, out: TextIO | None,
@@ -164,6 +165,8 @@ async def _progress(systems: list[LocalSystem], total: int, out: TextIO | None,
             s.refresh()
         state["journaled"] = sum(s.journaled for s in systems)
         state["acked"] = sum(s.acked for s in systems)
+        state["acked_by_machine"] = {s.machine.machine_id: s.acked for s in systems}
+        state["finished_machines"] = {s.machine.machine_id for s in systems if s.done}
         if out is not None:
             done = state["acked"] / total if total else 1.0
             bar = "#" * int(done * 30)
@@ -206,9 +209,13 @@ async def run_simulation(
 ) -> SimulationResult:
     """Set up the fleet, run it to convergence (or `converge_timeout`), verify, and return
     the result. `during(state)` runs alongside; `state` holds the live journaled, acked,
-    kills and total counts and the monotonic `started` time."""
+    kills and total counts, `acked_by_machine`, the ids of the `finished_machines` and the
+    monotonic `started` time."""
     api = CloudApi(config.url, config.email, config.password)
     proxy = None
+    setup = None
+    systems: list[LocalSystem] = []
+    background: list[asyncio.Task] = []
     try:
         fleet = await set_up_fleet(
             api,
@@ -217,6 +224,14 @@ async def run_simulation(
             run_id=config.run_id,
             state_dir=config.state_dir,
         )
+        assigned = {}
+        if config.device_faults:
+            assigned = assign(config.device_faults, [m.machine_id for m in fleet])
+            setup = await set_up_faults(
+                api, sorted({m.shop_id for m in fleet}),
+                heartbeat=max(1, round(config.heartbeat_interval)),
+                grace=config.offline_grace or 600, jam_hold=config.jam_hold,
+            )  # fmt: skip
         agent_url = config.url
         if config.faults is not None:
             target = urlsplit(config.url)
@@ -228,14 +243,12 @@ async def run_simulation(
             )
             await proxy.start()
             agent_url = f"http://127.0.0.1:{proxy.port}{target.path}"
-        now = datetime.now(UTC)
-        systems = []
-        for n, machine in enumerate(fleet):
-            seed = config.seed * 1_000_003 + n
-            traffic = MachineTraffic(machine.profile, seed=seed).generate(
-                config.transactions, now=now
-            )
-            systems.append(LocalSystem(machine, traffic, agent_url, config, seed))
+        systems = _systems(fleet, agent_url, config, assigned)
+        labels = {
+            s.machine.machine_id: f"{s.machine.serial} {s.machine.profile.currency}"
+            + (f" [{assigned[s.machine.machine_id]}]" if s.machine.machine_id in assigned else "")
+            for s in systems
+        }
         total = sum(len(s.transactions) for s in systems)
         settled = asyncio.Event()
         for s in systems:
@@ -247,6 +260,8 @@ async def run_simulation(
             "kills": 0,
             "total": total,
             "started": started,
+            "acked_by_machine": {},
+            "finished_machines": set(),
         }
         for s in systems:
             s.start()
@@ -257,6 +272,12 @@ async def run_simulation(
             helpers.append(asyncio.create_task(_killer(systems, config.kill_every, rng, state)))
         if during is not None:
             helpers.append(asyncio.create_task(during(state)))
+        episodes = [
+            asyncio.create_task(offline_episode(s, api, within=config.converge_timeout))
+            for s in systems
+            if assigned.get(s.machine.machine_id) == "offline"
+        ]
+        background = [*helpers, *episodes]
         deadline = started + config.converge_timeout
         while True:
             settled.clear()
@@ -271,16 +292,24 @@ async def run_simulation(
         for task in helpers[1:]:
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
-        for s in systems:
-            await s.kill() if not s.done else await s.close()
+        errors = [s.error for s in systems if s.error]
+        for outcome in await asyncio.gather(*episodes, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                errors.append(f"offline fault: {outcome}")
+        checked_alerts = None
+        if setup is not None and converged:
+            checked_alerts = await _alerts_phase(api, systems, setup, assigned, config, labels)
+        await _shut_down(systems)
         if out is not None and out.isatty():
             out.write("\n")
-        journals = {}
+        journals, telemetry = {}, {}
         for s in systems:
             outbox = Outbox(s.machine.outbox_path, s.machine.machine_id)
             journals[s.machine.machine_id] = outbox.records()
+            telemetry[s.machine.machine_id] = TelemetryQueue(outbox).messages()
             outbox.close()
         verification = await verify(api, journals)
+        twins = await check_twins(api, telemetry)
         return SimulationResult(
             run_id=config.run_id,
             machines=len(systems),
@@ -290,45 +319,34 @@ async def run_simulation(
             kills=state["kills"],
             faults=dict(proxy.stats) if proxy else {},
             verification=verification,
-            errors=[s.error for s in systems if s.error],
-            labels={
-                s.machine.machine_id: f"{s.machine.serial} {s.machine.profile.currency}"
-                for s in systems
-            },
+            errors=errors,
+            labels=labels,
             outboxes={s.machine.machine_id: s.machine.outbox_path for s in systems},
+            twins=twins,
+            alerts=checked_alerts,
+            device_faults=assigned,
         )
     finally:
+        # Also when something above failed: no system, helper or fault keeps running, and
+        # the organization gets its rules and webhooks back.
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await _shut_down(systems)
         if proxy is not None:
             await proxy.stop()
+        if setup is not None:
+            await tear_down(api, setup)
         await api.aclose()
 
 
-def format_summary(result: SimulationResult) -> str:
-    """The human-readable end-of-run report."""
-    v = result.verification
-    rate = result.journaled / result.elapsed if result.elapsed else 0.0
-    lines = [
-        f"run {result.run_id}: {result.machines} machines, {result.journaled} transactions "
-        f"journaled in {result.elapsed:.1f}s ({rate:.0f} tx/s)"
-        + ("" if result.converged else "  -- DID NOT CONVERGE"),
-        f"agent kills: {result.kills}; network faults: "
-        + (", ".join(f"{k} {n}" for k, n in sorted(result.faults.items())) or "none"),
-        f"{'machine':<30} {'journaled':>9} {'in cloud':>9} {'sum journaled':>15} "
-        f"{'sum in cloud':>15}  check",
-    ]
-    for m in v.machines:
-        check = "ok" if m.ok else "MISMATCH: " + "; ".join(m.problems())
-        lines.append(
-            f"{result.labels.get(m.machine_id, m.machine_id):<30} {m.journaled:>9} "
-            f"{m.stored:>9} {m.journaled_sum:>15} {m.stored_sum:>15}  {check}"
-        )
-    lines += [f"error: {e}" for e in result.errors]
-    lines.append(
-        f"verification: {'OK' if v.ok else 'FAILED'} - cloud holds {v.stored} of "
-        f"{v.journaled} journaled transactions"
-        + (", counts, sums and per-denomination inventory match" if v.ok else "")
-    )
-    return "\n".join(lines)
+async def _shut_down(systems: list[LocalSystem]) -> None:
+    """Close the finished systems (a last flush), kill the others; idempotent."""
+    for s in systems:
+        if s.done:
+            await s.close()
+        else:
+            await s.kill()
 
 
 def new_run_id() -> str:

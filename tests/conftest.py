@@ -3,6 +3,7 @@ temporary directory, or the MongoDB at MONGODB_URI), one database, and an HTTP c
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from config import Settings
-from models.db import Database, connect, disconnect
+from models.db import Database, connect, disconnect, migrate_database
 from models.embedded import start_server, stop_server
 from tests.factories import Factory
 from tests.servers import ApiServer, running, server_env
@@ -36,13 +37,22 @@ def database_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_uri: str) -> Settings:
-    return Settings(app_env="test", mongodb_uri=database_uri, mongodb_db=DB_NAME)
+    """The test database's settings; the database is migrated (`cashcc migrate`'s code) before
+    any test or server uses it, as a deploy does before workers start."""
+    settings = Settings(app_env="test", mongodb_uri=database_uri, mongodb_db=DB_NAME)
+    asyncio.run(migrate_database(database_uri, DB_NAME, retention_days=settings.retention_days))
+    return settings
 
 
 @pytest.fixture(scope="session")
 async def database(settings: Settings) -> AsyncIterator[Database]:
     assert settings.mongodb_uri
-    db = await connect(settings.mongodb_uri, DB_NAME, retention_days=settings.retention_days)
+    db = await connect(
+        settings.mongodb_uri,
+        DB_NAME,
+        retention_days=settings.retention_days,
+        timeout_seconds=settings.mongodb_timeout_seconds,
+    )
     try:
         yield db
     finally:

@@ -262,6 +262,39 @@ async def test_a_disabled_rule_raises_nothing_and_bad_settings_name_the_field(
     assert await incidents(tenant) == []
 
 
+async def test_a_rule_whose_settings_are_all_reset_to_the_defaults_is_no_longer_customized(
+    factory: Factory,
+) -> None:
+    tenant = await factory.tenant()
+
+    async def customized() -> bool:
+        data = await gql_data(
+            factory.client,
+            "{ alertRules { settings { rule } customized } }",
+            token=tenant.admin_token,
+        )
+        return next(e for e in data["alertRules"] if e["settings"]["rule"] == "NOTE_JAM")[
+            "customized"
+        ]
+
+    async def update(**fields: object) -> None:
+        data = await gql_data(
+            factory.client,
+            UPDATE_RULE,
+            {"input": {"rule": "NOTE_JAM", **fields}},
+            token=tenant.admin_token,
+        )
+        assert data["updateAlertRule"]["userErrors"] == []
+
+    assert await customized() is False
+    await update(holdSeconds=5, keepFiringSeconds=30)
+    assert await customized() is True
+    await update(holdSeconds=None)
+    assert await customized() is True, "keepFiringSeconds still differs"
+    await update(keepFiringSeconds=None)
+    assert await customized() is False
+
+
 async def test_alerts_changed_streams_each_transition_from_a_running_server(
     factory: Factory, settings: Settings
 ) -> None:

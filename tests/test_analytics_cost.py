@@ -24,9 +24,10 @@ from models.analytics_store import (
     slot_flow_pipeline,
     summaries_in_scope,
 )
-from models.db import DOCUMENT_MODELS, Database
+from models.db import Database
 from models.identity import Role
 from models.ledger import Transaction
+from models.schema import DOCUMENT_MODELS
 from models.scope import Scope
 from tests.conftest import DB_NAME
 from tests.factories import Factory, gql_data, tx

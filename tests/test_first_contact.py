@@ -4,6 +4,7 @@ start-up configuration errors."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import subprocess
@@ -16,6 +17,7 @@ from pymongo import MongoClient
 
 from config import Settings
 from graph.app import create_app
+from models.db import migrate_database
 from tests.identity_helpers import production_settings
 from tests.live_support import RedisServer
 from tests.servers import REPO, ApiServer, running, server_env, wait_until
@@ -99,6 +101,7 @@ async def test_landing_page_points_to_graphql_docs_and_health(client: httpx.Asyn
 
 def test_readyz_names_the_failing_part(settings: Settings, database) -> None:
     db_name = f"cashcc_ready_{uuid.uuid4().hex[:8]}"
+    asyncio.run(migrate_database(settings.mongodb_uri or "", db_name, retention_days=92))
     redis = RedisServer()
     redis.start()
     server = ApiServer(
@@ -123,11 +126,11 @@ def test_readyz_names_the_failing_part(settings: Settings, database) -> None:
                 timeout=10,
                 what="readiness after Redis is back",
             )
-            mongo[db_name]["transactions"].drop_index("machine_id_1_seq_1")
+            mongo[db_name]["transactions"].drop_index("org_id_1_machine_id_1_seq_1")
             broken = httpx.get(f"{server.http_url}/readyz", timeout=10)
             assert broken.status_code == 503
             assert broken.json()["problems"] == [
-                "database: index (machine_id,seq) missing on transactions"
+                "database: index (org_id,machine_id,seq) missing on transactions"
             ]
     finally:
         redis.stop()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from models.db import RETENTION_INDEX_NAME, Database, ensure_retention_ttl
+from models.db import Database
 from models.ledger import Transaction
+from models.schema import RETENTION_INDEX_NAME, ensure_retention_ttl
 
 
 async def ttl_seconds(database: Database) -> int:

@@ -4,10 +4,15 @@ For every shop in scope the hourly summaries of the UTC hours covering `[start, 
 the daily summaries, daily demand and monthly flow days of the local dates lying entirely
 inside those hours, are recomputed with aggregation pipelines over the raw transactions and
 compared field by field with the stored ones (monthly documents only on the days in range).
-With `apply`, the stored summaries of the range are replaced (in one transaction per shop and
-grain; monthly documents keep their days outside the range). Raw transactions expire after
-the retention period: rebuild only ranges whose transactions are still stored, or the
-rebuild would erase history.
+The work goes in chunks of one machine and one day (a UTC day of hours; a local date of the
+daily grains), each read and, with `apply`, replaced in one snapshot transaction: a chunk
+stays far below the transaction lifetime and cache limits whatever the range, and it is safe
+while ingest runs. The chunk's raw transactions and summaries are read at one snapshot; a
+batch committed after it changed summaries the chunk rewrites, so one of the two
+transactions fails with a write conflict and is retried on fresh data, and nothing a batch
+added is overwritten. Monthly documents keep their days outside the chunk. Raw transactions
+expire after the retention period: rebuild only ranges whose transactions are still stored,
+or the rebuild would erase history.
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
+
+from bson import ObjectId
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from models.analytics_store import (
     Grain,
+    days_with_data,
     raw_demand_pipeline,
     raw_slot_pipeline,
     raw_type_pipeline,
@@ -164,8 +174,15 @@ def _merged_month(stored: Doc | None, expected: Doc | None, days: DayRange) -> D
     return doc if any(doc["n"]) else None
 
 
+@dataclass(frozen=True)
+class _Checked:
+    grain: Grain
+    checked: int
+    differences: list[Difference]
+
+
 async def _check(
-    report: RebuildReport,
+    session: AsyncClientSession,
     scope: Scope,
     *,
     grain: Grain,
@@ -174,14 +191,19 @@ async def _check(
     key_end: datetime,
     apply: bool,
     days: DayRange | None = None,
-) -> None:
+) -> _Checked:
     """Compare the stored summaries of `grain` keyed in `[key_start, key_end)` with
-    `expected`; with `apply`, replace them when anything differs."""
+    `expected`, in the chunk's transaction; with `apply`, replace them when anything
+    differs."""
     stored = {
-        _key(d): d for d in await stored_summaries(scope, grain=grain, start=key_start, end=key_end)
+        _key(d): d
+        for d in await stored_summaries(
+            scope, grain=grain, start=key_start, end=key_end, session=session
+        )
     }
     keys = sorted(set(expected) | set(stored), key=str)
     found = []
+    checked = 0
     for key in keys:
         have = _content(grain, stored.get(key), days)
         want = _content(grain, expected.get(key), days)
@@ -195,8 +217,7 @@ async def _check(
                 )
             )
         if have is not None or want is not None:
-            report.checked[grain] += 1
-    report.differences += found
+            checked += 1
     if apply and found:
         if grain is Grain.MONTH:
             assert days is not None
@@ -204,80 +225,125 @@ async def _check(
             docs = [d for d in merged if d is not None]
         else:
             docs = list(expected.values())
-        await get_database().in_transaction(
-            lambda session: replace_summaries(
-                scope, grain=grain, start=key_start, end=key_end, docs=docs, session=session
-            )
+        await replace_summaries(
+            scope, grain=grain, start=key_start, end=key_end, docs=docs, session=session
         )
+    return _Checked(grain, checked, found)
+
+
+async def _hours(
+    session: AsyncClientSession, scope: Scope, start: datetime, end: datetime, apply: bool
+) -> list[_Checked]:
+    """The chunk of one machine's hours `[start, end)` (within one UTC day)."""
+    hours = {"start": start, "end": end, "timezone": "UTC", "grain": Grain.HOUR}
+    expected = expected_summaries(
+        scope.org_id,
+        await run_raw(raw_type_pipeline(scope, **hours), session=session),
+        await run_raw(raw_slot_pipeline(scope, **hours), session=session),
+        None,
+    )
+    return [
+        await _check(
+            session, scope, grain=Grain.HOUR, expected=expected, key_start=start, key_end=end,
+            apply=apply,
+        )
+    ]  # fmt: skip
+
+
+async def _day(
+    session: AsyncClientSession, scope: Scope, tz: str, start: datetime, end: datetime,
+    apply: bool,
+) -> list[_Checked]:  # fmt: skip
+    """The chunk of one machine's local date `[start, end)`: daily summary, the date's day in
+    the monthly flow, daily demand."""
+    raw = {"start": start, "end": end, "timezone": tz}
+    day_types = await run_raw(raw_type_pipeline(scope, grain=Grain.DAY, **raw), session=session)
+    day_slots = await run_raw(raw_slot_pipeline(scope, grain=Grain.DAY, **raw), session=session)
+    demand = await run_raw(raw_demand_pipeline(scope, **raw), session=session)
+    days = DayRange(as_local_date(start, tz), as_local_date(end, tz))
+    org = scope.org_id
+    return [
+        await _check(
+            session, scope, grain=Grain.DAY, apply=apply,
+            expected=expected_summaries(org, day_types, day_slots, tz),
+            key_start=days.lo, key_end=days.hi,
+        ),
+        await _check(
+            session, scope, grain=Grain.MONTH, apply=apply,
+            expected=expected_monthly(org, day_types, tz),
+            key_start=days.lo.replace(day=1), key_end=days.hi, days=days,
+        ),
+        await _check(
+            session, scope, grain=Grain.DEMAND, apply=apply,
+            expected=expected_demand(org, demand, tz), key_start=days.lo, key_end=days.hi,
+        ),
+    ]  # fmt: skip
+
+
+def _utc_days(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """`[start, end)` cut at UTC midnights."""
+    pieces = []
+    while start < end:
+        midnight = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        pieces.append((start, min(midnight, end)))
+        start = min(midnight, end)
+    return pieces
+
+
+def _local_days(start: datetime, end: datetime, tz: str) -> list[tuple[datetime, datetime]]:
+    """The local dates of `tz` lying entirely inside `[start, end)`, as instant ranges."""
+    day = bucket_start(start, Interval.DAY, tz)
+    if day < start:
+        day = next_bucket(day, Interval.DAY, tz)
+    pieces = []
+    while (following := next_bucket(day, Interval.DAY, tz)) <= end:
+        pieces.append((day, following))
+        day = following
+    return pieces
 
 
 async def rebuild_summaries(
     *, scope: Scope, start: datetime, end: datetime, apply: bool = False
 ) -> RebuildReport:
-    """Compare (and with `apply`, replace) the summaries of `[start, end)` with raw data."""
+    """Compare (and with `apply`, replace) the summaries of `[start, end)` with raw data, one
+    machine and day at a time (see the module docstring)."""
     report = RebuildReport(applied=apply)
     hour_start = hour_of(start)
     hour_end = hour_of(end) + (timedelta(hours=1) if end > hour_of(end) else timedelta(0))
+    database = get_database()
+
+    async def run(chunk: Any) -> None:
+        # A retried transaction runs the chunk again: count only the committed attempt.
+        for result in await database.in_transaction(chunk):
+            report.checked[result.grain] += result.checked
+            report.differences += result.differences
+
+    hour_chunks = _utc_days(hour_start, hour_end)
     for shop in await list_shops(scope=scope):
         shop_scope = scope.narrowed(shop_ids=[shop.id])
-        hours = {"start": hour_start, "end": hour_end, "timezone": "UTC", "grain": Grain.HOUR}
-        await _check(
-            report,
-            shop_scope,
-            grain=Grain.HOUR,
-            expected=expected_summaries(
-                scope.org_id,
-                await run_raw(raw_type_pipeline(shop_scope, **hours)),
-                await run_raw(raw_slot_pipeline(shop_scope, **hours)),
-                None,
-            ),
-            key_start=hour_start,
-            key_end=hour_end,
-            apply=apply,
-        )
         tz = shop.timezone
-        day_start = bucket_start(hour_start, Interval.DAY, tz)
-        if day_start < hour_start:
-            day_start = next_bucket(day_start, Interval.DAY, tz)
-        day_end = bucket_start(hour_end, Interval.DAY, tz)
-        if day_start >= day_end:
-            continue
-        raw = {"start": day_start, "end": day_end, "timezone": tz}
-        day_types = await run_raw(raw_type_pipeline(shop_scope, grain=Grain.DAY, **raw))
-        days = DayRange(as_local_date(day_start, tz), as_local_date(day_end, tz))
-        await _check(
-            report,
+        day_chunks = _local_days(hour_start, hour_end, tz)
+        active_hours = await days_with_data(
             shop_scope,
-            grain=Grain.DAY,
-            expected=expected_summaries(
-                scope.org_id,
-                day_types,
-                await run_raw(raw_slot_pipeline(shop_scope, grain=Grain.DAY, **raw)),
-                tz,
-            ),
-            key_start=days.lo,
-            key_end=days.hi,
-            apply=apply,
+            occurred=(hour_start, hour_end),
+            keys=(hour_start.replace(hour=0), hour_end),
+            timezone="UTC",
         )
-        await _check(
-            report,
-            shop_scope,
-            grain=Grain.MONTH,
-            expected=expected_monthly(scope.org_id, day_types, tz),
-            key_start=days.lo.replace(day=1),
-            key_end=days.hi,
-            apply=apply,
-            days=days,
-        )
-        await _check(
-            report,
-            shop_scope,
-            grain=Grain.DEMAND,
-            expected=expected_demand(
-                scope.org_id, await run_raw(raw_demand_pipeline(shop_scope, **raw)), tz
-            ),
-            key_start=days.lo,
-            key_end=days.hi,
-            apply=apply,
-        )
+        active_days: dict[ObjectId, set[datetime]] = {}
+        if day_chunks:
+            first, last = day_chunks[0][0], day_chunks[-1][1]
+            active_days = await days_with_data(
+                shop_scope,
+                occurred=(first, last),
+                keys=(as_local_date(first, tz), as_local_date(last, tz)),
+                timezone=tz,
+            )
+        for machine_id in sorted(set(active_hours) | set(active_days)):
+            one = shop_scope.narrowed(machine_ids=[machine_id])
+            for lo, hi in hour_chunks:
+                if lo.replace(hour=0) in active_hours.get(machine_id, ()):
+                    await run(partial(_hours, scope=one, start=lo, end=hi, apply=apply))
+            for lo, hi in day_chunks:
+                if as_local_date(lo, tz) in active_days.get(machine_id, ()):
+                    await run(partial(_day, scope=one, tz=tz, start=lo, end=hi, apply=apply))
     return report

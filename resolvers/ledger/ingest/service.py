@@ -22,7 +22,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from auth.principal import Principal
 from config import Settings
@@ -225,6 +225,12 @@ async def _commit_with_retries(batch: _Batch) -> IngestResult:
                 raise _TooContended() from exc
             log.debug("ingest retry %s for machine %s: %s", attempt, batch.machine.id, exc)
             await asyncio.sleep(random.uniform(0, 0.005 * min(attempt, 10)))  # noqa: S311
+        except PyMongoError as exc:
+            if not exc.timeout:
+                raise
+            # held past MONGODB_TIMEOUT_SECONDS (a dead worker's transaction not yet ended):
+            # nothing was applied, the client retries
+            raise _TooContended() from exc
     raise AssertionError("unreachable")
 
 

@@ -1,0 +1,188 @@
+"""The sessions a process runs transactions in, recorded so that its successors can end them.
+
+A worker killed mid-transaction leaves the transaction open on the server, holding its
+documents (competing transactions fail with write conflicts, other writes wait) until
+MongoDB's `transactionLifetimeLimitSeconds` (60 s) aborts it. A process that runs
+transactions therefore keeps one document in `transaction_sessions`: its session ids and a
+heartbeat (server time, `$$NOW`, every `HEARTBEAT_SECONDS`). While active it also looks for
+documents whose heartbeat is older than `STALE_SECONDS` (against the server's
+`hello.localTime`, so hosts' clocks do not matter), takes each one with a conditional delete
+(so one process handles it) and ends those sessions with `killSessions`, which aborts their
+transactions at once. A process that was only slow, not dead, loses its open transactions,
+which abort and are retried like any write conflict; it records itself again on its next
+heartbeat. `killSessions` ends only sessions of the same database user unless the caller may
+`killAnySession`: run every worker with one user.
+
+Only active processes beat. A process is active while a transaction or an idempotency claim
+of it runs and for `STALE_SECONDS` after; then it removes its record and stops writing until
+it is active again (its first transaction records it before it starts). An idle fleet of
+workers thus costs the database nothing, and an idle process holds nothing anyone waits for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, timedelta
+from typing import Any
+
+from bson import Binary
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+COLLECTION = "transaction_sessions"
+HEARTBEAT_SECONDS = 2.0
+STALE_SECONDS = 6.0  # three missed beats
+
+log = logging.getLogger(__name__)
+
+
+def as_binary(lsid: Any) -> Binary:
+    """A session id as read back (a UUID or Binary subtype 4), ready for `killSessions`."""
+    return Binary.from_uuid(lsid) if isinstance(lsid, uuid.UUID) else lsid
+
+
+class InflightSessions:
+    """This process's record in `transaction_sessions`, and the reaper of dead ones.
+
+    `heartbeat_seconds`, `idle_after` and `clock` (monotonic seconds) are for tests."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase,
+        *,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        idle_after: float = STALE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.heartbeat_seconds = heartbeat_seconds
+        self.idle_after = idle_after
+        self._clock = clock
+        self._lsids: dict[bytes, Binary] = {}
+        self._task: asyncio.Task | None = None
+        self._running = 0  # transactions and claims of this process now running
+        self._last_active = -float("inf")
+        self._recorded = False  # whether our record is (believed) in the collection
+        self._generation = 0  # bumped by every beat, so a late removal cannot undo one
+        self._woken = asyncio.Event()
+
+    @property
+    def _collection(self) -> Any:
+        return self.db[COLLECTION]
+
+    @property
+    def active(self) -> bool:
+        """Whether something of this process runs, or ran less than `idle_after` ago."""
+        return self._running > 0 or self._clock() - self._last_active < self.idle_after
+
+    async def mark_active(self) -> None:
+        """Note activity now; records this process first when it was idle."""
+        self._last_active = self._clock()
+        if not self._recorded:
+            await self.beat()
+            self._woken.set()
+
+    @contextlib.asynccontextmanager
+    async def running(self, session: AsyncClientSession | None = None) -> AsyncIterator[None]:
+        """Keep this process recorded (and `session`'s id with it) while the block runs.
+
+        pymongo reuses a few pooled sessions, so this writes only when the process was idle
+        or for a session id not seen before."""
+        self._running += 1
+        try:
+            if session is not None:
+                lsid = session.session_id["id"]
+                if bytes(lsid) not in self._lsids:
+                    self._lsids[bytes(lsid)] = lsid
+                    self._recorded = False  # the record must list it before it is used
+            await self.mark_active()
+            yield
+        finally:
+            self._running -= 1
+            self._last_active = self._clock()
+
+    async def beat(self) -> None:
+        """Record this process as alive, with every session id it has used."""
+        self._generation += 1
+        self._recorded = True
+        await self._collection.update_one(
+            {"_id": self.process},
+            [
+                {
+                    "$set": {
+                        "heartbeat_at": "$$NOW",
+                        "generation": self._generation,
+                        "lsids": list(self._lsids.values()),
+                    }
+                }
+            ],
+            upsert=True,
+        )
+
+    async def forget(self) -> None:
+        """Remove this process's record unless a beat came after this call began."""
+        self._recorded = False
+        await self._collection.delete_one({"_id": self.process, "generation": self._generation})
+
+    async def is_alive(self, process: str) -> bool:
+        """Whether `process` is recorded (not yet taken as dead)."""
+        return await self._collection.count_documents({"_id": process}, limit=1) > 0
+
+    async def reap(self) -> list[str]:
+        """End the sessions of every process whose heartbeat stopped `STALE_SECONDS` ago (by
+        the server's clock); returns those processes."""
+        server_now = (await self.db.client.admin.command("hello"))["localTime"]
+        if server_now.tzinfo is None:
+            server_now = server_now.replace(tzinfo=UTC)
+        stale = {"heartbeat_at": {"$lt": server_now - timedelta(seconds=STALE_SECONDS)}}
+        reaped = []
+        async for doc in self._collection.find(stale):
+            lsids = [as_binary(lsid) for lsid in doc.get("lsids") or ()]
+            if lsids:  # idempotent: two processes ending the same sessions is harmless
+                await self.db.client.admin.command("killSessions", [{"id": i} for i in lsids])
+            done = await self._collection.delete_one(
+                {"_id": doc["_id"], "heartbeat_at": doc["heartbeat_at"]}
+            )
+            if done.deleted_count:
+                log.warning("ended the sessions of %s (no heartbeat)", doc["_id"])
+                reaped.append(doc["_id"])
+        return reaped
+
+    def start(self) -> None:
+        """Heartbeat and reap in the background while active, until `stop`."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="inflight")
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if self.active:
+                    await self.beat()
+                    await self.reap()
+                elif self._recorded:
+                    await self.forget()
+                else:
+                    self._woken.clear()
+                    await self._woken.wait()
+                    continue
+            except Exception:  # the database is away, or one record is odd: next beat
+                log.exception("transaction session heartbeat failed")
+            await asyncio.sleep(self.heartbeat_seconds)
+
+    async def stop(self) -> None:
+        """Stop the heartbeat and remove this process's record (its sessions end with it)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(PyMongoError):
+            await self._collection.delete_one({"_id": self.process})
