@@ -4,6 +4,7 @@ database wait is bounded by the timeout instead of the server's 60 s transaction
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -128,6 +129,34 @@ async def test_a_transaction_waiting_on_a_held_document_fails_within_the_timeout
     finally:
         await holder.close()
         await bounded.close()
+
+
+async def test_a_transaction_that_runs_out_of_time_holds_nothing_afterwards(
+    factory: Factory, database: Database, settings: Settings
+) -> None:
+    """The driver gives up a timed-out transaction without telling the server, which kept it
+    open for 60 s: plain writes to its documents blocked and requests failed behind them."""
+    tenant = await factory.tenant()
+    machine_id = tenant.machines[0].id
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_uri)
+    plain: AsyncMongoClient = AsyncMongoClient(settings.mongodb_uri, timeoutMS=3000)
+    try:
+        bounded = Database(client=client, db=client[database.db.name], transaction_timeout=0.5)
+
+        async def slow(session) -> None:
+            state = bounded.db[MachineInventory.Settings.name]
+            await state.update_one({"_id": machine_id}, {"$inc": {"version": 1}}, session=session)
+            await asyncio.sleep(1.0)  # past the transaction's time: the driver gives up
+
+        with pytest.raises(PyMongoError) as raised:
+            await bounded.in_transaction(slow)
+        assert raised.value.timeout
+        state = plain[database.db.name][MachineInventory.Settings.name]
+        written = await state.update_one({"_id": machine_id}, {"$inc": {"version": 1}})
+        assert written.matched_count == 1
+    finally:
+        await client.close()
+        await plain.close()
 
 
 async def test_a_process_running_transactions_is_recorded_with_its_sessions(
