@@ -15,12 +15,11 @@ from typing import Any
 import httpx
 
 from agent.outbox import Batch, CashLine, Outbox, OutboxStatus, QuarantinedRecord
-from agent.retry import RetryPolicy, parse_retry_after
+from agent.retry import AgentError, Retry, RetryPolicy, payload_of
 from agent.telemetry import MAX_MESSAGES_PER_CALL, DeadLetter, TelemetryQueue
 
 log = logging.getLogger("cashcc.agent")
 
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 DEFAULT_KEEP_ACKED_SECONDS = 7 * 86_400
 AGENT_VERSION = "cashcc-agent 1.0"
 
@@ -43,20 +42,6 @@ mutation AgentTelemetry($input: ReportMachineTelemetryInput!) {
   }
 }
 """
-
-
-class AgentError(RuntimeError):
-    """The cloud refused the agent in a way retrying cannot fix (bad key, unknown machine,
-    malformed request). Records stay in the outbox; a human must act."""
-
-
-class _Retry(Exception):
-    def __init__(
-        self, reason: str, retry_after: float | None = None, *, timed_out: bool = False
-    ) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
-        self.timed_out = timed_out  # no answer within the client's timeout
 
 
 @dataclass
@@ -289,7 +274,7 @@ class AgentClient:
                 max_attempts=max_attempts,
                 give_up=lambda retry: retry.timed_out and len(messages) > 1,
             )
-        except _Retry:
+        except Retry:
             narrower = max(1, min(window, len(messages)) // 2)
             log.info("telemetry call of %d timed out; sending %d", len(messages), narrower)
             return narrower
@@ -304,9 +289,9 @@ class AgentClient:
         *,
         max_attempts: int | None,
         before: Callable[[], None] = lambda: None,
-        give_up: Callable[[_Retry], bool] = lambda retry: False,
+        give_up: Callable[[Retry], bool] = lambda retry: False,
     ) -> dict[str, Any]:
-        """`send()`'s payload, retried with backoff on `_Retry`; a `_Retry` for which
+        """`send()`'s payload, retried with backoff on `Retry`; a `Retry` for which
         `give_up` holds is raised to the caller (counted as a retry)."""
         attempt = 0
         while True:
@@ -314,7 +299,7 @@ class AgentClient:
             before()
             try:
                 return await send()
-            except _Retry as retry:
+            except Retry as retry:
                 if max_attempts is not None and attempt >= max_attempts:
                     raise TimeoutError(
                         f"{what} not acknowledged after {attempt} attempts: {retry}"
@@ -335,37 +320,14 @@ class AgentClient:
         )  # fmt: skip
 
     async def _call(self, query: str, input: dict[str, Any], field: str) -> dict[str, Any]:
-        """One mutation; `_Retry` for what may succeed later, `AgentError` for what cannot."""
+        """One mutation; `Retry` for what may succeed later, `AgentError` for what cannot."""
         body = {"query": query, "variables": {"input": input}}
         try:
             response = await self._http.post(self.url, json=body)
         except httpx.TransportError as exc:
             timed_out = isinstance(exc, httpx.TimeoutException)
-            raise _Retry(f"{type(exc).__name__}: {exc}", timed_out=timed_out) from exc
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        if response.status_code in RETRYABLE_STATUS:
-            raise _Retry(f"HTTP {response.status_code}", retry_after)
-        try:
-            document = response.json()
-        except ValueError as exc:
-            if response.status_code == 200:
-                # A captive portal or a confused proxy on the shop's link: try again later.
-                raise _Retry("HTTP 200 with a non-JSON body") from exc
-            raise AgentError(f"HTTP {response.status_code} from {self.url}: not the API") from exc
-        errors = document.get("errors") if isinstance(document, dict) else None
-        if errors:
-            first = errors[0]
-            ext = first.get("extensions") or {}
-            if ext.get("retryable") or ext.get("code") == "INTERNAL_SERVER_ERROR":
-                raise _Retry(f"{ext.get('code')}: {first.get('message')}", ext.get("retryAfter"))
-            raise AgentError(f"{ext.get('code')}: {first.get('message')}")
-        if response.status_code != 200 or not document.get("data"):
-            raise AgentError(f"unexpected HTTP {response.status_code} from {self.url}")
-        payload: dict[str, Any] = document["data"][field]
-        for error in payload["userErrors"]:
-            if error["retryable"]:
-                raise _Retry(f"{error['code']}: {error['message']}", retry_after)
-        return payload
+            raise Retry(f"{type(exc).__name__}: {exc}", timed_out=timed_out) from exc
+        return payload_of(response, field, url=self.url)
 
     def _settle(self, batch: Batch, payload: dict[str, Any], report: SendReport) -> None:
         codes = {e["code"] for e in payload["userErrors"]}

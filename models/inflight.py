@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, timedelta
 from typing import Any
 
+import pymongo
 from bson import Binary
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -161,17 +162,27 @@ class InflightSessions:
         """Heartbeat and reap in the background while active, until `stop`."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="inflight")
 
+    async def tick(self) -> bool:
+        """One step of the background loop: beat and reap while active, remove the record
+        once idle. False when there is nothing to do until this process is active again."""
+        if self.active:
+            await self.beat()
+            # Bounded: a reap stuck on the server must not stop this process's own beats
+            # (others would take it for dead and end its sessions).
+            with pymongo.timeout(self.heartbeat_seconds * 2):
+                await self.reap()
+            return True
+        if self._recorded:
+            await self.forget()
+        return False
+
     async def _run(self) -> None:
         while True:
             try:
-                if self.active:
-                    await self.beat()
-                    await self.reap()
-                elif self._recorded:
-                    await self.forget()
-                else:
+                if not await self.tick():
                     self._woken.clear()
-                    await self._woken.wait()
+                    if not self.active:  # not woken between tick and clear
+                        await self._woken.wait()
                     continue
             except Exception:  # the database is away, or one record is odd: next beat
                 log.exception("transaction session heartbeat failed")

@@ -25,6 +25,7 @@ from typing import Any
 from simulator.api import CloudApi
 from simulator.health_api import (
     alert_rules,
+    alerts,
     create_webhook,
     delete_webhook,
     machine_health,
@@ -73,14 +74,20 @@ async def until(predicate: Callable[[], Awaitable[bool]], *, within: float, what
 
 async def offline_episode(system: Any, api: CloudApi, *, within: float) -> None:
     """Cut the system's link once the cloud heard from it, restore it once the API shows
-    the machine OFFLINE (`system.seen_offline` records that it did)."""
+    the machine OFFLINE and its OFFLINE alert firing (`system.seen_offline` records that
+    it did). Restoring on OFFLINE alone raced the alert evaluator: the next heartbeat could
+    bring the machine back before any pass saw it offline, and no incident was raised."""
+    machine_id = system.machine.machine_id
 
     async def heard() -> bool:
         client = system.client
         return client is not None and client.telemetry.status().acked > 0
 
     async def offline() -> bool:
-        return (await machine_health(api, system.machine.machine_id))["connectivity"] == "OFFLINE"
+        if (await machine_health(api, machine_id))["connectivity"] != "OFFLINE":
+            return False
+        incidents = [i async for i in alerts(api, [machine_id])]
+        return any(i["rule"] == "OFFLINE" and i["state"] == "FIRING" for i in incidents)
 
     await until(heard, within=within, what=f"{system.machine.serial} to be heard")
     system.link_up.clear()

@@ -19,7 +19,6 @@ from models.ledger import IngestBatch, MachineInventory
 from models.organization import utcnow
 from models.scope import Scope
 from tests.factories import Factory, tx
-from tests.servers import eventually
 from tests.test_ingest import fingerprint_of
 
 DEAD = "crashed-host:4242:0badc0de"
@@ -176,27 +175,20 @@ async def test_an_idle_process_removes_its_record_and_records_itself_again_when_
 ) -> None:
     """Idle workers cost the database nothing; the next transaction is covered again."""
     now = [0.0]
-    inflight = InflightSessions(
-        database.db, heartbeat_seconds=0.05, idle_after=10, clock=lambda: now[0]
-    )
+    inflight = InflightSessions(database.db, idle_after=10, clock=lambda: now[0])
     mine = {"_id": inflight.process}
     sessions = database.db[COLLECTION]
-    inflight.start()
-    try:
-        async with database.client.start_session() as session, inflight.running(session):
-            assert await sessions.find_one(mine) is not None
-        now[0] += 11  # nothing ran for longer than idle_after
-        await eventually(
-            lambda: _absent(sessions, mine), timeout=10, what="the idle record removed"
-        )
-        async with database.client.start_session() as session, inflight.running(session):
-            record = await sessions.find_one(mine)
-            lsid = session.session_id["id"]
-        assert record is not None
-        assert as_binary(lsid) in [as_binary(i) for i in record["lsids"]]
-    finally:
-        await inflight.stop()
+    async with database.client.start_session() as session, inflight.running(session):
+        assert await sessions.find_one(mine) is not None
+    assert inflight.active, "still active just after a transaction"
 
+    now[0] += 11  # nothing ran for longer than idle_after
+    assert await inflight.tick() is False
+    assert await sessions.find_one(mine) is None
 
-async def _absent(collection, query: dict) -> bool:
-    return await collection.find_one(query) is None
+    async with database.client.start_session() as session, inflight.running(session):
+        record = await sessions.find_one(mine)
+        lsid = session.session_id["id"]
+    assert record is not None
+    assert as_binary(lsid) in [as_binary(i) for i in record["lsids"]]
+    await inflight.forget()
