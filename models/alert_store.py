@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateMany
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -26,6 +26,7 @@ from models.alerts import (
 )
 from models.health import MachineTwin
 from models.scope import Scope, id_first
+from models.writes import update_each
 
 
 class InstanceChanged(Exception):
@@ -209,12 +210,15 @@ async def claim_due_twins(
     token = ObjectId()
     if not due:
         return str(token), []
-    ids = {"$in": [d["_id"] for d in due]}
-    await twins.update_many(
-        {"_id": ids, "alerts_due_at": {"$lte": now}},
+    ids = [d["_id"] for d in due]
+    await update_each(
+        twins,
+        ids,
+        {"alerts_due_at": {"$lte": now}},
         {"$set": {"alerts_due_at": lease_until, "alerts_claim": token}},
     )
-    return str(token), await twins.find({"_id": ids, "alerts_claim": token}).to_list(length=None)
+    claimed = twins.find({"_id": {"$in": ids}, "alerts_claim": token})
+    return str(token), await claimed.to_list(length=None)
 
 
 async def release_twins(
@@ -223,26 +227,23 @@ async def release_twins(
     """After an evaluation: each claimed twin's next due instant, unless a writer marked it
     due again meanwhile (then `alerts_due_at` is no longer the lease, and stays)."""
     claim = ObjectId(token)
-    # One update per distinct instant, not per machine: most machines share one (None).
     by_instant: dict[datetime | None, list[ObjectId]] = {}
     for machine_id, at in next_due.items():
         by_instant.setdefault(at, []).append(machine_id)
-    writes = [
-        UpdateMany(
-            {"_id": {"$in": ids}, "alerts_claim": claim, "alerts_due_at": lease_until},
+    for at, ids in by_instant.items():
+        await update_each(
+            _twins_collection(),
+            ids,
+            {"alerts_claim": claim, "alerts_due_at": lease_until},
             {"$set": {"alerts_due_at": at}},
         )
-        for at, ids in by_instant.items()
-    ]
-    if writes:
-        await _twins_collection().bulk_write(writes, ordered=False)
 
 
 async def mark_twins_due(
     *, org_id: ObjectId, machine_ids: Sequence[ObjectId], at: datetime
 ) -> None:
-    await _twins_collection().update_many(
-        {"_id": {"$in": list(machine_ids)}, "org_id": org_id}, {"$set": {"alerts_due_at": at}}
+    await update_each(
+        _twins_collection(), machine_ids, {"org_id": org_id}, {"$set": {"alerts_due_at": at}}
     )
 
 

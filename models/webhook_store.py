@@ -19,6 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from models.scope import Scope
 from models.webhooks import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
+from models.writes import delete_each, update_each
 
 
 def _webhooks() -> AsyncCollection:
@@ -91,7 +92,9 @@ async def delete_webhook(*, scope: Scope, webhook_id: ObjectId) -> bool:
     """Remove the webhook and its outbox rows (a delivery already being sent may still
     arrive once)."""
     result = await _webhooks().delete_one(_one(scope, webhook_id))
-    await _deliveries().delete_many({"org_id": scope.org_id, "webhook_id": webhook_id})
+    mine = {"org_id": scope.org_id, "webhook_id": webhook_id}
+    found = _deliveries().find(mine, {"_id": 1})
+    await delete_each(_deliveries(), [d["_id"] async for d in found], mine)
     return result.deleted_count == 1
 
 
@@ -289,12 +292,12 @@ async def drop_orphan(*, delivery_id: ObjectId, token: str) -> None:
 async def fail_pending_deliveries(
     *, scope: Scope, webhook_id: ObjectId, at: datetime, reason: str
 ) -> int:
-    result = await _deliveries().update_many(
-        {
-            "org_id": scope.org_id,
-            "webhook_id": webhook_id,
-            "status": DeliveryStatus.PENDING.value,
-        },
+    pending = {"org_id": scope.org_id, "status": DeliveryStatus.PENDING.value}
+    found = _deliveries().find({**pending, "webhook_id": webhook_id}, {"_id": 1})
+    return await update_each(
+        _deliveries(),
+        [d["_id"] async for d in found],
+        pending,
         {
             "$set": {
                 "status": DeliveryStatus.FAILED.value,
@@ -304,7 +307,6 @@ async def fail_pending_deliveries(
             }
         },
     )
-    return result.modified_count
 
 
 async def get_delivery(*, scope: Scope, delivery_id: ObjectId) -> dict[str, Any] | None:

@@ -77,3 +77,30 @@ def test_no_module_is_longer_than_the_limit() -> None:
         if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
     ]
     assert long == []
+
+
+# Collections no transaction writes, where a multi-document write is safe (models/writes.py).
+MULTI_WRITE_ALLOWED = {
+    "models/cleanup.py",  # removing a deleted organization's or test's data
+    "models/session_store.py",  # sessions and refresh tokens: never written in a transaction
+}
+
+
+def test_no_multi_document_write_outside_a_transaction_on_transactional_collections() -> None:
+    """On the embedded server a non-transactional update_many or delete_many that meets a
+    transaction's uncommitted write deadlocked the whole server (models/writes.py)."""
+    found = []
+    for path in modules("models") + modules("resolvers"):
+        name = str(path.relative_to(REPO))
+        for node in ast.walk(ast.parse(path.read_text(), name)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("update_many", "delete_many")
+                and not any(k.arg == "session" for k in node.keywords)
+                and name not in MULTI_WRITE_ALLOWED
+            ):
+                found.append(f"{name}:{node.lineno} {node.func.attr}")
+            if isinstance(node, ast.Name) and node.id in ("UpdateMany", "DeleteMany"):
+                found.append(f"{name}:{node.lineno} {node.id}")
+    assert found == []

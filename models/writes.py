@@ -1,0 +1,43 @@
+"""Updating or deleting many documents of a collection that transactions also write.
+
+Never with one non-transactional multi-document write (`update_many`, `delete_many`): on the
+embedded server such an update that meets a transaction's uncommitted write retries while
+holding the collection's lock, and the transaction's next statement on that collection waits
+for the lock, so neither ends and every command behind them waits too (a py-spy dump of the
+hung server in a simulator faults run showed exactly these two threads). One single-document
+update per document releases the lock between retries. MongoDB itself has no such lock; the
+cost there is a few more operations in one bulk write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pymongo import DeleteOne, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+
+
+async def update_each(
+    collection: AsyncCollection,
+    ids: Iterable[Any],
+    condition: Mapping[str, Any],
+    update: Mapping[str, Any],
+) -> int:
+    """Apply `update` to each document of `ids` that matches `condition`, one
+    single-document update each, in one unordered bulk write; the number modified."""
+    writes = [UpdateOne({"_id": i, **condition}, dict(update)) for i in ids]
+    if not writes:
+        return 0
+    return (await collection.bulk_write(writes, ordered=False)).modified_count
+
+
+async def delete_each(
+    collection: AsyncCollection, ids: Iterable[Any], condition: Mapping[str, Any]
+) -> int:
+    """Delete each document of `ids` that matches `condition`, one single-document delete
+    each, in one unordered bulk write; the number deleted."""
+    writes = [DeleteOne({"_id": i, **condition}) for i in ids]
+    if not writes:
+        return 0
+    return (await collection.bulk_write(writes, ordered=False)).deleted_count
