@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import pymongo
 import pytest
 
 from config import Settings
@@ -56,7 +57,12 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     try:
         yield db
     finally:
-        await db.client.drop_database(DB_NAME)
+        # Servers the tests SIGKILLed may have left transactions open, which a drop waits
+        # for: end their sessions first (no live process reaps while all are idle).
+        with pymongo.timeout(120):
+            if db.inflight is not None:
+                await db.inflight.reap()
+            await db.client.drop_database(DB_NAME)
         await disconnect()
 
 
