@@ -221,7 +221,7 @@ async def evaluator_passes(settings) -> list[dict[str, Any]]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with bench_env("telemetry") as env:
         settings = env.settings
-        await connect(env.uri, env.db_name, retention_days=settings.retention_days)
+        await connect(env.uri, env.db_name, retention_days=settings.retention_days, migrate=True)
         try:
             ids, keys = await build_fleet(settings, args.machines)
             print(f"fleet of {len(ids)} machines built; steady load", flush=True)
