@@ -99,6 +99,10 @@ class Load:
         self.http = httpx.AsyncClient(
             timeout=30, limits=httpx.Limits(max_connections=200, max_keepalive_connections=200)
         )
+        # At most as many calls in flight as the pool has connections: with thousands queued
+        # in httpx's pool, assigning them to connections (quadratic) took the whole core and
+        # the load generator, not the server, set the pace (first full run, 2026-12-02).
+        self.in_flight = asyncio.Semaphore(200)
 
     def reset(self) -> None:
         self.latencies, self.messages, self.failures = [], 0, 0
@@ -107,6 +111,10 @@ class Load:
     async def _send(self, index: int, messages: list[dict[str, Any]]) -> None:
         body = {"query": REPORT, "variables": {"input": {"machineId": self.ids[index],
                                                          "messages": messages}}}  # fmt: skip
+        async with self.in_flight:
+            await self._post(index, body, messages)
+
+    async def _post(self, index: int, body: dict[str, Any], messages: list[dict[str, Any]]) -> None:
         started = time.perf_counter()
         try:
             answer = await self.http.post(
