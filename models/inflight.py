@@ -86,11 +86,15 @@ class InflightSessions:
         return self._running > 0 or self._clock() - self._last_active < self.idle_after
 
     async def mark_active(self) -> None:
-        """Note activity now; records this process first when it was idle."""
+        """Note activity now; records this process first when it was idle. Never raises: a
+        failed record is retried by the background loop, which this wakes."""
         self._last_active = self._clock()
         if not self._recorded:
-            await self.beat()
             self._woken.set()
+            try:
+                await self.beat()
+            except PyMongoError:
+                log.warning("could not record this process; the next beat retries", exc_info=True)
 
     @contextlib.asynccontextmanager
     async def running(self, session: AsyncClientSession | None = None) -> AsyncIterator[None]:
@@ -114,7 +118,6 @@ class InflightSessions:
     async def beat(self) -> None:
         """Record this process as alive, with every session id it has used."""
         self._generation += 1
-        self._recorded = True
         await self._collection.update_one(
             {"_id": self.process},
             [
@@ -128,6 +131,7 @@ class InflightSessions:
             ],
             upsert=True,
         )
+        self._recorded = True
 
     async def forget(self) -> None:
         """Remove this process's record unless a beat came after this call began."""

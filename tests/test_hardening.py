@@ -82,12 +82,14 @@ async def test_oversized_bodies_are_refused_declared_or_streamed(settings: Setti
 
 @pytest.fixture
 async def slow_find(database: Database) -> AsyncIterator[None]:
-    """The next `find` on the database blocks for a second (a real server-side stall)."""
+    """Every `find` on the database blocks for a second (a real server-side stall) until the
+    test ends. Not just the next one: a background reader (this process's session reaper)
+    could take it before the request under test."""
     admin = database.client.admin
     await admin.command(
         {
             "configureFailPoint": "failCommand",
-            "mode": {"times": 1},
+            "mode": "alwaysOn",
             "data": {"failCommands": ["find"], "blockConnection": True, "blockTimeMS": 1000},
         }
     )
