@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -227,16 +227,14 @@ async def release_twins(
     """After an evaluation: each claimed twin's next due instant, unless a writer marked it
     due again meanwhile (then `alerts_due_at` is no longer the lease, and stays)."""
     claim = ObjectId(token)
-    by_instant: dict[datetime | None, list[ObjectId]] = {}
-    for machine_id, at in next_due.items():
-        by_instant.setdefault(at, []).append(machine_id)
-    for at, ids in by_instant.items():
-        await update_each(
-            _twins_collection(),
-            ids,
-            {"alerts_claim": claim, "alerts_due_at": lease_until},
-            {"$set": {"alerts_due_at": at}},
-        )
+    held = {"alerts_claim": claim, "alerts_due_at": lease_until}
+    # One single-document update per twin (models/writes.py), all in one bulk write.
+    writes = [
+        UpdateOne({"_id": machine_id, **held}, {"$set": {"alerts_due_at": at}})
+        for machine_id, at in next_due.items()
+    ]
+    if writes:
+        await _twins_collection().bulk_write(writes, ordered=False)
 
 
 async def mark_twins_due(

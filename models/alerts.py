@@ -145,10 +145,6 @@ class AlertRuleOverride(Document):
     threshold: int | None = None
     updated_at: datetime
 
-    def changes_anything(self) -> bool:
-        """Whether any setting differs from the default (not every field reset to null)."""
-        return any(getattr(self, f) is not None for f in OVERRIDABLE_RULE_FIELDS)
-
     class Settings:
         name = "alert_rule_overrides"
         indexes = [IndexModel([("org_id", ASCENDING), ("rule", ASCENDING)], unique=True)]

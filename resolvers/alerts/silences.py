@@ -162,7 +162,7 @@ async def schedule_collection(
 async def alert_rules(*, principal: Principal) -> list[tuple[RuleSettings, bool]]:
     """Every rule's settings in force, and whether the organization changed it."""
     overrides = await rule_overrides(principal.org_id)
-    changed = {o.rule for o in overrides if o.changes_anything()}
+    changed = {o.rule for o in overrides}  # an all-default override is removed when stored
     return [(r, r.rule in changed) for r in effective_rules(overrides).values()]
 
 
