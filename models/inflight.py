@@ -13,6 +13,13 @@ which abort and are retried like any write conflict; it records itself again on 
 heartbeat. `killSessions` ends only sessions of the same database user unless the caller may
 `killAnySession`: run every worker with one user.
 
+A process found dead on this host is ended at once, without waiting for `STALE_SECONDS`:
+every record names its host (host name, boot id and pid namespace: the processes this one
+can see in `/proc`), its pid and the pid's start time, and a record of this host whose pid
+no longer runs, or runs a later process, is a crashed worker (gunicorn or systemd restarts it
+here, and the successor reaps it when it starts). A whole host that went away is still
+noticed by its missing heartbeat.
+
 Only active processes beat. A process is active while a transaction or an idempotency claim
 of it runs and for `STALE_SECONDS` after; then it removes its record and stops writing until
 it is active again (its first transaction records it before it starts). An idle fleet of
@@ -30,6 +37,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Any
 
 import pymongo
@@ -43,6 +51,28 @@ HEARTBEAT_SECONDS = 2.0
 STALE_SECONDS = 6.0  # three missed beats
 
 log = logging.getLogger(__name__)
+
+
+def this_host() -> str | None:
+    """The processes this one can see: host name, boot id and pid namespace (two containers
+    with one host name see different ones). None without Linux's `/proc`."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        pid_namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+    return f"{socket.gethostname()}/{boot}/{pid_namespace}"
+
+
+def started_at(pid: int) -> int | None:
+    """When process `pid` of this host started (clock ticks since boot: with the pid, a
+    process's identity, as pids are reused); None when no such process runs."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after "pid (name)", whose name may hold spaces: the start time is field 22.
+    return int(stat.rsplit(")", 1)[1].split()[19])
 
 
 def as_binary(lsid: Any) -> Binary:
@@ -65,6 +95,7 @@ class InflightSessions:
     ) -> None:
         self.db = db
         self.process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.host = this_host()
         self.heartbeat_seconds = heartbeat_seconds
         self.idle_after = idle_after
         self._clock = clock
@@ -125,6 +156,9 @@ class InflightSessions:
                     "$set": {
                         "heartbeat_at": "$$NOW",
                         "generation": self._generation,
+                        "host": self.host,
+                        "pid": os.getpid(),
+                        "started": started_at(os.getpid()),
                         "lsids": list(self._lsids.values()),
                     }
                 }
@@ -139,28 +173,52 @@ class InflightSessions:
         await self._collection.delete_one({"_id": self.process, "generation": self._generation})
 
     async def is_alive(self, process: str) -> bool:
-        """Whether `process` is recorded (not yet taken as dead)."""
-        return await self._collection.count_documents({"_id": process}, limit=1) > 0
+        """Whether `process` is recorded and not found dead on this host (a dead one's
+        sessions are ended first: its claims may then be taken over)."""
+        doc = await self._collection.find_one({"_id": process})
+        if doc is not None and self.gone_here(doc):
+            await self._end(doc)
+            return False
+        return doc is not None
+
+    def gone_here(self, doc: dict[str, Any]) -> bool:
+        """Whether the process of record `doc` ran on this host and no longer runs."""
+        return (
+            self.host is not None
+            and doc.get("host") == self.host
+            and doc["_id"] != self.process
+            and isinstance(doc.get("pid"), int)
+            and started_at(doc["pid"]) != doc.get("started")
+        )
 
     async def reap(self) -> list[str]:
         """End the sessions of every process whose heartbeat stopped `STALE_SECONDS` ago (by
-        the server's clock); returns those processes."""
+        the server's clock) or that is gone from this host; returns those processes."""
         server_now = (await self.db.client.admin.command("hello"))["localTime"]
         if server_now.tzinfo is None:
             server_now = server_now.replace(tzinfo=UTC)
-        stale = {"heartbeat_at": {"$lt": server_now - timedelta(seconds=STALE_SECONDS)}}
+        cutoff = server_now - timedelta(seconds=STALE_SECONDS)
+        stale = {"heartbeat_at": {"$lt": cutoff}}
+        here = {"host": self.host} if self.host is not None else None
         reaped = []
-        async for doc in self._collection.find(stale):
-            lsids = [as_binary(lsid) for lsid in doc.get("lsids") or ()]
-            if lsids:  # idempotent: two processes ending the same sessions is harmless
-                await self.db.client.admin.command("killSessions", [{"id": i} for i in lsids])
-            done = await self._collection.delete_one(
-                {"_id": doc["_id"], "heartbeat_at": doc["heartbeat_at"]}
-            )
-            if done.deleted_count:
-                log.warning("ended the sessions of %s (no heartbeat)", doc["_id"])
+        async for doc in self._collection.find({"$or": [stale, here]} if here else stale):
+            dead = doc["heartbeat_at"] < cutoff or self.gone_here(doc)
+            if dead and await self._end(doc):
                 reaped.append(doc["_id"])
         return reaped
+
+    async def _end(self, doc: dict[str, Any]) -> bool:
+        """End the sessions of the dead process of record `doc` and remove the record; False
+        when another process removed it first (or it beat again since `doc` was read)."""
+        lsids = [as_binary(lsid) for lsid in doc.get("lsids") or ()]
+        if lsids:  # idempotent: two processes ending the same sessions is harmless
+            await self.db.client.admin.command("killSessions", [{"id": i} for i in lsids])
+        done = await self._collection.delete_one(
+            {"_id": doc["_id"], "heartbeat_at": doc["heartbeat_at"]}
+        )
+        if done.deleted_count:
+            log.warning("ended the sessions of %s (no heartbeat, or gone)", doc["_id"])
+        return bool(done.deleted_count)
 
     def start(self) -> None:
         """Heartbeat and reap in the background while active, until `stop`."""
@@ -181,6 +239,11 @@ class InflightSessions:
         return False
 
     async def _run(self) -> None:
+        try:  # a predecessor that crashed on this host holds nothing once we serve
+            with pymongo.timeout(self.heartbeat_seconds * 2):
+                await self.reap()
+        except Exception:
+            log.exception("could not end the sessions of dead processes at start")
         while True:
             try:
                 if not await self.tick():
