@@ -103,16 +103,27 @@ class Load:
         # in httpx's pool, assigning them to connections (quadratic) took the whole core and
         # the load generator, not the server, set the pace (first full run, 2026-12-02).
         self.in_flight = asyncio.Semaphore(200)
+        self._queued: set[asyncio.Task] = set()  # due calls waiting for a free connection
+        self.offered = 0  # calls that came due
+        self.unsent = 0  # due calls still waiting when the load stopped: the server fell behind
 
     def reset(self) -> None:
         self.latencies, self.messages, self.failures = [], 0, 0
         self.reasons = Counter()
+        self.offered = self.unsent = 0
 
     async def _send(self, index: int, messages: list[dict[str, Any]]) -> None:
         body = {"query": REPORT, "variables": {"input": {"machineId": self.ids[index],
                                                          "messages": messages}}}  # fmt: skip
-        async with self.in_flight:
-            await self._post(index, body, messages)
+        task = asyncio.current_task()
+        assert task is not None
+        self._queued.add(task)
+        try:
+            async with self.in_flight:
+                self._queued.discard(task)
+                await self._post(index, body, messages)
+        finally:
+            self._queued.discard(task)
 
     async def _post(self, index: int, body: dict[str, Any], messages: list[dict[str, Any]]) -> None:
         started = time.perf_counter()
@@ -151,8 +162,14 @@ class Load:
                     task = asyncio.create_task(self._send(index, call))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
+                    self.offered += 1
                 sent += 1
             await asyncio.sleep(0.01)
+        # Calls still queued behind the pool were never sent: not waited for (an overloaded
+        # server would take minutes to drain them), counted.
+        for task in list(self._queued):
+            task.cancel()
+            self.unsent += 1
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
@@ -161,6 +178,10 @@ def _phase(name: str, load: Load, seconds: float, cpu: float) -> dict[str, Any]:
         "phase": name,
         "seconds": seconds,
         "requests": len(load.latencies),
+        # offered against answered: when the server falls behind, calls queue in the generator
+        "calls_due_per_s": load.offered / seconds,
+        "calls_answered_per_s": len(load.latencies) / seconds,
+        "calls_queued_at_end": len(load._queued),
         "failures": load.failures,
         "failure_reasons": dict(load.reasons),
         "messages": load.messages,
@@ -273,8 +294,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await disconnect()
     print(f"{len(ids)} machines, heartbeat every {args.interval:.0f} s")
     print_table(
-        ["phase", "s", "requests", "fail", "msg/s", "p50 ms", "p95 ms", "core %", "cpu us/msg"],
-        [[p["phase"], f"{p['seconds']:.0f}", p["requests"], p["failures"],
+        ["phase", "s", "calls due/s", "answered/s", "queued", "fail", "msg/s", "p50 ms",
+         "p95 ms", "core %", "cpu us/msg"],
+        [[p["phase"], f"{p['seconds']:.0f}", f"{p['calls_due_per_s']:.0f}",
+          f"{p['calls_answered_per_s']:.0f}", p["calls_queued_at_end"], p["failures"],
           f"{p['messages_per_s']:.0f}", f"{p['p50_ms']:.1f}", f"{p['p95_ms']:.1f}",
           f"{p['server_core_share'] * 100:.0f}", f"{p['server_cpu_us_per_message']:.0f}"]
          for p in phases],

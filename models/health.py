@@ -103,11 +103,18 @@ class MachineTwin(Document):
     next_check_at: datetime | None = None
     late_after_seconds: int
     offline_after_seconds: int
-    # When the machine's alerts must be evaluated again (set by every twin change; the alert
-    # evaluator sets the next time-based check, docs/alerts.md).
+    # When the machine's alerts must be evaluated again (set by every twin change that may
+    # change an alert condition; the alert evaluator sets the next time-based check,
+    # docs/alerts.md).
     alerts_due_at: datetime | None = None
     # The claim token of the alert evaluator evaluating the machine (models/alert_store.py).
     alerts_claim: PydanticObjectId | None = None
+    # When, and with which clock skew, the twin was last made due (a plain heartbeat within
+    # a second of that skew is not: resolvers/health/twin.py `alerts_may_change`).
+    alerts_marked_at: datetime | None = None
+    alerts_skew_seconds: float | None = None
+    # The highest seq in the machine's telemetry log: a message beyond it is not a repeat.
+    logged_seq: int | None = None
     event_count: int = 0
     version: int = 0
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from models.health import MachineEventRecord, TelemetryRecord
+from models.health import MachineEventRecord, MachineTwin, TelemetryRecord
+from resolvers.health.twin import REASSESS_AFTER, alerts_may_change
 from tests.factories import Factory, gql, gql_data, heartbeat, message
 
 HEALTH = """
@@ -287,3 +288,50 @@ async def test_clock_skew_and_backlog_come_from_the_heartbeat(factory: Factory) 
     assert fresh["outboxBacklog"] == 40
     assert fresh["clockSkewSeconds"] is None
     assert "AGENT_BACKLOG" in {r["code"] for r in health["needsAttention"]}
+
+
+async def test_only_heartbeats_that_may_change_an_alert_wake_the_alert_evaluator(
+    factory: Factory,
+) -> None:
+    """10,000 machines heartbeating every minute must not cost 10,000 alert evaluations a
+    minute: a heartbeat wakes the evaluator only for a backlog or a drifted clock."""
+    tenant = await factory.tenant()
+    twins = MachineTwin.get_pymongo_collection()
+    machine = {"_id": tenant.machines[0].id}
+
+    async def wakes(messages: list[dict]) -> bool:
+        await twins.update_one(machine, {"$set": {"alerts_due_at": None}})  # as evaluated
+        await factory.report(tenant, messages)
+        return (await twins.find_one(machine))["alerts_due_at"] is not None
+
+    now = datetime.now(UTC)
+    assert await wakes([heartbeat(1, at=now)]), "the first heartbeat"
+    assert not await wakes([heartbeat(2, at=datetime.now(UTC))]), "a plain heartbeat"
+    assert await wakes([status(3, 4)]), "a status change"
+    assert not await wakes([heartbeat(4, at=datetime.now(UTC))]), "a plain heartbeat again"
+    assert await wakes([heartbeat(5, at=datetime.now(UTC) - timedelta(seconds=30))]), "skew"
+    assert await wakes([heartbeat(6, at=datetime.now(UTC), backlog=3)]), "a backlog"
+    assert await wakes([heartbeat(7, at=datetime.now(UTC))]), "the backlog gone"
+
+
+def test_a_twin_not_looked_at_for_a_while_is_looked_at_on_its_next_heartbeat() -> None:
+    now = datetime.now(UTC)
+    beat = {"value": {}, "received_at": now, "observed_at": now}
+    twin = {"sections": {"heartbeat": beat}, "alerts_skew_seconds": 0.0}
+    recent = {**twin, "alerts_marked_at": now - REASSESS_AFTER + timedelta(seconds=1)}
+    assert not alerts_may_change(recent, {**recent, "last_seen_at": now}, now)
+    old = {**twin, "alerts_marked_at": now - REASSESS_AFTER}
+    assert alerts_may_change(old, {**old, "last_seen_at": now}, now)
+
+
+async def test_an_event_id_sent_again_under_a_higher_seq_is_still_a_duplicate(
+    factory: Factory,
+) -> None:
+    """The log is searched for repeats only below the highest seq logged; an eventId repeated
+    above it (against the contract) is still caught, by the log's unique index."""
+    tenant = await factory.tenant()
+    await factory.report(tenant, [heartbeat(1, event_id="beat-1")])
+    again = await factory.report(tenant, [heartbeat(2, event_id="beat-1"), heartbeat(3)])
+    assert (again["accepted"], again["duplicates"], again["rejected"]) == (1, 1, [])
+    stored = await TelemetryRecord.find({"machine_id": tenant.machines[0].id}).count()
+    assert stored == 2

@@ -22,7 +22,7 @@ from models.db import get_database
 from models.health_store import TwinChanged, insert_machine_events, save_twin
 from models.organization import utcnow
 from models.scope import Scope
-from resolvers.health.twin import MachineEvent, number_events
+from resolvers.health.twin import MachineEvent, mark_alerts_due, number_events
 from resolvers.live.publish import publish_machine_events
 
 MAX_ATTEMPTS = 20
@@ -62,13 +62,14 @@ async def commit_twin_change(
     expected_version: int,
     event_docs: list[dict[str, Any]],
     session: AsyncClientSession | None = None,
+    alerts_due: bool = True,
 ) -> None:
     """Save `twin` if it still has `expected_version`, with `event_docs`, atomically (in
     `session`'s transaction, or a transaction of its own when there are events); raises
-    TwinChanged when another writer got there first."""
-
-    # Any change of the twin may change what alerts hold: the alert evaluator looks at it now.
-    twin["alerts_due_at"] = utcnow()
+    TwinChanged when another writer got there first. `alerts_due`: the change may change
+    which alert conditions hold, so the alert evaluator looks at the twin now."""
+    if alerts_due:
+        mark_alerts_due(twin, utcnow())
 
     async def write(s: AsyncClientSession | None) -> None:
         await save_twin(scope=scope, twin=twin, expected_version=expected_version, session=s)
@@ -92,9 +93,10 @@ async def retry_on_twin_change(attempt: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
-async def publish_recorded(event_docs: list[dict[str, Any]]) -> None:
-    """After a twin change committed: wake this process's alert evaluator (the twin is due),
-    and publish the change's events (best effort, like every live event)."""
-    ALERTS_DUE.set()
+async def publish_recorded(event_docs: list[dict[str, Any]], *, alerts_due: bool = True) -> None:
+    """After a twin change committed: wake this process's alert evaluator when the twin was
+    made due, and publish the change's events (best effort, like every live event)."""
+    if alerts_due:
+        ALERTS_DUE.set()
     if event_docs:
         await publish_machine_events(event_docs)

@@ -3,7 +3,8 @@ the machine's twin in one transaction.
 
 Data flow: check the request (size, machine, key coverage, not decommissioned) -> validate
 each message (resolvers/health/messages.py) -> in ONE transaction: read the twin, drop the
-eventIds the log already holds, fold the new messages onto the twin (seq rules in
+eventIds the log already holds (searched only when a seq is not beyond the highest one
+logged), fold the new messages onto the twin (seq rules in
 resolvers/health/twin.py), insert them into the log (stale ones marked unapplied), record the
 events, compare-and-set the twin -> publish the events after the commit.
 """
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.errors import DuplicateKeyError
 
 from auth.principal import Principal
 from config import Settings
@@ -45,7 +47,7 @@ from resolvers.health.recording import (
     retry_on_twin_change,
 )
 from resolvers.health.settings import effective_settings
-from resolvers.health.twin import fold_messages, new_twin
+from resolvers.health.twin import alerts_may_change, fold_messages, new_twin
 
 
 @dataclass
@@ -56,6 +58,17 @@ class TelemetryResult:
     duplicates: int = 0
     stale: int = 0
     rejected: list[MessageRejection] = field(default_factory=list)
+
+
+@dataclass
+class _Applied:
+    """What one committed attempt did."""
+
+    accepted: int
+    duplicates: int
+    stale: int
+    event_docs: list[dict[str, Any]]
+    alerts_due: bool
 
 
 async def machine_thresholds(settings: Settings, machine: Machine) -> Thresholds:
@@ -133,27 +146,40 @@ async def report_machine_telemetry(
     )
     if not outcome.valid:
         return result
-    thresholds = await machine_thresholds(settings, machine)
     scope = Scope.organization(machine.org_id)
+    # Whether the log must be searched for repeated eventIds even when every seq is beyond
+    # the highest one logged: after an attempt hit one anyway (an eventId sent again under a
+    # new seq, or a concurrent request with the same messages).
+    search_log = [False]
 
-    async def attempt() -> tuple[int, int, int, list[dict[str, Any]]]:
-        return await get_database().in_transaction(
-            lambda session: _apply(session, scope, machine, outcome.valid)
-        )
+    async def attempt() -> _Applied:
+        try:
+            return await get_database().in_transaction(
+                lambda session: _apply(session, scope, machine, outcome.valid)
+            )
+        except DuplicateKeyError:
+            search_log[0] = True
+            raise
 
     async def _apply(
         session: AsyncClientSession, scope: Scope, machine: Machine, valid: list[ValidMessage]
-    ) -> tuple[int, int, int, list[dict[str, Any]]]:
+    ) -> _Applied:
         twin = await find_twin(scope=scope, machine_id=machine.id, session=session)
         if twin is None:
-            twin = new_twin(machine, thresholds)
+            twin = new_twin(machine, await machine_thresholds(settings, machine))
+        # The twin holds the thresholds its settings give (settings changes retime twins).
+        thresholds = Thresholds(twin["late_after_seconds"], twin["offline_after_seconds"])
         expected_version = twin["version"]
-        known = await known_event_ids(
-            scope=scope,
-            machine_id=machine.id,
-            event_ids=[m.event_id for m in valid],
-            session=session,
-        )
+        logged_seq = twin.get("logged_seq")
+        if search_log[0] or logged_seq is None or min(m.seq for m in valid) <= logged_seq:
+            known = await known_event_ids(
+                scope=scope,
+                machine_id=machine.id,
+                event_ids=[m.event_id for m in valid],
+                session=session,
+            )
+        else:  # all beyond the highest seq logged: none can be a repeat
+            known = set()
         fresh = [m for m in valid if m.event_id not in known]
         change = fold_messages(twin, fresh, received_at=received_at, thresholds=thresholds)
         await insert_telemetry(
@@ -172,20 +198,24 @@ async def report_machine_telemetry(
             recorded_at=received_at,
             retention_days=settings.telemetry_retention_days,
         )
+        alerts_due = False
         if fresh:
+            change.twin["logged_seq"] = max([m.seq for m in fresh] + [logged_seq or 0])
+            alerts_due = alerts_may_change(twin, change.twin, utcnow())
             await commit_twin_change(
                 scope=scope,
                 twin=change.twin,
                 expected_version=expected_version,
                 event_docs=docs,
                 session=session,
+                alerts_due=alerts_due,
             )
         stale = len(fresh) - len(change.applied)
-        return len(change.applied), len(valid) - len(fresh), stale, docs
+        return _Applied(len(change.applied), len(valid) - len(fresh), stale, docs, alerts_due)
 
-    accepted, duplicates, stale, docs = await retry_on_twin_change(attempt)
-    result.accepted = accepted
-    result.duplicates += duplicates
-    result.stale = stale
-    await publish_recorded(docs)
+    applied = await retry_on_twin_change(attempt)
+    result.accepted = applied.accepted
+    result.duplicates += applied.duplicates
+    result.stale = applied.stale
+    await publish_recorded(applied.event_docs, alerts_due=applied.alerts_due)
     return result

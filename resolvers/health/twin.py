@@ -7,14 +7,16 @@ Rules (docs/health.md):
 - every message, current or stale, proves the link is up: `last_seen_at` moves to the
   server's receive time and connectivity becomes LIVE (unless the machine is decommissioned);
 - each change a user cares about becomes a typed event (`models.health.MachineEventKind`),
-  numbered per machine from the twin's `event_count`.
+  numbered per machine from the twin's `event_count`;
+- a change makes the twin due for the alert evaluator (`alerts_due_at`) unless it is a
+  heartbeat that cannot change which alert conditions hold (`alerts_may_change`).
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from models.health import Connectivity, MachineEventKind, TelemetryKind
@@ -25,6 +27,13 @@ from resolvers.health.messages import ValidMessage
 # Cleared errors kept on the twin (their seq stops a late replay from raising them again).
 MAX_CLEARED_ERRORS = 20
 MAX_DOORS = 64
+# A heartbeat alone changes alert conditions only through the agent's backlog and the device
+# clock's skew (resolvers/alerts/conditions.py). A skew within this drift of the one last
+# looked at, without a backlog, does not wake the alert evaluator ...
+SKEW_DRIFT_SECONDS = 1.0
+# ... unless the twin was last looked at this long ago (a bound on what a rule that reads
+# more of the heartbeat could miss).
+REASSESS_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,9 @@ def new_twin(machine: Machine, thresholds: Thresholds) -> dict[str, Any]:
         "offline_after_seconds": thresholds.offline_after_seconds,
         "alerts_due_at": None,
         "alerts_claim": None,
+        "alerts_marked_at": None,
+        "alerts_skew_seconds": None,
+        "logged_seq": None,  # the highest seq in the machine's telemetry log
         "event_count": 0,
         "version": 0,
     }
@@ -273,6 +285,52 @@ def fold_messages(
     if messages:
         fold.twin["last_message_at"] = received_at
     return fold.change
+
+
+def _skew(twin: dict[str, Any]) -> float | None:
+    heartbeat = twin["sections"].get("heartbeat")
+    if heartbeat is None:
+        return None
+    return (heartbeat["received_at"] - heartbeat["observed_at"]).total_seconds()
+
+
+def alerts_may_change(before: dict[str, Any], after: dict[str, Any], now: datetime) -> bool:
+    """Whether the change from twin `before` to `after` may change which alert conditions
+    hold: anything but a heartbeat changed (a section, a door, an error, connectivity), the
+    agent reports or reported a backlog, the clock skew drifted `SKEW_DRIFT_SECONDS` from
+    the one last marked, or the twin was last marked `REASSESS_AFTER` ago (or never)."""
+    marked_at = before.get("alerts_marked_at")
+    if marked_at is None or now - marked_at >= REASSESS_AFTER:
+        return True
+    keys = (before.keys() | after.keys()) - _HEARTBEAT_ONLY_KEYS
+    if any(before.get(k) != after.get(k) for k in keys):
+        return True
+    was, now_sections = before["sections"], after["sections"]
+    if {k: v for k, v in was.items() if k != "heartbeat"} != {
+        k: v for k, v in now_sections.items() if k != "heartbeat"
+    }:
+        return True
+    agents = [s["value"] for s in (was.get("heartbeat"), now_sections.get("heartbeat")) if s]
+    if any(agent.get("outbox_backlog") for agent in agents):
+        return True
+    skew, marked_skew = _skew(after), before.get("alerts_skew_seconds")
+    if skew is None or marked_skew is None:
+        return skew != marked_skew
+    return abs(skew - marked_skew) >= SKEW_DRIFT_SECONDS
+
+
+# What a heartbeat moves besides its section (and the twin's bookkeeping).
+_HEARTBEAT_ONLY_KEYS = frozenset(
+    {"sections", "last_seen_at", "last_message_at", "next_check_at", "version", "logged_seq"}
+    | {"alerts_due_at", "alerts_claim", "alerts_marked_at", "alerts_skew_seconds"}
+)
+
+
+def mark_alerts_due(twin: dict[str, Any], now: datetime) -> None:
+    """Make `twin` due for the alert evaluator now, remembering what it was marked with."""
+    twin["alerts_due_at"] = now
+    twin["alerts_marked_at"] = now
+    twin["alerts_skew_seconds"] = _skew(twin)
 
 
 def number_events(twin: dict[str, Any], events: list[MachineEvent]) -> list[int]:
