@@ -15,7 +15,7 @@ from typing import Any
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
@@ -90,6 +90,10 @@ class GraphQLApp(GraphQL[Context, None]):
             response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as exc:
             response = http_error_response(exc, scope)
+        except ClientDisconnect:
+            # Gone before its body arrived (an agent's timeout, a killed client): nobody to
+            # answer, nothing was run; the request log records it without a status.
+            return
         await response(scope, receive, send)
 
     def parse_json(self, data: str | bytes) -> Any:

@@ -5,7 +5,9 @@ a 5xx, carry INTERNAL_SERVER_ERROR or an error without a code, or be missing alt
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +23,7 @@ from tests.fuzz_support import (
     fuzz_world,  # noqa: F401 (fixture `world`)
     send,
 )
-from tests.servers import ApiServer
+from tests.servers import ApiServer, wait_until
 
 # A real server may be slow for reasons of its own (a cold worker); longer than this is no answer.
 ANSWER_TIMEOUT_SECONDS = 15.0
@@ -206,3 +208,32 @@ async def test_generated_request_bodies_get_a_clean_answer(
         headers["content-type"] = content_type
     answer = await send(http, "POST", "/graphql", body, headers)
     assert_clean(f"POST {content_type or 'no content type'}: {body[:300]!r}", answer)
+
+
+async def test_a_client_gone_before_its_body_arrived_leaves_no_traceback(
+    fuzz_server: ApiServer,
+) -> None:
+    """An agent whose client timed out mid-upload (or was killed) is not a server error."""
+    request_id = f"gone-{uuid.uuid4().hex}"
+    _, writer = await asyncio.open_connection("127.0.0.1", fuzz_server.port)
+    writer.write(
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"X-Request-ID: {request_id}\r\nContent-Length: 1000\r\n\r\n".encode()
+        + b'{"query": "{ __typ'
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+    await asyncio.to_thread(
+        wait_until, lambda: request_id in fuzz_server.log(), timeout=15, what="its log line"
+    )
+    # A later request's line: whatever the server wrote about the first one is in before it.
+    marker = f"after-{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(base_url=fuzz_server.http_url, trust_env=False) as http:
+        await http.get("/healthz", headers={"X-Request-ID": marker})
+    await asyncio.to_thread(
+        wait_until, lambda: marker in fuzz_server.log(), timeout=15, what="the next log line"
+    )
+    between = fuzz_server.log().split(request_id, 1)[1].split(marker, 1)[0]
+    assert "Traceback" not in between
