@@ -66,13 +66,16 @@ def this_host() -> str | None:
 
 def started_at(pid: int) -> int | None:
     """When process `pid` of this host started (clock ticks since boot: with the pid, a
-    process's identity, as pids are reused); None when no such process runs."""
+    process's identity, as pids are reused); None when no such process runs (a zombie, dead
+    but not yet waited for by its parent, does not)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # Fields after "pid (name)", whose name may hold spaces: the start time is field 22.
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    # Fields after "pid (name)", whose name may hold spaces: the state is field 3, the start
+    # time field 22.
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
 def as_binary(lsid: Any) -> Binary:
