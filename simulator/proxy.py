@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 
 FAULTS = ("drop", "reset", "stall", "duplicate")
+MACHINE_ID = re.compile(rb'"machineId":\s*"([0-9a-f]{24})"')
 
 
 @dataclass
@@ -76,6 +79,9 @@ class FlakyProxy:
         self.rates = rates
         self.rng = random.Random(seed)
         self.stats: Counter[str] = Counter()
+        # (monotonic time, machine id or None) of each stall: which machines waited out a
+        # client timeout, and when
+        self.stalls: list[tuple[float, str | None]] = []
         self.port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -116,6 +122,10 @@ class FlakyProxy:
                 if fault == "drop":
                     return
                 if fault == "stall":
+                    machine = MACHINE_ID.search(request)
+                    self.stalls.append(
+                        (time.monotonic(), machine.group(1).decode() if machine else None)
+                    )
                     await asyncio.sleep(self.rates.stall_seconds)
                     return
                 if fault == "duplicate":

@@ -209,8 +209,8 @@ async def run_simulation(
 ) -> SimulationResult:
     """Set up the fleet, run it to convergence (or `converge_timeout`), verify, and return
     the result. `during(state)` runs alongside; `state` holds the live journaled, acked,
-    kills and total counts, `acked_by_machine`, the ids of the `finished_machines` and the
-    monotonic `started` time."""
+    kills and total counts, `acked_by_machine`, the ids of the `finished_machines`, the
+    monotonic `started` time and the proxy's `stalls` (monotonic time, machine id)."""
     api = CloudApi(config.url, config.email, config.password)
     proxy = None
     setup = None
@@ -262,6 +262,7 @@ async def run_simulation(
             "started": started,
             "acked_by_machine": {},
             "finished_machines": set(),
+            "stalls": proxy.stalls if proxy is not None else [],
         }
         for s in systems:
             s.start()
