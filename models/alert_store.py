@@ -230,7 +230,10 @@ async def release_twins(
     held = {"alerts_claim": claim, "alerts_due_at": lease_until}
     # One single-document update per twin (models/writes.py), all in one bulk write.
     writes = [
-        UpdateOne({"_id": machine_id, **held}, {"$set": {"alerts_due_at": at}})
+        UpdateOne(
+            {"_id": machine_id, **held},
+            {"$set": {"alerts_due_at": at}} if at else {"$unset": {"alerts_due_at": ""}},
+        )
         for machine_id, at in next_due.items()
     ]
     if writes:

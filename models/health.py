@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
@@ -117,6 +117,12 @@ class MachineTwin(Document):
     logged_seq: int | None = None
     event_count: int = 0
     version: int = 0
+
+    # Deadlines the evaluators' due queries scan by (`{field: {$lte: now}}` on a sparse
+    # index): absent, never null, when there is none. A sparse index still holds a null, and
+    # the embedded server's range scan reads every null entry (10,000 twins: 200 ms against
+    # 1 ms per due query, several queries a second).
+    DEADLINES: ClassVar[tuple[str, ...]] = ("next_check_at", "alerts_due_at")
 
     class Settings:
         name = "machine_twins"

@@ -61,15 +61,17 @@ async def save_twin(
     """Store `twin` (with its version advanced) if the stored one still has
     `expected_version` (0: there is none yet); raises TwinChanged otherwise."""
     twin["version"] = expected_version + 1
+    # A deadline that is None is left out (MachineTwin.DEADLINES).
+    stored = {k: v for k, v in twin.items() if v is not None or k not in MachineTwin.DEADLINES}
     if expected_version == 0:
         try:
-            await _twins().insert_one(twin, session=session)
+            await _twins().insert_one(stored, session=session)
         except DuplicateKeyError as exc:
             raise TwinChanged(str(twin["_id"])) from exc
         return
     query = _one_twin(scope, twin["_id"])
     query["version"] = expected_version
-    replacement = {k: v for k, v in twin.items() if k != "_id"}
+    replacement = {k: v for k, v in stored.items() if k != "_id"}
     result = await _twins().replace_one(query, replacement, session=session)
     if result.matched_count != 1:
         raise TwinChanged(str(twin["_id"]))

@@ -34,6 +34,7 @@ from models.rate_limit import COLLECTION as RATE_BUCKETS
 from models.security_log import HEADS, SecurityEvent
 from models.summary import DailyDemand, DailySummary, HourlySummary, MonthlyFlow
 from models.webhooks import Webhook, WebhookDelivery
+from models.writes import update_each
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +153,25 @@ async def migrate_schema(db: AsyncDatabase, *, retention_days: int) -> list[str]
     change = await ensure_retention_ttl(db, retention_days=retention_days)
     if change:
         changes.append(change)
+    unset = await unset_null_deadlines(db)
+    if unset:
+        changes.append(f"removed {unset} null twin deadlines")
     for change in changes:
         log.info("migrate: %s", change)
     return changes
+
+
+async def unset_null_deadlines(db: AsyncDatabase) -> int:
+    """Earlier versions stored a twin's absent deadlines as null, which the evaluators' due
+    queries scan on the embedded server (MachineTwin.DEADLINES); removes them, one twin at a
+    time (models/writes.py), and returns how many it removed. Idempotent."""
+    twins = db[MachineTwin.Settings.name]
+    changed = 0
+    for field in MachineTwin.DEADLINES:
+        null = {field: {"$type": "null"}}
+        ids = [doc["_id"] async for doc in twins.find(null, {"_id": 1})]
+        changed += await update_each(twins, ids, null, {"$unset": {field: ""}})
+    return changed
 
 
 async def ensure_retention_ttl(db: AsyncDatabase, *, retention_days: int) -> str | None:

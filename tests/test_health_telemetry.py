@@ -6,7 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from config import Settings
 from models.health import MachineEventRecord, MachineTwin, TelemetryRecord
+from models.organization import utcnow
+from resolvers.alerts.evaluator import evaluate_alerts
 from resolvers.health.twin import REASSESS_AFTER, alerts_may_change
 from tests.factories import Factory, gql, gql_data, heartbeat, message
 
@@ -25,6 +28,12 @@ query($id: ID!) { machine(id: $id) { health {
   freshness { lastSeenAt lastHeartbeatAt clockSkewSeconds backfilling outboxBacklog }
   needsAttention { code message }
 } } }
+"""
+
+
+DECOMMISSION = """
+mutation($m: ID!) { decommissionMachine(input: {machineId: $m, reason: "sold"}) {
+  userErrors { code } } }
 """
 
 
@@ -300,9 +309,9 @@ async def test_only_heartbeats_that_may_change_an_alert_wake_the_alert_evaluator
     machine = {"_id": tenant.machines[0].id}
 
     async def wakes(messages: list[dict]) -> bool:
-        await twins.update_one(machine, {"$set": {"alerts_due_at": None}})  # as evaluated
+        await twins.update_one(machine, {"$unset": {"alerts_due_at": ""}})  # as evaluated
         await factory.report(tenant, messages)
-        return (await twins.find_one(machine))["alerts_due_at"] is not None
+        return (await twins.find_one(machine)).get("alerts_due_at") is not None
 
     now = datetime.now(UTC)
     assert await wakes([heartbeat(1, at=now)]), "the first heartbeat"
@@ -335,3 +344,24 @@ async def test_an_event_id_sent_again_under_a_higher_seq_is_still_a_duplicate(
     assert (again["accepted"], again["duplicates"], again["rejected"]) == (1, 1, [])
     stored = await TelemetryRecord.find({"machine_id": tenant.machines[0].id}).count()
     assert stored == 2
+
+
+async def test_a_twin_without_a_deadline_stores_none_for_the_due_queries_to_skip(
+    factory: Factory, settings: Settings
+) -> None:
+    """Absent, not null: a null in the sparse index is read by every due query (the embedded
+    server scans them all: 200 ms against 1 ms per query at 10,000 twins)."""
+    tenant = await factory.tenant()
+    await factory.report(tenant, [heartbeat(1, at=datetime.now(UTC))])  # no clock skew
+    await evaluate_alerts(now=utcnow(), settings=settings)
+    twin = await MachineTwin.get_pymongo_collection().find_one({"_id": tenant.machines[0].id})
+    assert twin is not None
+    assert "alerts_due_at" not in twin, "looked at, nothing due later"
+    assert twin["next_check_at"] is not None, "LIVE: it goes LATE at a known instant"
+    decommissioned = await gql_data(
+        factory.client, DECOMMISSION, {"m": tenant.machine_id}, token=tenant.admin_token
+    )
+    assert decommissioned["decommissionMachine"]["userErrors"] == []
+    twin = await MachineTwin.get_pymongo_collection().find_one({"_id": tenant.machines[0].id})
+    assert twin is not None
+    assert "next_check_at" not in twin, "decommissioned: it never goes LATE"

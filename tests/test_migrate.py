@@ -14,11 +14,12 @@ from pymongo import AsyncMongoClient
 
 from config import Settings
 from models.db import connect, migrate_database
+from models.health import MachineTwin
 from models.ledger import Transaction
 from models.schema import COLLECTIONS, RETENTION_INDEX_NAME, SchemaBehind, schema_problems
 from tests.audit_cli_support import Run
 from tests.audit_cli_support import cashcc as run_cashcc
-from tests.factories import Factory, tx
+from tests.factories import Factory, heartbeat, tx
 from tests.serve_support import served
 from tests.servers import ApiServer, server_env
 
@@ -154,3 +155,26 @@ def test_serve_on_the_embedded_default_migrates_itself(tmp_path: Path) -> None:
         ready = httpx.get(f"{server.url}/readyz", timeout=10)
         assert (ready.status_code, ready.json()) == (200, {"status": "ok"})
         assert "migrate: created collection transactions" in server.log()
+
+
+async def test_migrate_removes_the_null_deadlines_earlier_versions_stored(
+    factory: Factory, settings: Settings
+) -> None:
+    """A null deadline is scanned by every due query of the evaluators on the embedded server;
+    the migration leaves the field out instead, and then has nothing more to do."""
+    assert settings.mongodb_uri
+    tenant = await factory.tenant()
+    await factory.report(tenant, [heartbeat(1)])
+    twins = MachineTwin.get_pymongo_collection()
+    machine = {"_id": tenant.machines[0].id}
+    await twins.update_one(machine, {"$set": {"alerts_due_at": None, "next_check_at": None}})
+
+    changes = await migrate_database(settings.mongodb_uri, settings.mongodb_db, retention_days=92)
+
+    assert any("null twin deadlines" in c for c in changes)
+    twin = await twins.find_one(machine)
+    assert twin is not None
+    assert "alerts_due_at" not in twin
+    assert "next_check_at" not in twin
+    again = await migrate_database(settings.mongodb_uri, settings.mongodb_db, retention_days=92)
+    assert not any("null twin deadlines" in c for c in again)
