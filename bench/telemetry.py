@@ -105,7 +105,7 @@ def _running_twin(machine: dict[str, Any], settings) -> dict[str, Any]:
     twin["sections"]["heartbeat"] = {"value": beat, "seq": 0, "event_id": "seed",
                                      "observed_at": now, "received_at": now}  # fmt: skip
     mark_alerts_due(twin, now)
-    twin["alerts_due_at"] = None  # looked at
+    del twin["alerts_due_at"]  # looked at: nothing due (absent, as MachineTwin.DEADLINES says)
     twin["version"] = 1
     return twin
 
