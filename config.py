@@ -145,6 +145,12 @@ class Settings(BaseSettings):
     max_batch_operations: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     operation_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Per worker process: HTTP GraphQL requests run at once, and how long one more waits for a
+    # slot before it is answered 503 BUSY (retryable, Retry-After). Below the driver's
+    # connection pool (100): requests that queue inside it time out as server errors, and a
+    # cancelled wait there corrupts the pool's lock (pymongo 4.20.1), wedging the worker.
+    max_concurrent_requests: int = Field(default=64, ge=1, le=10_000)
+    request_queue_seconds: float = Field(default=2.0, ge=0)
     # Every database operation (a transaction with its retries as one) ends within this, below
     # OPERATION_TIMEOUT_SECONDS: a wait on a held document becomes an error, not a hung request.
     mongodb_timeout_seconds: float = Field(default=10.0, gt=0)

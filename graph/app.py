@@ -14,6 +14,7 @@ from typing import Any
 
 from cross_web import HTTPException
 from graphql import GraphQLError
+from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
@@ -32,7 +33,7 @@ from graph.audit.download import download_routes
 from graph.context import Context, build_context
 from graph.errors import shape_error
 from graph.framework import LiveTransportWSHandler, decode_json
-from graph.http import decode_request_body, http_error_response
+from graph.http import decode_request_body, http_error_response, unavailable_response
 from graph.http_routes import StrictCORS, cors_options, routes
 from graph.ide import IDE_HTML, ide_assets
 from graph.limits import BodySizeLimit, OperationTimeout
@@ -72,6 +73,8 @@ class GraphQLApp(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.live_max_subscriptions_per_connection,
         )
         self.settings = settings
+        # The HTTP requests this worker runs at once (MAX_CONCURRENT_REQUESTS).
+        self.slots = asyncio.Semaphore(settings.max_concurrent_requests)
 
     @property
     def graphql_ide_html(self) -> str:
@@ -87,6 +90,13 @@ class GraphQLApp(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         try:
+            async with asyncio.timeout(self.settings.request_queue_seconds):
+                await self.slots.acquire()
+        except TimeoutError:
+            busy = "the server is at capacity; retry shortly"
+            await unavailable_response(busy, code="BUSY", scope=scope)(scope, receive, send)
+            return
+        try:
             response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as exc:
             response = http_error_response(exc, scope)
@@ -94,6 +104,14 @@ class GraphQLApp(GraphQL[Context, None]):
             # Gone before its body arrived (an agent's timeout, a killed client): nobody to
             # answer, nothing was run; the request log records it without a status.
             return
+        except PyMongoError:
+            # Before execution (authentication reads the key): execution maps its own.
+            log.warning("database unavailable while reading the caller", exc_info=True)
+            response = unavailable_response(
+                "the database is unavailable; retry shortly", code="UNAVAILABLE", scope=scope
+            )
+        finally:
+            self.slots.release()
         await response(scope, receive, send)
 
     def parse_json(self, data: str | bytes) -> Any:

@@ -55,6 +55,17 @@ def error_body(message: str, *, code: str, request_id: str) -> dict[str, Any]:
     return {"errors": [{"message": message, "extensions": {"code": code, "requestId": request_id}}]}
 
 
+def unavailable_response(message: str, *, code: str, scope: Scope) -> JSONResponse:
+    """503 with `Retry-After: 1` and a retryable GraphQL-shaped error: the request was
+    fine and nothing of it ran (the worker is full, or its database is out of reach)."""
+    request_id = request_id_for(scope)
+    body = error_body(message, code=code, request_id=request_id)
+    body["errors"][0]["extensions"].update(retryable=True, retryAfter=1)
+    return JSONResponse(
+        body, status_code=503, headers={REQUEST_ID_HEADER: request_id, "Retry-After": "1"}
+    )
+
+
 def http_error_response(exc: HTTPException, scope: Scope) -> JSONResponse:
     """A refused request (HTTP 4xx) as a GraphQL-shaped error body."""
     request_id = request_id_for(scope)

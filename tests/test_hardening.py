@@ -3,9 +3,11 @@ production-mode error masking."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 import graph.identity.queries
@@ -14,6 +16,7 @@ from models.db import Database
 from tests.audit_support import PRODUCTION_AUDIT
 from tests.factories import Factory, gql
 from tests.identity_helpers import app_client, production_settings
+from tests.servers import eventually
 
 FAN_OUT = "{ shops { machines { shop { machines { shop { machines { id } } } } } } }"
 
@@ -176,3 +179,63 @@ def test_production_refuses_a_weak_or_inconsistent_key_ring() -> None:
     ):
         with pytest.raises(ValueError, match=reason):
             Settings(**base, **bad)
+
+
+async def test_a_worker_at_capacity_answers_busy_and_retryable_without_running_the_request(
+    settings: Settings, slow_find: None
+) -> None:
+    """Requests beyond MAX_CONCURRENT_REQUESTS wait REQUEST_QUEUE_SECONDS for a slot, then
+    get 503 BUSY with Retry-After: they never queue inside the driver's connection pool."""
+    from graph.app import GraphQLApp, create_app
+
+    tight = settings.model_copy(update={"max_concurrent_requests": 1, "request_queue_seconds": 0.2})
+    app = create_app(tight, manage_database=False)
+    graphql = next(r.app for r in app.routes if isinstance(getattr(r, "app", None), GraphQLApp))
+    login = 'mutation { login(email: "busy@example.com", password: "x") { accessToken } }'
+    transport = httpx.ASGITransport(app=app)
+
+    async def slot_taken() -> bool:
+        return graphql.slots.locked()
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        first = asyncio.create_task(http.post("/graphql", json={"query": login}))
+        await eventually(slot_taken, timeout=10, what="the first request to take the only slot")
+        refused = await http.post("/graphql", json={"query": "{ __typename }"})
+        assert (await first).status_code == 200
+        after = await http.post("/graphql", json={"query": "{ __typename }"})
+
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "1"
+    error = refused.json()["errors"][0]
+    assert (error["extensions"]["code"], error["extensions"]["retryable"]) == ("BUSY", True)
+    assert after.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_a_database_out_of_reach_while_reading_the_caller_is_a_retryable_503(
+    factory: Factory, database: Database
+) -> None:
+    """Authentication reads the key before any operation runs: a database error there is
+    UNAVAILABLE with Retry-After, never a 500 with a traceback."""
+    tenant = await factory.tenant()
+    admin = database.client.admin
+    await admin.command(
+        {
+            "configureFailPoint": "failCommand",
+            "mode": "alwaysOn",
+            "data": {"failCommands": ["find"], "errorCode": 50},  # MaxTimeMSExpired
+        }
+    )
+    try:
+        answer = await factory.client.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"X-API-Key": tenant.machine_keys[0]},
+        )
+    finally:
+        await admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "1"
+    error = answer.json()["errors"][0]
+    assert (error["extensions"]["code"], error["extensions"]["retryable"]) == ("UNAVAILABLE", True)
+    assert "Traceback" not in answer.text
