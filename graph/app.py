@@ -14,7 +14,6 @@ from typing import Any
 
 from cross_web import HTTPException
 from graphql import GraphQLError
-from pymongo.errors import PyMongoError
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
@@ -47,7 +46,7 @@ from resolvers.alerts.evaluator import run_alert_evaluator
 from resolvers.audit.keys import key_ring
 from resolvers.audit.scheduler import CheckpointScheduler
 from resolvers.health.evaluator import run_evaluator
-from resolvers.system import SchemaBehind, close_database, open_database
+from resolvers.system import DatabaseError, SchemaBehind, close_database, open_database
 from resolvers.webhooks.worker import run_delivery_worker
 
 log = logging.getLogger("cashcc")
@@ -104,7 +103,7 @@ class GraphQLApp(GraphQL[Context, None]):
             # Gone before its body arrived (an agent's timeout, a killed client): nobody to
             # answer, nothing was run; the request log records it without a status.
             return
-        except PyMongoError:
+        except DatabaseError:
             # Before execution (authentication reads the key): execution maps its own.
             log.warning("database unavailable while reading the caller", exc_info=True)
             response = unavailable_response(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlparse
 
+from pymongo.errors import PyMongoError
 from redis import asyncio as redis
 from redis.exceptions import RedisError
 
@@ -14,7 +15,11 @@ from models.db import Database, connect, database_uri, disconnect, migrate_datab
 from models.readiness import database_problems
 from models.schema import SchemaBehind
 
+# What any failed database call raises: graph/ catches it without importing the driver.
+DatabaseError = PyMongoError
+
 __all__ = [
+    "DatabaseError",
     "SchemaBehind",
     "close_database",
     "migrate",
