@@ -34,7 +34,7 @@ from models.rate_limit import COLLECTION as RATE_BUCKETS
 from models.security_log import HEADS, SecurityEvent
 from models.summary import DailyDemand, DailySummary, HourlySummary, MonthlyFlow
 from models.webhooks import Webhook, WebhookDelivery
-from models.writes import update_each
+from models.writes import update_matching
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +168,7 @@ async def unset_null_deadlines(db: AsyncDatabase) -> int:
     twins = db[MachineTwin.Settings.name]
     changed = 0
     for field in MachineTwin.DEADLINES:
-        null = {field: {"$type": "null"}}
-        ids = [doc["_id"] async for doc in twins.find(null, {"_id": 1})]
-        changed += await update_each(twins, ids, null, {"$unset": {field: ""}})
+        changed += await update_matching(twins, {field: {"$type": "null"}}, {"$unset": {field: ""}})
     return changed
 
 

@@ -19,7 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from models.scope import Scope
 from models.webhooks import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
-from models.writes import delete_each, update_each
+from models.writes import delete_matching, update_matching
 
 
 def _webhooks() -> AsyncCollection:
@@ -92,9 +92,7 @@ async def delete_webhook(*, scope: Scope, webhook_id: ObjectId) -> bool:
     """Remove the webhook and its outbox rows (a delivery already being sent may still
     arrive once)."""
     result = await _webhooks().delete_one(_one(scope, webhook_id))
-    mine = {"org_id": scope.org_id, "webhook_id": webhook_id}
-    found = _deliveries().find(mine, {"_id": 1})
-    await delete_each(_deliveries(), [d["_id"] async for d in found], mine)
+    await delete_matching(_deliveries(), {"org_id": scope.org_id, "webhook_id": webhook_id})
     return result.deleted_count == 1
 
 
@@ -292,11 +290,13 @@ async def drop_orphan(*, delivery_id: ObjectId, token: str) -> None:
 async def fail_pending_deliveries(
     *, scope: Scope, webhook_id: ObjectId, at: datetime, reason: str
 ) -> int:
-    pending = {"org_id": scope.org_id, "status": DeliveryStatus.PENDING.value}
-    found = _deliveries().find({**pending, "webhook_id": webhook_id}, {"_id": 1})
-    return await update_each(
+    pending = {
+        "org_id": scope.org_id,
+        "webhook_id": webhook_id,
+        "status": DeliveryStatus.PENDING.value,
+    }
+    return await update_matching(
         _deliveries(),
-        [d["_id"] async for d in found],
         pending,
         {
             "$set": {

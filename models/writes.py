@@ -32,6 +32,21 @@ async def update_each(
     return (await collection.bulk_write(writes, ordered=False)).modified_count
 
 
+async def update_matching(
+    collection: AsyncCollection, query: Mapping[str, Any], update: Mapping[str, Any]
+) -> int:
+    """`update_each` over the documents `query` finds now (each update keeps `query` as its
+    condition); the number modified."""
+    ids = [doc["_id"] async for doc in collection.find(query, {"_id": 1})]
+    return await update_each(collection, ids, query, update)
+
+
+async def delete_matching(collection: AsyncCollection, query: Mapping[str, Any]) -> int:
+    """`delete_each` over the documents `query` finds now; the number deleted."""
+    ids = [doc["_id"] async for doc in collection.find(query, {"_id": 1})]
+    return await delete_each(collection, ids, query)
+
+
 async def delete_each(
     collection: AsyncCollection, ids: Iterable[Any], condition: Mapping[str, Any]
 ) -> int:

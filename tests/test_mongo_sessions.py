@@ -158,14 +158,20 @@ async def test_a_transaction_that_runs_out_of_time_holds_nothing_afterwards(
         await plain.close()
 
 
-async def test_a_process_running_transactions_is_recorded_with_its_sessions(
-    factory: Factory, database: Database
-) -> None:
+async def own_record(factory: Factory, database: Database) -> dict:
+    """This process's record in `transaction_sessions` after it ran an ingest."""
     tenant = await factory.tenant()
     await factory.ingest(tenant, [tx(1)])
     assert database.inflight is not None
     record = await database.db[COLLECTION].find_one({"_id": database.inflight.process})
     assert record is not None
+    return record
+
+
+async def test_a_process_running_transactions_is_recorded_with_its_sessions(
+    factory: Factory, database: Database
+) -> None:
+    record = await own_record(factory, database)
     assert record["heartbeat_at"] is not None
     assert record["lsids"]
 

@@ -21,7 +21,7 @@ from models.db import Database
 from models.inflight import COLLECTION, InflightSessions, started_at, this_host
 from models.ledger import IngestBatch, MachineInventory
 from tests.factories import Factory, tx
-from tests.test_mongo_sessions import claim_for_five_minutes
+from tests.test_mongo_sessions import claim_for_five_minutes, own_record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,6 +86,13 @@ async def crash(w: Worker) -> None:
     await asyncio.wait_for(w.child.wait(), timeout=30)
 
 
+async def claim_in(w: Worker, tenant, key: str, records: list[dict]) -> None:
+    """Claim `key` as a request that `w` runs would."""
+    await claim_for_five_minutes(tenant, key, records)
+    batches = IngestBatch.get_pymongo_collection()
+    await batches.update_one({"idempotency_key": key}, {"$set": {"process": w.process}})
+
+
 @pytest.fixture
 def heartbeats_never_go_stale(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only being gone from this host can make a process dead in these tests."""
@@ -120,11 +127,7 @@ async def test_a_claim_of_a_worker_that_crashed_on_this_host_is_taken_over_at_on
     tenant = await factory.tenant()
     records = [tx(1)]
     crashed = await worker(tenant)
-    await claim_for_five_minutes(tenant, "crashed-here", records)
-    batches = IngestBatch.get_pymongo_collection()
-    await batches.update_one(
-        {"idempotency_key": "crashed-here"}, {"$set": {"process": crashed.process}}
-    )
+    await claim_in(crashed, tenant, "crashed-here", records)
     await crash(crashed)
 
     retried = await factory.ingest(tenant, records, idempotency_key="crashed-here")
@@ -139,11 +142,7 @@ async def test_a_live_worker_on_this_host_keeps_its_sessions_and_its_claims(
     tenant = await factory.tenant()
     records = [tx(1)]
     alive = await worker(tenant)
-    await claim_for_five_minutes(tenant, "working-here", records)
-    batches = IngestBatch.get_pymongo_collection()
-    await batches.update_one(
-        {"idempotency_key": "working-here"}, {"$set": {"process": alive.process}}
-    )
+    await claim_in(alive, tenant, "working-here", records)
     assert database.inflight is not None
 
     assert alive.process not in await database.inflight.reap()
@@ -175,11 +174,6 @@ def test_a_record_is_dead_here_only_when_its_host_is_this_one_and_its_process_is
 async def test_a_process_records_its_host_pid_and_start_time(
     factory: Factory, database: Database
 ) -> None:
-    tenant = await factory.tenant()
-    await factory.ingest(tenant, [tx(1)])
-    assert database.inflight is not None
-    await database.inflight.beat()
-    record = await database.db[COLLECTION].find_one({"_id": database.inflight.process})
-    assert record is not None
+    record = await own_record(factory, database)
     assert (record["host"], record["pid"]) == (this_host(), os.getpid())
     assert record["started"] == started_at(os.getpid())

@@ -22,9 +22,9 @@ from models.health import Connectivity, MachineEventKind
 from models.health_store import TwinChanged, twins_due_for_check
 from models.organization import utcnow
 from models.scope import Scope
-from resolvers.health.connectivity import Thresholds, next_check_at, state_after_silence
+from resolvers.health.connectivity import next_check_at, state_after_silence
 from resolvers.health.recording import commit_twin_change, event_documents, publish_recorded
-from resolvers.health.twin import MachineEvent
+from resolvers.health.twin import MachineEvent, thresholds_of
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class EvaluationPass:
 async def _evaluate_twin(twin: dict[str, Any], now: datetime, settings: Settings) -> list[dict]:
     """Record `twin`'s transition due by `now`, if any; [] when there is none or another
     writer changed the twin first."""
-    thresholds = Thresholds(twin["late_after_seconds"], twin["offline_after_seconds"])
+    thresholds = thresholds_of(twin)
     current = Connectivity(twin["connectivity"])
     state, since = state_after_silence(twin["last_seen_at"], now, thresholds)
     if SILENCE_ORDER.index(state) < SILENCE_ORDER.index(current):

@@ -66,6 +66,12 @@ def _gaps(state: dict[str, Any] | None) -> SeqGaps:
     return SeqGaps(len(gaps) + summarized, summarized > 0, (lo, hi), since)
 
 
+def heartbeat_skew_seconds(heartbeat: dict[str, Any]) -> float:
+    """How far the device clock was behind ours at heartbeat section `heartbeat` (our
+    receive time minus its observed time)."""
+    return (heartbeat["received_at"] - heartbeat["observed_at"]).total_seconds()
+
+
 def freshness_of(
     twin: dict[str, Any] | None,
     state: dict[str, Any] | None,
@@ -85,7 +91,7 @@ def freshness_of(
     backfilling = bool(backlog) or (recent_batch and bool(lags) and lags[-1] > BACKFILL_LAG_SECONDS)
     skew = None
     if heartbeat and not backfilling:
-        skew = round((heartbeat["received_at"] - heartbeat["observed_at"]).total_seconds(), 3)
+        skew = round(heartbeat_skew_seconds(heartbeat), 3)
     return Freshness(
         last_seen_at=twin.get("last_seen_at"),
         last_message_at=twin.get("last_message_at"),

@@ -6,18 +6,16 @@ import logging
 from datetime import datetime
 
 from config import Settings
-from models.health_store import find_twin
 from models.machine import Machine
 from models.scope import Scope
-from resolvers.health.connectivity import Thresholds
 from resolvers.health.recording import (
     commit_twin_change,
     event_documents,
     publish_recorded,
     retry_on_twin_change,
 )
-from resolvers.health.telemetry import machine_thresholds
-from resolvers.health.twin import new_twin, seen
+from resolvers.health.telemetry import current_twin
+from resolvers.health.twin import seen, thresholds_of
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +27,8 @@ async def record_batch_seen(*, machine: Machine, received_at: datetime, settings
     scope = Scope.organization(machine.org_id)
 
     async def attempt() -> list[dict]:
-        twin = await find_twin(scope=scope, machine_id=machine.id)
-        if twin is None:
-            thresholds = await machine_thresholds(settings, machine)
-            twin = new_twin(machine, thresholds)
-        else:
-            thresholds = Thresholds(twin["late_after_seconds"], twin["offline_after_seconds"])
+        twin = await current_twin(machine=machine, settings=settings)
+        thresholds = thresholds_of(twin)
         if twin["last_batch_at"] is not None and twin["last_batch_at"] >= received_at:
             return []
         expected_version = twin["version"]

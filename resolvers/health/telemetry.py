@@ -47,7 +47,7 @@ from resolvers.health.recording import (
     retry_on_twin_change,
 )
 from resolvers.health.settings import effective_settings
-from resolvers.health.twin import alerts_may_change, fold_messages, new_twin
+from resolvers.health.twin import alerts_may_change, fold_messages, new_twin, thresholds_of
 
 
 @dataclass
@@ -78,6 +78,16 @@ async def machine_thresholds(settings: Settings, machine: Machine) -> Thresholds
         get_organization(scope=scope), get_shop(scope=scope, shop_id=machine.shop_id)
     )
     return effective_settings(settings, org, shop).thresholds
+
+
+async def current_twin(
+    *, machine: Machine, settings: Settings, session: AsyncClientSession | None = None
+) -> dict[str, Any]:
+    """The machine's twin, or the twin of a machine never heard from (its thresholds from
+    its shop's and organization's settings)."""
+    scope = Scope.organization(machine.org_id)
+    twin = await find_twin(scope=scope, machine_id=machine.id, session=session)
+    return twin or new_twin(machine, await machine_thresholds(settings, machine))
 
 
 def _log_documents(
@@ -150,28 +160,26 @@ async def report_machine_telemetry(
     # Whether the log must be searched for repeated eventIds even when every seq is beyond
     # the highest one logged: after an attempt hit one anyway (an eventId sent again under a
     # new seq, or a concurrent request with the same messages).
-    search_log = [False]
+    search_log = False
 
     async def attempt() -> _Applied:
+        nonlocal search_log
         try:
             return await get_database().in_transaction(
                 lambda session: _apply(session, scope, machine, outcome.valid)
             )
         except DuplicateKeyError:
-            search_log[0] = True
+            search_log = True
             raise
 
     async def _apply(
         session: AsyncClientSession, scope: Scope, machine: Machine, valid: list[ValidMessage]
     ) -> _Applied:
-        twin = await find_twin(scope=scope, machine_id=machine.id, session=session)
-        if twin is None:
-            twin = new_twin(machine, await machine_thresholds(settings, machine))
-        # The twin holds the thresholds its settings give (settings changes retime twins).
-        thresholds = Thresholds(twin["late_after_seconds"], twin["offline_after_seconds"])
+        twin = await current_twin(machine=machine, settings=settings, session=session)
+        thresholds = thresholds_of(twin)
         expected_version = twin["version"]
         logged_seq = twin.get("logged_seq")
-        if search_log[0] or logged_seq is None or min(m.seq for m in valid) <= logged_seq:
+        if search_log or logged_seq is None or min(m.seq for m in valid) <= logged_seq:
             known = await known_event_ids(
                 scope=scope,
                 machine_id=machine.id,

@@ -22,6 +22,7 @@ from typing import Any
 from models.health import Connectivity, MachineEventKind, TelemetryKind
 from models.machine import Machine
 from resolvers.health.connectivity import Thresholds, next_check_at
+from resolvers.health.freshness import heartbeat_skew_seconds
 from resolvers.health.messages import ValidMessage
 
 # Cleared errors kept on the twin (their seq stops a late replay from raising them again).
@@ -246,6 +247,12 @@ _APPLY = {
 }
 
 
+def thresholds_of(twin: dict[str, Any]) -> Thresholds:
+    """The connectivity thresholds `twin` holds (settings changes retime every twin they
+    cover, resolvers/health/lifecycle.py, so these are the ones in force)."""
+    return Thresholds(twin["late_after_seconds"], twin["offline_after_seconds"])
+
+
 def seen(twin: dict[str, Any], at: datetime, thresholds: Thresholds) -> MachineEvent | None:
     """Record that the machine's local system was heard from at `at` (in place): LIVE again
     unless decommissioned; returns the CONNECTIVITY_CHANGED event when the state changed."""
@@ -289,9 +296,7 @@ def fold_messages(
 
 def _skew(twin: dict[str, Any]) -> float | None:
     heartbeat = twin["sections"].get("heartbeat")
-    if heartbeat is None:
-        return None
-    return (heartbeat["received_at"] - heartbeat["observed_at"]).total_seconds()
+    return None if heartbeat is None else heartbeat_skew_seconds(heartbeat)
 
 
 def alerts_may_change(before: dict[str, Any], after: dict[str, Any], now: datetime) -> bool:
