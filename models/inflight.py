@@ -17,8 +17,11 @@ A process found dead on this host is ended at once, without waiting for `STALE_S
 every record names its host (host name, boot id and pid namespace: the processes this one
 can see in `/proc`), its pid and the pid's start time, and a record of this host whose pid
 no longer runs, or runs a later process, is a crashed worker (gunicorn or systemd restarts it
-here, and the successor reaps it when it starts). A whole host that went away is still
-noticed by its missing heartbeat.
+here, and the successor ends it with its first transaction or claim: the first reap, and
+every claim's liveness check, look). Not at start-up: a short-lived process (a CLI command)
+would be stopped while that reap waited in the driver, and a cancelled wait there can hang
+(pymongo 4.20.1; it hung `cashcc audit-export` for 120 s). A whole host that went away is
+still noticed by its missing heartbeat.
 
 Only active processes beat. A process is active while a transaction or an idempotency claim
 of it runs and for `STALE_SECONDS` after; then it removes its record and stops writing until
@@ -242,11 +245,6 @@ class InflightSessions:
         return False
 
     async def _run(self) -> None:
-        try:  # a predecessor that crashed on this host holds nothing once we serve
-            with pymongo.timeout(self.heartbeat_seconds * 2):
-                await self.reap()
-        except Exception:
-            log.exception("could not end the sessions of dead processes at start")
         while True:
             try:
                 if not await self.tick():
