@@ -135,29 +135,13 @@ def flow_pipeline(
     transaction type: amounts, or pieces for SLOT, or `a` for TYPE."""
     stages = summaries_in_scope(scope, start=start, end=end, currency=currency)
     bucket = bucket_expression(grain, unit, timezone)
+    per_bucket = {"b": bucket, "c": "$currency"}
     if group_by is FlowGroup.TYPE:
-        stages += [
-            {"$project": {"b": bucket, "c": "$currency", "e": {"$objectToArray": "$t"}}},
-            {"$unwind": "$e"},
-            {
-                "$group": {
-                    "_id": {"b": "$b", "c": "$c", "k": "$e.k"},
-                    "n": {"$sum": "$e.v.n"},
-                    "a": {"$sum": "$e.v.a"},
-                }
-            },
-        ]
+        stages += sums_per_entry(
+            "t", per_bucket, {"n": {"$sum": "$e.v.n"}, "a": {"$sum": "$e.v.a"}}
+        )
     elif group_by is FlowGroup.SLOT:
-        stages += [
-            {"$project": {"b": bucket, "c": "$currency", "e": {"$objectToArray": "$s"}}},
-            {"$unwind": "$e"},
-            {
-                "$group": {
-                    "_id": {"b": "$b", "c": "$c", "k": "$e.k"},
-                    **{t: {"$sum": f"$e.v.{t}"} for t in TRANSACTION_TYPES},
-                }
-            },
-        ]
+        stages += sums_per_entry("s", per_bucket, _pieces_per_type())
     else:
         key = None if group_by is FlowGroup.NONE else f"${group_by.value}"
         stages.append(
@@ -176,15 +160,26 @@ def slot_flow_pipeline(scope: Scope, *, start: datetime) -> list[dict[str, Any]]
     """Pieces per (machine, slot, type) in hourly summaries from `start` on."""
     return [
         *summary_source(scope, start=start, end=None),
-        {"$project": {"m": "$machine_id", "e": {"$objectToArray": "$s"}}},
-        {"$unwind": "$e"},
-        {
-            "$group": {
-                "_id": {"m": "$m", "k": "$e.k"},
-                **{t: {"$sum": f"$e.v.{t}"} for t in TRANSACTION_TYPES},
-            }
-        },
+        *sums_per_entry("s", {"m": "$machine_id"}, _pieces_per_type()),
     ]
+
+
+def sums_per_entry(
+    map_field: str, keys: dict[str, Any], sums: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Stages that split the map `map_field` of each document into its entries `e` and total
+    `sums` (accumulators over `e.v`) per `keys` (row name -> expression) and entry key: rows
+    `_id: {**keys, k}`."""
+    return [
+        {"$project": {**keys, "e": {"$objectToArray": f"${map_field}"}}},
+        {"$unwind": "$e"},
+        {"$group": {"_id": {**{name: f"${name}" for name in keys}, "k": "$e.k"}, **sums}},
+    ]
+
+
+def _pieces_per_type() -> dict[str, Any]:
+    """The accumulators of a slot entry's pieces, one per transaction type."""
+    return {t: {"$sum": f"$e.v.{t}"} for t in TRANSACTION_TYPES}
 
 
 async def run(grain: Grain, pipeline: list[dict[str, Any]]) -> list[dict[str, Any]]:

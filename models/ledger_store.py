@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
 from models.duplicates import duplicates_raised_as_duplicate_key
 from models.ledger import MachineInventory, Transaction
+from models.paging import after_key, newest_first, time_window
 from models.scope import Scope, id_first
 
 
@@ -124,27 +125,12 @@ async def page_transactions(
     query = scope.filter()
     if types:
         query["type"] = {"$in": list(types)}
-    window: dict[str, datetime] = {}
-    if occurred_from is not None:
-        window["$gte"] = occurred_from
-    if occurred_to is not None:
-        window["$lt"] = occurred_to
+    window = time_window(occurred_from, occurred_to)
     if window:
         query["occurred_at"] = window
     if after is not None:
-        at, oid = after
-        query = {
-            "$and": [
-                query,
-                {"$or": [{"occurred_at": {"$lt": at}}, {"occurred_at": at, "_id": {"$lt": oid}}]},
-            ]
-        }
-    cursor = (
-        _transactions()
-        .find(query)
-        .sort([("occurred_at", DESCENDING), ("_id", DESCENDING)])
-        .limit(limit)
-    )
+        query = {"$and": [query, after_key("occurred_at", after)]}
+    cursor = _transactions().find(query).sort(newest_first("occurred_at")).limit(limit)
     return await cursor.to_list(length=limit)
 
 

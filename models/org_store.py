@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from models.organization import Organization, Shop
 from models.scope import Scope, id_first
+from models.writes import set_returning
 
 
 class DuplicateShopCode(Exception):
@@ -81,17 +81,9 @@ async def update_shop(*, scope: Scope, shop_id: ObjectId, changes: dict[str, Any
     or None when it is not in scope."""
     if not scope.allows_shop(shop_id):
         return None
-    doc = await Shop.get_pymongo_collection().find_one_and_update(
-        {"_id": shop_id, "org_id": scope.org_id},
-        {"$set": changes},
-        return_document=ReturnDocument.AFTER,
-    )
-    return Shop.model_validate(doc) if doc else None
+    return await set_returning(Shop, {"_id": shop_id, "org_id": scope.org_id}, changes)
 
 
 async def set_organization_health(*, scope: Scope, health: dict[str, Any]) -> Organization | None:
     """Replace the organization's health thresholds; the organization afterwards."""
-    doc = await Organization.get_pymongo_collection().find_one_and_update(
-        {"_id": scope.org_id}, {"$set": {"health": health}}, return_document=ReturnDocument.AFTER
-    )
-    return Organization.model_validate(doc) if doc else None
+    return await set_returning(Organization, {"_id": scope.org_id}, {"health": health})

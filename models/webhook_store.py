@@ -17,9 +17,10 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
+from models.paging import after_key, newest_first
 from models.scope import Scope
 from models.webhooks import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent
-from models.writes import delete_matching, update_matching
+from models.writes import delete_matching, set_returning, update_matching
 
 
 def _webhooks() -> AsyncCollection:
@@ -58,10 +59,7 @@ async def update_webhook(
 ) -> Webhook | None:
     """Set `changes` (stored field -> stored value); the webhook afterwards, or None when
     it is not the organization's."""
-    doc = await _webhooks().find_one_and_update(
-        _one(scope, webhook_id), {"$set": changes}, return_document=ReturnDocument.AFTER
-    )
-    return Webhook.model_validate(doc) if doc else None
+    return await set_returning(Webhook, _one(scope, webhook_id), changes)
 
 
 async def replace_secret(
@@ -124,12 +122,7 @@ async def note_failure(*, scope: Scope, webhook_id: ObjectId, at: datetime) -> W
     await _webhooks().update_one(
         {**_one(scope, webhook_id), "failing_since": None}, {"$set": {"failing_since": at}}
     )
-    updated = await _webhooks().find_one_and_update(
-        _one(scope, webhook_id),
-        {"$set": {"last_failure_at": at}},
-        return_document=ReturnDocument.AFTER,
-    )
-    return None if updated is None else Webhook.model_validate(updated)
+    return await set_returning(Webhook, _one(scope, webhook_id), {"last_failure_at": at})
 
 
 async def disable_webhook(
@@ -159,12 +152,7 @@ async def claim_disable_alert(
     query: dict[str, Any] = {"disable_alert_due_at": {"$lte": now}}
     if org_id is not None:
         query["org_id"] = org_id
-    doc = await _webhooks().find_one_and_update(
-        query,
-        {"$set": {"disable_alert_due_at": lease_until}},
-        return_document=ReturnDocument.AFTER,
-    )
-    return Webhook.model_validate(doc) if doc else None
+    return await set_returning(Webhook, query, {"disable_alert_due_at": lease_until})
 
 
 async def alert_told(*, scope: Scope, webhook_id: ObjectId) -> None:
@@ -323,12 +311,6 @@ async def list_deliveries(
     """A webhook's deliveries, newest first, older than the `before` key."""
     query: dict[str, Any] = {"org_id": scope.org_id, "webhook_id": webhook_id}
     if before is not None:
-        at, oid = before
-        query["$or"] = [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": oid}}]
-    cursor = (
-        _deliveries()
-        .find(query, {"body": 0})
-        .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-        .limit(limit)
-    )
+        query.update(after_key("created_at", before))
+    cursor = _deliveries().find(query, {"body": 0}).sort(newest_first("created_at")).limit(limit)
     return await cursor.to_list(length=None)

@@ -1,21 +1,36 @@
-"""Updating or deleting many documents of a collection that transactions also write.
+"""Writes the stores share: one document set and read back, and many documents of a
+collection that transactions also write updated or deleted one by one.
 
-Never with one non-transactional multi-document write (`update_many`, `delete_many`): on the
-embedded server such an update that meets a transaction's uncommitted write retries while
-holding the collection's lock, and the transaction's next statement on that collection waits
-for the lock, so neither ends and every command behind them waits too (a py-spy dump of the
-hung server in a simulator faults run showed exactly these two threads). One single-document
-update per document releases the lock between retries. MongoDB itself has no such lock; the
-cost there is a few more operations in one bulk write.
+Many documents never with one non-transactional multi-document write (`update_many`,
+`delete_many`): on the embedded server such an update that meets a transaction's uncommitted
+write retries while holding the collection's lock, and the transaction's next statement on that
+collection waits for the lock, so neither ends and every command behind them waits too (a
+py-spy dump of the hung server in a simulator faults run showed exactly these two threads). One
+single-document update per document releases the lock between retries. MongoDB itself has no
+such lock; the cost there is a few more operations in one bulk write.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from pymongo import DeleteOne, UpdateOne
+from beanie import Document
+from pymongo import DeleteOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
+
+DocumentT = TypeVar("DocumentT", bound=Document)
+
+
+async def set_returning(
+    model: type[DocumentT], query: Mapping[str, Any], changes: Mapping[str, Any]
+) -> DocumentT | None:
+    """`$set` `changes` (stored field -> stored value) on the first document of `model` that
+    `query` finds; that document afterwards, or None when `query` finds none."""
+    doc = await model.get_pymongo_collection().find_one_and_update(
+        dict(query), {"$set": dict(changes)}, return_document=ReturnDocument.AFTER
+    )
+    return None if doc is None else model.model_validate(doc)
 
 
 async def update_each(
