@@ -1,6 +1,6 @@
 """Data functions over alert instances, incidents, rule overrides, silences, collections.
 
-The evaluator's reads of due machines span organizations (`claim_due_twins`); every other
+The evaluator's reads of due machines span organizations (`due_twin_ids`); every other
 function takes a `Scope`.
 """
 
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -25,6 +25,7 @@ from models.alerts import (
     Silence,
 )
 from models.health import MachineTwin
+from models.paging import after_key, newest_first, time_window
 from models.scope import Scope, id_first
 from models.writes import update_each
 
@@ -121,19 +122,11 @@ async def list_incidents(
     for name, values in (("state", states), ("severity", severities), ("rule", rules)):
         if values:
             query[name] = {"$in": list(values)}
-    opened: dict[str, Any] = {}
-    if opened_from is not None:
-        opened["$gte"] = opened_from
-    if opened_to is not None:
-        opened["$lt"] = opened_to
-    if opened:
+    if opened := time_window(opened_from, opened_to):
         query["opened_at"] = opened
     if after is not None:
-        at, oid = after
-        query["$or"] = [{"opened_at": {"$lt": at}}, {"opened_at": at, "_id": {"$lt": oid}}]
-    cursor = (
-        _incidents().find(query).sort([("opened_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
-    )
+        query.update(after_key("opened_at", after))
+    cursor = _incidents().find(query).sort(newest_first("opened_at")).limit(limit)
     return await cursor.to_list(length=None)
 
 
@@ -192,32 +185,38 @@ async def collections_for(
     return await PlannedCollection.find(query).to_list()
 
 
-async def claim_due_twins(
-    *, now: datetime, lease_until: datetime, limit: int
-) -> tuple[str, list[dict[str, Any]]]:
-    """Twins whose alerts are due (of every organization), up to `limit`, claimed for this
-    caller: one conditional update moves each still-due twin's `alerts_due_at` to
-    `lease_until` and stamps the caller's claim token, so a twin another evaluator claimed
-    first is not taken, and a crashed evaluator's claim runs out at `lease_until`. Returns
-    the token (for `release_twins`) and the claimed twins."""
-    twins = _twins_collection()
+async def due_twin_ids(*, now: datetime, limit: int) -> list[ObjectId]:
+    """The machines (of every organization) whose alerts are due by `now`, the most overdue
+    first, up to `limit`: what one evaluator pass claims page by page (`claim_twins`)."""
     due = (
-        await twins.find({"alerts_due_at": {"$lte": now}}, {"_id": 1})
+        await _twins_collection()
+        .find({"alerts_due_at": {"$lte": now}}, {"_id": 1})
         .sort([("alerts_due_at", ASCENDING)])
         .limit(limit)
         .to_list(length=None)
     )
+    return [d["_id"] for d in due]
+
+
+async def claim_twins(
+    *, ids: Sequence[ObjectId], now: datetime, lease_until: datetime
+) -> tuple[str, list[dict[str, Any]]]:
+    """Claim those of the twins `ids` whose alerts are still due by `now` for this caller:
+    one conditional update moves each still-due twin's `alerts_due_at` to `lease_until` and
+    stamps the caller's claim token, so a twin another evaluator claimed first is not taken,
+    and a crashed evaluator's claim runs out at `lease_until`. Returns the token (for
+    `release_twins`) and the claimed twins."""
+    twins = _twins_collection()
     token = ObjectId()
-    if not due:
+    if not ids:
         return str(token), []
-    ids = [d["_id"] for d in due]
     await update_each(
         twins,
         ids,
         {"alerts_due_at": {"$lte": now}},
         {"$set": {"alerts_due_at": lease_until, "alerts_claim": token}},
     )
-    claimed = twins.find({"_id": {"$in": ids}, "alerts_claim": token})
+    claimed = twins.find({"_id": {"$in": list(ids)}, "alerts_claim": token})
     return str(token), await claimed.to_list(length=None)
 
 
@@ -252,6 +251,21 @@ async def twins_of_shops(*, org_id: ObjectId, shop_ids: Sequence[ObjectId]) -> l
     query = {"org_id": org_id, "shop_id": {"$in": list(shop_ids)}}
     projection = {"connectivity": 1, "shop_id": 1, "connectivity_since": 1}
     return await _twins_collection().find(query, projection).to_list(length=None)
+
+
+async def shops_with_unsettled_twins(
+    *, org_id: ObjectId, shop_ids: Sequence[ObjectId]
+) -> set[ObjectId]:
+    """Which of `shop_ids` have a machine that is LATE or OFFLINE (through the sparse index on
+    `late_or_offline_shop_id`, which holds only those twins)."""
+    query = {"late_or_offline_shop_id": {"$in": list(shop_ids)}, "org_id": org_id}
+    # The hint: a planner preferring the org_id prefix of another index reads the whole org.
+    cursor = (
+        _twins_collection()
+        .find(query, {"late_or_offline_shop_id": 1, "_id": 0})
+        .hint([("late_or_offline_shop_id", ASCENDING)])
+    )
+    return {doc["late_or_offline_shop_id"] async for doc in cursor}
 
 
 def _twins_collection():

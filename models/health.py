@@ -115,6 +115,10 @@ class MachineTwin(Document):
     alerts_skew_seconds: float | None = None
     # The highest seq in the machine's telemetry log: a message beyond it is not a repeat.
     logged_seq: int | None = None
+    # The twin's shop while the machine is LATE or OFFLINE, absent otherwise (derived on
+    # every save, `unsettled_shop_of`): the alert evaluator reads a whole shop's machines
+    # only where one of them is, found through a sparse index holding just those twins.
+    late_or_offline_shop_id: PydanticObjectId | None = None
     event_count: int = 0
     version: int = 0
 
@@ -123,6 +127,8 @@ class MachineTwin(Document):
     # the embedded server's range scan reads every null entry (10,000 twins: 200 ms against
     # 1 ms per due query, several queries a second).
     DEADLINES: ClassVar[tuple[str, ...]] = ("next_check_at", "alerts_due_at")
+    # Every field a sparse index is kept on, for the same reason absent when None.
+    SPARSE: ClassVar[tuple[str, ...]] = (*DEADLINES, "late_or_offline_shop_id")
 
     class Settings:
         name = "machine_twins"
@@ -133,7 +139,19 @@ class MachineTwin(Document):
             IndexModel([("org_id", ASCENDING), ("_id", ASCENDING)]),
             IndexModel("next_check_at", sparse=True),
             IndexModel("alerts_due_at", sparse=True),
+            IndexModel("late_or_offline_shop_id", sparse=True),
         ]
+
+
+# Connectivity states of one machine that change how the alerts of the others of its shop
+# are evaluated (a late machine holds back the OFFLINE of another, docs/alerts.md).
+UNSETTLED = (Connectivity.LATE.value, Connectivity.OFFLINE.value)
+
+
+def unsettled_shop_of(twin: dict[str, Any]) -> Any | None:
+    """The value of `late_or_offline_shop_id` for the stored twin `twin`: its shop while its
+    connectivity is UNSETTLED, else None (stored as absent)."""
+    return twin.get("shop_id") if twin.get("connectivity") in UNSETTLED else None
 
 
 class MachineEventRecord(Document):

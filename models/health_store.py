@@ -18,7 +18,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from models.duplicates import duplicates_raised_as_duplicate_key
-from models.health import MachineEventRecord, MachineTwin, TelemetryRecord
+from models.health import MachineEventRecord, MachineTwin, TelemetryRecord, unsettled_shop_of
 from models.scope import Scope, id_first
 
 
@@ -61,8 +61,9 @@ async def save_twin(
     """Store `twin` (with its version advanced) if the stored one still has
     `expected_version` (0: there is none yet); raises TwinChanged otherwise."""
     twin["version"] = expected_version + 1
-    # A deadline that is None is left out (MachineTwin.DEADLINES).
-    stored = {k: v for k, v in twin.items() if v is not None or k not in MachineTwin.DEADLINES}
+    derived = {**twin, "late_or_offline_shop_id": unsettled_shop_of(twin)}
+    # A sparse-indexed field that is None is left out (MachineTwin.SPARSE).
+    stored = {k: v for k, v in derived.items() if v is not None or k not in MachineTwin.SPARSE}
     if expected_version == 0:
         try:
             await _twins().insert_one(stored, session=session)

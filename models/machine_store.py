@@ -8,7 +8,6 @@ from typing import Any
 
 from beanie import PydanticObjectId
 from bson import ObjectId
-from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -17,6 +16,7 @@ from models.health import MachineTwin
 from models.ledger import MachineInventory
 from models.machine import Machine
 from models.scope import Scope
+from models.writes import set_returning
 
 
 class DuplicateSerial(Exception):
@@ -76,12 +76,7 @@ async def update_machine(
     machine = await get_machine(scope=scope, machine_id=machine_id)
     if machine is None:
         return None
-    doc = await Machine.get_pymongo_collection().find_one_and_update(
-        {"_id": machine_id, "org_id": scope.org_id},
-        {"$set": changes},
-        return_document=ReturnDocument.AFTER,
-    )
-    return Machine.model_validate(doc) if doc else None
+    return await set_returning(Machine, {"_id": machine_id, "org_id": scope.org_id}, changes)
 
 
 async def move_machine(*, scope: Scope, machine: Machine, shop_id: ObjectId) -> None:
@@ -93,7 +88,12 @@ async def move_machine(*, scope: Scope, machine: Machine, shop_id: ObjectId) -> 
         change = {"$set": {"shop_id": shop_id}}
         await Machine.get_pymongo_collection().update_one(query, change, session=session)
         await MachineInventory.get_pymongo_collection().update_one(query, change, session=session)
-        await MachineTwin.get_pymongo_collection().update_one(query, change, session=session)
+        twins = MachineTwin.get_pymongo_collection()
+        await twins.update_one(query, change, session=session)
+        unsettled = {**query, "late_or_offline_shop_id": {"$exists": True}}
+        await twins.update_one(
+            unsettled, {"$set": {"late_or_offline_shop_id": shop_id}}, session=session
+        )
 
     await get_database().in_transaction(move_all)
     machine.shop_id = PydanticObjectId(shop_id)

@@ -10,6 +10,7 @@ indexes but not change a TTL. Workers never change the schema: `schema_problems`
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -24,7 +25,7 @@ from models.alerts import (
     Silence,
 )
 from models.audit import AuditCheckpoint, AuditLogHead, AuditSlot, AuditTreePage
-from models.health import MachineEventRecord, MachineTwin, TelemetryRecord
+from models.health import UNSETTLED, MachineEventRecord, MachineTwin, TelemetryRecord
 from models.identity import ApiKey, RefreshToken, Session, User
 from models.inflight import COLLECTION as TRANSACTION_SESSIONS
 from models.ledger import IngestBatch, MachineInventory, Transaction
@@ -34,7 +35,7 @@ from models.rate_limit import COLLECTION as RATE_BUCKETS
 from models.security_log import HEADS, SecurityEvent
 from models.summary import DailyDemand, DailySummary, HourlySummary, MonthlyFlow
 from models.webhooks import Webhook, WebhookDelivery
-from models.writes import update_matching
+from models.writes import update_each, update_matching
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,9 @@ async def migrate_schema(db: AsyncDatabase, *, retention_days: int) -> list[str]
     unset = await unset_null_deadlines(db)
     if unset:
         changes.append(f"removed {unset} null twin deadlines")
+    marked = await mark_unsettled_shops(db)
+    if marked:
+        changes.append(f"marked the shop of {marked} late or offline twins")
     for change in changes:
         log.info("migrate: %s", change)
     return changes
@@ -169,6 +173,23 @@ async def unset_null_deadlines(db: AsyncDatabase) -> int:
     changed = 0
     for field in MachineTwin.DEADLINES:
         changed += await update_matching(twins, {field: {"$type": "null"}}, {"$unset": {field: ""}})
+    return changed
+
+
+async def mark_unsettled_shops(db: AsyncDatabase) -> int:
+    """Twins stored before `late_or_offline_shop_id` existed get it from their connectivity
+    (models/health.py `unsettled_shop_of`), one twin at a time; returns how many changed.
+    Idempotent."""
+    twins = db[MachineTwin.Settings.name]
+    unmarked = {"connectivity": {"$in": list(UNSETTLED)}, "late_or_offline_shop_id": None}
+    by_shop: dict = defaultdict(list)
+    async for twin in twins.find(unmarked, {"shop_id": 1}):
+        by_shop[twin["shop_id"]].append(twin["_id"])
+    changed = 0
+    for shop_id, ids in by_shop.items():
+        condition = {**unmarked, "shop_id": shop_id}
+        change = {"$set": {"late_or_offline_shop_id": shop_id}}
+        changed += await update_each(twins, ids, condition, change)
     return changed
 
 

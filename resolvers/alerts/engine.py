@@ -27,10 +27,11 @@ from models.alert_store import (
     instances_by_keys,
     instances_of_machines,
     rule_overrides,
+    shops_with_unsettled_twins,
     twins_of_shops,
 )
 from models.alerts import AlertRule, Severity, Silence
-from models.health import Connectivity
+from models.health import UNSETTLED, Connectivity
 from models.ledger_store import list_inventory_states
 from models.machine import Machine
 from models.machine_store import list_machines
@@ -118,8 +119,9 @@ async def evaluate_org(
         org,
         shops,
         states,
-        shop_twins,
-        shop_machines,
+        unsettled,
+        shop_instances,
+        claimed_machines,
         collections,
         forecasts,
     ) = await asyncio.gather(
@@ -128,34 +130,51 @@ async def evaluate_org(
         get_organization(scope=scope),
         list_shops(scope=scope, shop_ids=shop_ids),
         list_inventory_states(scope=scope, machine_ids=ids),
-        twins_of_shops(org_id=org_id, shop_ids=shop_ids),
-        list_machines(scope=scope.narrowed(shop_ids=shop_ids)),
+        shops_with_unsettled_twins(org_id=org_id, shop_ids=shop_ids),
+        instances_by_keys(org_id=org_id, keys=[shop_key(s, R.OFFLINE) for s in shop_ids]),
+        list_machines(scope=scope, machine_ids=ids),
         collections_for(org_id=org_id, machine_ids=ids, since=now - timedelta(days=1)),
         forecasts_for(org_id=org_id, machine_ids=ids),
     )
     ev.rules = effective_rules(overrides)
-    claimed = set(ids)
-    machines = {m.id: m for m in shop_machines if m.id in claimed}
-    if moved := claimed - machines.keys():
-        # Moved to another shop after the claim read its twin: looked at again shortly, with
-        # the twin the move updated (a machine that no longer exists is not).
-        for m in await list_machines(scope=scope, machine_ids=sorted(moved)):
+    # Only where a machine is late or offline, or the shop's own OFFLINE incident exists, does
+    # one machine's OFFLINE depend on the others: there every machine of the shop is read;
+    # elsewhere the claimed machines alone give the same outcome.
+    wide = sorted(
+        unsettled
+        | {i["shop_id"] for i in shop_instances}
+        | {t["shop_id"] for t in twins if t["connectivity"] in UNSETTLED}
+    )
+    shop_twins, wide_machines = (
+        await asyncio.gather(
+            twins_of_shops(org_id=org_id, shop_ids=wide),
+            list_machines(scope=scope.narrowed(shop_ids=wide)),
+        )
+        if wide
+        else ([], [])
+    )
+    shop_set = set(shop_ids)
+    machines = {m.id: m for m in claimed_machines if m.shop_id in shop_set}
+    for m in claimed_machines:
+        if m.shop_id not in shop_set:
+            # Moved to another shop after the claim read its twin: looked at again shortly, with
+            # the twin the move updated (a machine that no longer exists is not).
             ev.next_due[m.id] = now + timedelta(seconds=5)
     shop_of = {s.id: s for s in shops}
     state_of = {s["_id"]: s for s in states}
+    wide_set = set(wide)
+    shop_machines = wide_machines + [m for m in machines.values() if m.shop_id not in wide_set]
+    connectivity_twins = shop_twins + [t for t in twins if t["shop_id"] not in wide_set]
     by_shop: dict[ObjectId, _Shop] = defaultdict(_Shop)
     machines_of_shop: dict[ObjectId, list[Machine]] = defaultdict(list)
     for m in shop_machines:
         machines_of_shop[m.shop_id].append(m)
         if m.decommissioned_at is None:
             by_shop[m.shop_id].in_service.append(m.id)
-    for t in shop_twins:
+    for t in connectivity_twins:
         by_shop[t["shop_id"]].connectivity[t["_id"]] = t["connectivity"]
     all_ids = [m.id for m in shop_machines]
-    instances = await instances_of_machines(org_id=org_id, machine_ids=all_ids)
-    instances += await instances_by_keys(
-        org_id=org_id, keys=[shop_key(s, R.OFFLINE) for s in shop_ids]
-    )
+    instances = shop_instances + await instances_of_machines(org_id=org_id, machine_ids=all_ids)
     incidents = await incidents_by_ids([i["incident_id"] for i in instances if i["incident_id"]])
     instance_of = {i["key"]: i for i in instances}
     instances_by_machine: dict[ObjectId, list[dict[str, Any]]] = defaultdict(list)
