@@ -12,7 +12,7 @@ So there are no converters that copy a record into a GraphQL object field by fie
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 import strawberry
 
@@ -75,3 +75,22 @@ class Payload:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type
+class Edge(Generic[NodeT]):
+    cursor: str
+    node: NodeT
+
+
+@strawberry.type
+class Connection(Generic[NodeT]):
+    """A Relay connection over the page a resolver returns (`edges` of `cursor` and `node`,
+    `page_info`). The schema names each after its node: `Connection[AlertType]` is
+    `AlertConnection`, its edges `AlertEdge`."""
+
+    edges: list[Edge[NodeT]]
+    page_info: PageInfo

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import strawberry
 
 from graph.alerts.inputs import CreateSilenceInput, ScheduleCollectionInput, UpdateAlertRuleInput
@@ -13,7 +15,7 @@ from graph.alerts.types import (
 )
 from graph.common import given
 from graph.context import Info
-from resolvers.alerts.incidents import acknowledge_alert, resolve_alert
+from resolvers.alerts.incidents import ManualTransition, acknowledge_alert, resolve_alert
 from resolvers.alerts.silences import (
     create_silence,
     expire_silence,
@@ -23,16 +25,26 @@ from resolvers.alerts.silences import (
 from resolvers.ids import parse_object_ids
 
 
+async def _by_hand(
+    transition: Callable[..., Awaitable[ManualTransition]],
+    info: Info,
+    incident_id: str,
+    comment: str | None,
+) -> AlertPayload:
+    """A transition made by hand (acknowledge, resolve), as the payload both answer with."""
+    done = await transition(
+        principal=info.context.require_principal(), incident_id=incident_id, comment=comment
+    )
+    return AlertPayload(alert=done.incident, reopens=done.reopens)  # type: ignore[arg-type]
+
+
 @strawberry.type
 class AlertMutations:
     @strawberry.mutation(description="FIRING -> ACKNOWLEDGED: someone is on it.")
     async def acknowledge_alert(
         self, info: Info, id: strawberry.ID, comment: str | None = None
     ) -> AlertPayload:
-        done = await acknowledge_alert(
-            principal=info.context.require_principal(), incident_id=id, comment=comment
-        )
-        return AlertPayload(alert=done.incident, reopens=done.reopens)  # type: ignore[arg-type]
+        return await _by_hand(acknowledge_alert, info, id, comment)
 
     @strawberry.mutation(
         description="Close an alert by hand; if its condition still holds the next evaluation "
@@ -41,10 +53,7 @@ class AlertMutations:
     async def resolve_alert(
         self, info: Info, id: strawberry.ID, comment: str | None = None
     ) -> AlertPayload:
-        done = await resolve_alert(
-            principal=info.context.require_principal(), incident_id=id, comment=comment
-        )
-        return AlertPayload(alert=done.incident, reopens=done.reopens)  # type: ignore[arg-type]
+        return await _by_hand(resolve_alert, info, id, comment)
 
     @strawberry.mutation
     async def update_alert_rule(

@@ -11,7 +11,7 @@ from typing import Any
 
 import strawberry
 
-from graph.common import PageInfo, Payload
+from graph.common import Connection, Payload
 from graph.context import Info
 from graph.enums import AlertRule, AlertSeverity, AlertState, EventType
 from graph.fleet.types import MachineType, ShopType
@@ -77,16 +77,7 @@ class AlertType:
         return await info.context.loaders.fleet.machine_by_id.load(root["machine_id"])
 
 
-@strawberry.type
-class AlertEdge:
-    cursor: str
-    node: AlertType
-
-
-@strawberry.type
-class AlertConnection:
-    edges: list[AlertEdge]
-    page_info: PageInfo
+AlertConnection = Connection[AlertType]
 
 
 @strawberry.type(name="AlertRuleSettings")

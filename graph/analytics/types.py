@@ -31,9 +31,13 @@ class CashHeldType:
     coins_value: Long
 
 
-def _amount(type_: TransactionType) -> object:
-    def resolve(root: strawberry.Parent[FlowTotals]) -> Long:
-        return root.values[type_]  # type: ignore[return-value]
+def _of_type(type_: TransactionType) -> object:
+    """A field read from the source's `values` under one transaction type: an amount of
+    FlowTotals, a series of CashFlowSeries. The resolver has no return annotation, so the
+    field's own annotation gives its type."""
+
+    def resolve(root: strawberry.Parent[FlowTotals | CashFlowSeries]):
+        return root.values[type_]
 
     return strawberry.field(resolver=resolve)
 
@@ -41,11 +45,11 @@ def _amount(type_: TransactionType) -> object:
 @strawberry.type(name="FlowTotals", description="Movements in one currency (minor units).")
 class FlowTotalsType:
     currency: str
-    deposits: Long = _amount(TransactionType.DEPOSIT)  # type: ignore[assignment]
-    withdrawals: Long = _amount(TransactionType.WITHDRAWAL)  # type: ignore[assignment]
-    collections: Long = _amount(TransactionType.COLLECTION)  # type: ignore[assignment]
-    replenishments: Long = _amount(TransactionType.REPLENISHMENT)  # type: ignore[assignment]
-    adjustments: Long = _amount(TransactionType.ADJUSTMENT)  # type: ignore[assignment]
+    deposits: Long = _of_type(TransactionType.DEPOSIT)  # type: ignore[assignment]
+    withdrawals: Long = _of_type(TransactionType.WITHDRAWAL)  # type: ignore[assignment]
+    collections: Long = _of_type(TransactionType.COLLECTION)  # type: ignore[assignment]
+    replenishments: Long = _of_type(TransactionType.REPLENISHMENT)  # type: ignore[assignment]
+    adjustments: Long = _of_type(TransactionType.ADJUSTMENT)  # type: ignore[assignment]
     net: Long = strawberry.field(
         description="deposits + replenishments + adjustments - withdrawals - collections."
     )
@@ -110,13 +114,6 @@ class OverviewType:
         return root  # type: ignore[return-value]
 
 
-def _series(type_: TransactionType) -> object:
-    def resolve(root: strawberry.Parent[CashFlowSeries]) -> list[Long]:
-        return root.values[type_]  # type: ignore[return-value]
-
-    return strawberry.field(resolver=resolve)
-
-
 @strawberry.type(
     name="CashFlowSeries",
     description="One chart line in one currency: a value per bucket of `CashFlow.buckets`.",
@@ -126,11 +123,11 @@ class CashFlowSeriesType:
     key: str | None = strawberry.field(
         description="Shop id, machine id, transaction type or slot (N500) of the group."
     )
-    deposits: list[Long] = _series(TransactionType.DEPOSIT)  # type: ignore[assignment]
-    withdrawals: list[Long] = _series(TransactionType.WITHDRAWAL)  # type: ignore[assignment]
-    collections: list[Long] = _series(TransactionType.COLLECTION)  # type: ignore[assignment]
-    replenishments: list[Long] = _series(TransactionType.REPLENISHMENT)  # type: ignore[assignment]
-    adjustments: list[Long] = _series(TransactionType.ADJUSTMENT)  # type: ignore[assignment]
+    deposits: list[Long] = _of_type(TransactionType.DEPOSIT)  # type: ignore[assignment]
+    withdrawals: list[Long] = _of_type(TransactionType.WITHDRAWAL)  # type: ignore[assignment]
+    collections: list[Long] = _of_type(TransactionType.COLLECTION)  # type: ignore[assignment]
+    replenishments: list[Long] = _of_type(TransactionType.REPLENISHMENT)  # type: ignore[assignment]
+    adjustments: list[Long] = _of_type(TransactionType.ADJUSTMENT)  # type: ignore[assignment]
     net: list[Long]
     count: list[int] | None = strawberry.field(
         description="Transactions per bucket; null when grouped by denomination."

@@ -12,7 +12,7 @@ from typing import Any
 
 import strawberry
 
-from graph.common import PageInfo, Payload
+from graph.common import Connection, Payload
 from graph.enums import KeyRole
 from graph.scalars import Long
 
@@ -41,16 +41,7 @@ class AuditCheckpointType:
         return base64.b64encode(bytes.fromhex(root["root"])).decode("ascii")
 
 
-@strawberry.type
-class AuditCheckpointEdge:
-    cursor: str
-    node: AuditCheckpointType
-
-
-@strawberry.type
-class AuditCheckpointConnection:
-    edges: list[AuditCheckpointEdge]
-    page_info: PageInfo
+AuditCheckpointConnection = Connection[AuditCheckpointType]
 
 
 @strawberry.type(name="AuditPublicKey")

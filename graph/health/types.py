@@ -55,6 +55,12 @@ class TwinSection:
     )
 
 
+def _entries(root: strawberry.Parent[Mapping[str, Any]]):
+    """The entries of a list-valued section, which the twin holds under `items`; without a
+    return annotation, so each section's field declares their type."""
+    return root["items"]
+
+
 @strawberry.type(name="MachineStatusReport")
 class MachineStatusReport(TwinSection):
     status: MachineStatus
@@ -71,9 +77,7 @@ class ModuleStateType:
 
 @strawberry.type(name="ModulesReport")
 class ModulesReport(TwinSection):
-    @strawberry.field
-    def modules(self, root: strawberry.Parent[dict]) -> list[ModuleStateType]:
-        return root["items"]
+    modules: list[ModuleStateType] = strawberry.field(resolver=_entries)
 
 
 @strawberry.type(name="Pieces")
@@ -97,9 +101,7 @@ class CashUnitStateType:
 
 @strawberry.type(name="UnitsReport")
 class UnitsReport(TwinSection):
-    @strawberry.field
-    def units(self, root: strawberry.Parent[dict]) -> list[CashUnitStateType]:
-        return root["items"]
+    units: list[CashUnitStateType] = strawberry.field(resolver=_entries)
 
 
 @strawberry.type(name="DeviceCountsReport")
@@ -118,9 +120,7 @@ class FirmwareModuleType:
 
 @strawberry.type(name="FirmwareReport")
 class FirmwareReport(TwinSection):
-    @strawberry.field
-    def modules(self, root: strawberry.Parent[dict]) -> list[FirmwareModuleType]:
-        return root["items"]
+    modules: list[FirmwareModuleType] = strawberry.field(resolver=_entries)
 
 
 @strawberry.type(name="AgentReport", description="The local system's last heartbeat.")

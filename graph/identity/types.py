@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from graph.common import PageInfo, Payload
+from graph.common import Connection, Payload
 from graph.enums import ApiKeyStatus, Role, SecurityAction
 from models.identity import ApiKey
 from resolvers.identity.api_keys import key_status
@@ -70,16 +70,7 @@ class SecurityEventNode:
         return [f"{k}={v}" for k, v in sorted((root.get("details") or {}).items())]
 
 
-@strawberry.type
-class SecurityEventEdge:
-    cursor: str
-    node: SecurityEventNode
-
-
-@strawberry.type
-class SecurityEventConnection:
-    edges: list[SecurityEventEdge]
-    page_info: PageInfo
+SecurityEventConnection = Connection[SecurityEventNode]
 
 
 @strawberry.type(name="SecurityLogVerification")

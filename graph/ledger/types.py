@@ -11,7 +11,7 @@ from datetime import datetime
 
 import strawberry
 
-from graph.common import PageInfo, Payload
+from graph.common import Connection, Payload
 from graph.enums import CashKind, RejectionCode, TransactionFlag, TransactionType
 from graph.scalars import Long
 
@@ -43,16 +43,7 @@ class TransactionNode:
     hash: str
 
 
-@strawberry.type
-class TransactionEdge:
-    cursor: str
-    node: TransactionNode
-
-
-@strawberry.type
-class TransactionConnection:
-    edges: list[TransactionEdge]
-    page_info: PageInfo
+TransactionConnection = Connection[TransactionNode]
 
 
 @strawberry.type(name="ChainVerification")

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from graph.common import PageInfo, Payload
+from graph.common import Connection, Payload
 from graph.enums import WebhookDeliveryStatus, WebhookEvent
 from models.webhooks import Webhook
 from resolvers.webhooks.deliveries import delivery_status, next_attempt_due
@@ -77,16 +77,7 @@ class WebhookDeliveryType:
         return next_attempt_due(root, now=datetime.now(UTC))
 
 
-@strawberry.type
-class WebhookDeliveryEdge:
-    cursor: str
-    node: WebhookDeliveryType
-
-
-@strawberry.type
-class WebhookDeliveryConnection:
-    edges: list[WebhookDeliveryEdge]
-    page_info: PageInfo
+WebhookDeliveryConnection = Connection[WebhookDeliveryType]
 
 
 @strawberry.type
