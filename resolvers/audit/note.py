@@ -101,6 +101,15 @@ def _check_algorithm(algorithm: int) -> None:
         raise NoteError(f"unknown signature algorithm 0x{algorithm:02x}")
 
 
+def _check_key(name: str, algorithm: int, key: object, what: str) -> None:
+    """Raise NoteError unless the key's name and algorithm are valid and `key` (its
+    public key or private seed, named `what`) is 32 bytes."""
+    check_name(name)
+    _check_algorithm(algorithm)
+    if not isinstance(key, bytes) or len(key) != 32:
+        raise NoteError(f"{what} of {name} must be 32 bytes")
+
+
 def cosignature_message(text: str, timestamp: int) -> bytes:
     """The bytes a cosignature/v1 signs: two header lines, then the checkpoint body."""
     _check_timestamp(timestamp)
@@ -124,10 +133,7 @@ class Verifier:
     public_key: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
-        check_name(self.name)
-        _check_algorithm(self.algorithm)
-        if not isinstance(self.public_key, bytes) or len(self.public_key) != 32:
-            raise NoteError(f"public key of {self.name} must be 32 bytes")
+        _check_key(self.name, self.algorithm, self.public_key, "public key")
 
     @property
     def key_id(self) -> int:
@@ -160,10 +166,7 @@ class Signer:
     seed: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
-        check_name(self.name)
-        _check_algorithm(self.algorithm)
-        if not isinstance(self.seed, bytes) or len(self.seed) != 32:
-            raise NoteError(f"private key seed of {self.name} must be 32 bytes")
+        _check_key(self.name, self.algorithm, self.seed, "private key seed")
 
     def verifier(self) -> Verifier:
         public = Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes_raw()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from auth.principal import Principal
@@ -16,7 +18,7 @@ from resolvers.fleet.machines import find_machine, merged_limits
 from resolvers.fleet.shops import find_shop
 from resolvers.health.lifecycle import retire_twin
 from resolvers.health.recording import publish_recorded
-from resolvers.identity.security_log import SecurityAction, record_admin_action, record_update
+from resolvers.identity.security_log import SecurityAction, record_admin_action, store_update
 from resolvers.updates import Unchanged
 from resolvers.validation import check_name
 
@@ -53,19 +55,17 @@ async def change_machine(
     if not isinstance(limits, Unchanged):
         merged = merged_limits(machine.limits, limits, machine.currency)
         changes["limits"] = {slot: lim.model_dump() for slot, lim in merged.items()}
-    if not changes:
-        return machine
-    updated = await update_machine(scope=principal.scope, machine_id=machine.id, changes=changes)
-    if updated is None:
-        raise not_found("machine", field="input.machineId")
-    await record_update(
+    return await store_update(
         principal,
         SecurityAction.MACHINE_UPDATED,
+        current=machine,
+        changes=changes,
+        write=partial(update_machine, scope=principal.scope, machine_id=machine.id),
+        what="machine",
+        field="input.machineId",
         target_kind="machine",
         target_id=machine.id,
-        changes=changes,
     )
-    return updated
 
 
 async def relocate_machine(*, principal: Principal, machine_id: str, shop_id: str) -> Machine:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bson import ObjectId
@@ -18,7 +19,7 @@ from resolvers.fleet.opening_hours import OpeningInterval, parse_opening_hours
 from resolvers.fleet.organizations import find_organization
 from resolvers.health.lifecycle import refresh_thresholds
 from resolvers.health.settings import check_health_settings
-from resolvers.identity.security_log import SecurityAction, record_update
+from resolvers.identity.security_log import SecurityAction, store_update
 from resolvers.ids import parse_object_id
 from resolvers.updates import UNCHANGED, Unchanged
 from resolvers.validation import check_currency, check_name, check_timezone
@@ -152,17 +153,16 @@ async def update_shop(
         problems.extend(check_health_settings("input.health", update.health))
         changes["health"] = update.health.model_dump()
     raise_if_any(problems)
-    if not changes:
-        return shop
-    updated = await store_shop_update(scope=principal.scope, shop_id=shop.id, changes=changes)
-    if updated is None:
-        raise not_found("shop", field="input.shopId")
-    await record_update(
+    updated = await store_update(
         principal,
         SecurityAction.SHOP_UPDATED,
+        current=shop,
+        changes=changes,
+        write=partial(store_shop_update, scope=principal.scope, shop_id=shop.id),
+        what="shop",
+        field="input.shopId",
         target_kind="shop",
         target_id=shop.id,
-        changes=changes,
     )
     if "health" in changes:
         await refresh_thresholds(scope=principal.scope, shop_ids=[shop.id], settings=settings)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -43,7 +43,7 @@ from resolvers.audit.canonical import chain_hash
 from resolvers.audit.chain import ChainCheck, walk_chain
 from resolvers.audit.log_check import check_log, merged
 from resolvers.audit.logs import extend_log
-from resolvers.errors import CommonErrorCode, ServiceError
+from resolvers.errors import CommonErrorCode, ServiceError, not_found
 from resolvers.pagination import Page, check_page_size, decode_cursor, encode_cursor
 
 SECURITY_CHAINED_FIELDS = (
@@ -60,6 +60,8 @@ SECURITY_CHAINED_FIELDS = (
     "at",
 )
 MAX_APPEND_ATTEMPTS = 30
+
+Stored = TypeVar("Stored")
 
 
 class SecurityAction(StrEnum):
@@ -184,21 +186,39 @@ async def record_admin_action(
     )
 
 
-async def record_update(
+async def store_update(
     principal: Principal,
     action: SecurityAction,
     *,
+    current: Stored,
+    changes: dict[str, Any],
+    write: Callable[..., Awaitable[Stored | None]],
+    what: str,
+    field: str,
     target_kind: str,
     target_id: ObjectId | str,
-    changes: Mapping[str, object],
-    details: dict[str, str] | None = None,
-) -> SecurityEvent:
-    """A change the caller made to something of their organization; the event names the
-    fields it changed (`fields`: their stored names, sorted, comma-separated)."""
-    details = {**(details or {}), "fields": ",".join(sorted(changes))}
-    return await record_admin_action(
-        principal, action, target_kind=target_kind, target_id=target_id, details=details
+    details_of: Callable[[Stored], dict[str, str]] | None = None,
+) -> Stored:
+    """Store a change the caller made to something of their organization and record it;
+    the record afterwards. No `changes`: `current`, nothing stored or recorded.
+    `write(changes=...)` is the store's update, returning the record afterwards or None
+    when it is no longer in scope (NOT_FOUND for `what` at `field`). The event names the
+    fields changed (`fields`: their stored names, sorted, comma-separated), beside what
+    `details_of` reads from the stored record."""
+    if not changes:
+        return current
+    updated = await write(changes=changes)
+    if updated is None:
+        raise not_found(what, field=field)
+    details = details_of(updated) if details_of else {}
+    await record_admin_action(
+        principal,
+        action,
+        target_kind=target_kind,
+        target_id=target_id,
+        details={**details, "fields": ",".join(sorted(changes))},
     )
+    return updated
 
 
 async def record_user_action(

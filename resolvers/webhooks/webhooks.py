@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +31,7 @@ from models.webhook_store import (
 from models.webhooks import Webhook, WebhookEvent
 from resolvers.errors import CommonErrorCode, ServiceError, UserError, not_found, raise_if_any
 from resolvers.fleet.shops import find_shops
-from resolvers.identity.security_log import SecurityAction, record_admin_action, record_update
+from resolvers.identity.security_log import SecurityAction, record_admin_action, store_update
 from resolvers.ids import parse_object_id
 from resolvers.updates import Unchanged
 from resolvers.validation import check_overlap
@@ -190,20 +191,18 @@ async def change_webhook(
         problems.append(shops_problem)
         changes["shop_ids"] = shops
     raise_if_any(problems)
-    if not changes:
-        return webhook
-    updated = await update_webhook(scope=principal.scope, webhook_id=webhook.id, changes=changes)
-    if updated is None:
-        raise not_found("webhook", field="input.id")
-    await record_update(
+    return await store_update(
         principal,
         SecurityAction.WEBHOOK_UPDATED,
+        current=webhook,
+        changes=changes,
+        write=partial(update_webhook, scope=principal.scope, webhook_id=webhook.id),
+        what="webhook",
+        field="input.id",
         target_kind="WEBHOOK",
         target_id=webhook.id,
-        changes=changes,
-        details={"host": _host(updated.url)},
+        details_of=lambda stored: {"host": _host(stored.url)},
     )
-    return updated
 
 
 async def find_webhooks(*, principal: Principal) -> list[Webhook]:
