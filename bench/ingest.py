@@ -22,7 +22,6 @@ import asyncio
 import json
 import statistics
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +39,7 @@ from models.ledger import MachineInventory, Transaction, TransactionType
 from resolvers.ledger.ingest.ledger_update import apply_records
 from resolvers.ledger.ingest.records import LineInput, RecordInput, validate_records
 from simulator.traffic import MachineTraffic, ShopProfile
+from tests.factories import ingest_variables
 
 BASELINE_COLLECTION = "bench_baseline"
 # Quick mode skips cells with more records in flight at once (50 machines x 1,000).
@@ -84,13 +84,7 @@ def _bodies(machine_id: str, records: list[dict[str, Any]], batch: int) -> list[
         json.dumps(
             {
                 "query": INGEST_MUTATION,
-                "variables": {
-                    "input": {
-                        "machineId": machine_id,
-                        "idempotencyKey": uuid.uuid4().hex,
-                        "transactions": records[i : i + batch],
-                    }
-                },
+                "variables": ingest_variables(machine_id, records[i : i + batch]),
             }
         ).encode()
         for i in range(0, len(records), batch)

@@ -20,6 +20,7 @@ from agent.client import INGEST_MUTATION
 from bench.common import bench_env, create_tenant, print_table, write_result
 from config import Settings
 from models.db import connect, disconnect
+from tests.factories import ingest_variables
 
 
 def worst_batch(size: int, newest: datetime) -> list[dict[str, Any]]:
@@ -56,13 +57,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for n, machine in enumerate(tenant.machines):
                     body = {
                         "query": INGEST_MUTATION,
-                        "variables": {
-                            "input": {
-                                "machineId": str(machine.id),
-                                "idempotencyKey": f"large-{n}",
-                                "transactions": worst_batch(size, newest),
-                            }
-                        },
+                        "variables": ingest_variables(
+                            str(machine.id), worst_batch(size, newest), idempotency_key=f"large-{n}"
+                        ),
                     }
                     started = time.perf_counter()
                     answer = await http.post(

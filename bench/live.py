@@ -45,7 +45,7 @@ from config import Settings  # noqa: E402
 from models.db import connect as db_connect  # noqa: E402
 from models.db import disconnect as db_disconnect  # noqa: E402
 from models.embedded import start_server, stop_server  # noqa: E402
-from tests.factories import INGEST, Factory, Tenant, tx  # noqa: E402
+from tests.factories import INGEST, Factory, Tenant, ingest_variables, tx  # noqa: E402
 from tests.live_support import RedisServer  # noqa: E402
 from tests.servers import ApiServer, server_env  # noqa: E402
 
@@ -140,13 +140,9 @@ class Ingester:
         seq = next(_SEQS)
         body = {
             "query": INGEST,
-            "variables": {
-                "input": {
-                    "machineId": self.tenant.machine_id,
-                    "idempotencyKey": uuid.uuid4().hex,
-                    "transactions": [tx(seq, "DEPOSIT", [(1000, 1), (200, 2)])],
-                }
-            },
+            "variables": ingest_variables(
+                self.tenant.machine_id, [tx(seq, "DEPOSIT", [(1000, 1), (200, 2)])]
+            ),
         }
         response = await self.http.post(
             "/graphql", json=body, headers={"X-API-Key": self.tenant.api_key}

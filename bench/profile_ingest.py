@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import uuid
 
 import httpx
 from pyinstrument import Profiler
@@ -20,6 +19,7 @@ from bench.common import RESULTS, bench_env, create_tenant
 from bench.ingest import _records
 from models.db import connect, disconnect
 from simulator.traffic import MachineTraffic, ShopProfile
+from tests.factories import ingest_variables
 
 
 async def run(batches: int, batch_size: int) -> Profiler:
@@ -44,13 +44,7 @@ async def run(batches: int, batch_size: int) -> Profiler:
                 async def send(chunk: list[dict]) -> None:
                     body = {
                         "query": INGEST_MUTATION,
-                        "variables": {
-                            "input": {
-                                "machineId": tenant.machine_ids[0],
-                                "idempotencyKey": uuid.uuid4().hex,
-                                "transactions": chunk,
-                            }
-                        },
+                        "variables": ingest_variables(tenant.machine_ids[0], chunk),
                     }
                     r = await http.post("/graphql", content=json.dumps(body), headers=headers)
                     assert not r.json()["data"]["ingestTransactions"]["userErrors"]

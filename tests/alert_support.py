@@ -55,12 +55,16 @@ async def seen_clock(factory: Factory, tenant: Tenant, machines: int = 1) -> Clo
     pairs = list(zip(tenant.machine_ids, tenant.machine_keys, strict=True))
     for machine_id, key in pairs[:machines]:
         await factory.report(tenant, [beat(1)], machine_id=machine_id, api_key=key)
-    seen = []
-    for machine in tenant.machines[:machines]:
-        twin = await find_twin(scope=Scope.organization(tenant.org.id), machine_id=machine.id)
-        assert twin is not None
-        seen.append(twin["last_seen_at"])
-    return Clock(max(seen))
+    return Clock(max([await last_seen(tenant, index) for index in range(machines)]))
+
+
+async def last_seen(tenant: Tenant, machine_index: int = 0) -> datetime:
+    """When the cloud last heard from the tenant's machine (its twin's `last_seen_at`)."""
+    twin = await find_twin(
+        scope=Scope.organization(tenant.org.id), machine_id=tenant.machines[machine_index].id
+    )
+    assert twin is not None
+    return twin["last_seen_at"]
 
 
 def jam(seq: int, *, cleared: bool = False, module: int = 1) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from config import Settings
 from models.db import Database, connect, disconnect, migrate_database
 from models.embedded import start_server, stop_server
 from tests.factories import Factory
-from tests.servers import ApiServer, running, server_env
+from tests.servers import ApiServer, running, server_env, uvicorn_server
 
 DB_NAME = f"cashcc_test_{uuid.uuid4().hex[:8]}"
 
@@ -89,3 +89,11 @@ def fuzz_server(settings: Settings, database: Database) -> Iterator[ApiServer]:
     server = ApiServer(server_env(mongodb_uri=settings.mongodb_uri, mongodb_db=DB_NAME))
     with running(server):
         yield server
+
+
+@pytest.fixture(scope="module")
+def api_url(settings: Settings, database: Database) -> Iterator[str]:
+    """The GraphQL URL of a uvicorn API process on the test database, one per module that asks
+    for it (a module that needs other server settings defines its own `api_url`)."""
+    with uvicorn_server(settings) as base:
+        yield f"{base}/graphql"

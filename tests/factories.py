@@ -109,6 +109,20 @@ async def gql_data(
     return body["data"]
 
 
+def ingest_variables(
+    machine_id: str, records: list[dict[str, Any]], *, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    """The variables of one ingestTransactions call (INGEST's `$input`): the machine's
+    records under `idempotency_key`, a fresh one unless given."""
+    return {
+        "input": {
+            "machineId": machine_id,
+            "idempotencyKey": idempotency_key or uuid.uuid4().hex,
+            "transactions": records,
+        }
+    }
+
+
 def tx(
     seq: int,
     type_: str = "DEPOSIT",
@@ -295,18 +309,10 @@ class Factory:
         api_key: str | None = None,
     ) -> dict:
         """Run ingestTransactions and return the payload (asserting no top-level errors)."""
-        data = await gql_data(
-            self.client,
-            INGEST,
-            {
-                "input": {
-                    "machineId": machine_id or tenant.machine_id,
-                    "idempotencyKey": idempotency_key or uuid.uuid4().hex,
-                    "transactions": records,
-                }
-            },
-            api_key=api_key or tenant.api_key,
+        variables = ingest_variables(
+            machine_id or tenant.machine_id, records, idempotency_key=idempotency_key
         )
+        data = await gql_data(self.client, INGEST, variables, api_key=api_key or tenant.api_key)
         return data["ingestTransactions"]
 
     async def ingest_as_agent(
@@ -345,3 +351,9 @@ class Factory:
             api_key=api_key or tenant.api_key,
         )
         return data["reportMachineTelemetry"]
+
+    async def heard_from_every_machine(self, tenant: Tenant) -> None:
+        """Each of the tenant's machines sends heartbeat 1 with its shop's key, so the cloud
+        has seen every one of them (connectivity LIVE)."""
+        for machine_id, key in zip(tenant.machine_ids, tenant.machine_keys, strict=True):
+            await self.report(tenant, [heartbeat(1)], machine_id=machine_id, api_key=key)

@@ -4,12 +4,14 @@ warm-up that proves a subscription is live before the test's own events are sent
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
-import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
-from tests.factories import INGEST, Tenant, tx
-from tests.live_support import LiveClient, graphql_post
+from tests.factories import INGEST, Factory, Tenant, ingest_variables, tx
+from tests.live_support import LiveClient, clients, graphql_post
+from tests.servers import ApiServer
 
 INVENTORY_CHANGED = """
 subscription Inv($shopIds: [ID!], $machineIds: [ID!]) {
@@ -53,18 +55,8 @@ async def ingest(
     machine = machine_id or tenant.machine_id
     if records is None:
         records = [tx(s, "DEPOSIT", [(1000, 1), (200, 3)]) for s in next_seqs(machine)]
-    data = await graphql_post(
-        base_url,
-        INGEST,
-        {
-            "input": {
-                "machineId": machine,
-                "idempotencyKey": idempotency_key or uuid.uuid4().hex,
-                "transactions": records,
-            }
-        },
-        api_key=api_key or tenant.api_key,
-    )
+    variables = ingest_variables(machine, records, idempotency_key=idempotency_key)
+    data = await graphql_post(base_url, INGEST, variables, api_key=api_key or tenant.api_key)
     payload = data["ingestTransactions"]
     assert payload["userErrors"] == [], payload
     return payload
@@ -129,3 +121,20 @@ async def revoke_key(http_url: str, tenant: Tenant, key_id: object) -> None:
         token=tenant.admin_token,
     )
     assert data["revokeApiKey"]["userErrors"] == []
+
+
+@contextlib.asynccontextmanager
+async def revoked_key_subscription(
+    server: ApiServer, factory: Factory
+) -> AsyncIterator[tuple[Tenant, LiveClient, str]]:
+    """A new tenant's dashboard API key with a live TRANSACTIONS_INGESTED subscription, just
+    revoked by the admin: yields the tenant, the client (closed when the block ends) and the
+    subscription's id."""
+    tenant = await factory.tenant()
+    issued = await factory.issue_key(tenant, name="dashboard")
+    client = await LiveClient.open(server.ws_url, {"apiKey": issued.secret})
+    async with clients(client):
+        op = await client.subscribe(TRANSACTIONS_INGESTED)
+        await warm_up(server.http_url, tenant, [client])
+        await revoke_key(server.http_url, tenant, issued.api_key.id)
+        yield tenant, client, op

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -163,6 +164,16 @@ class LiveClient:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+@contextlib.asynccontextmanager
+async def clients(*opened: LiveClient) -> AsyncIterator[None]:
+    """Closes the opened clients when the block ends, however it ends."""
+    try:
+        yield
+    finally:
+        for client in opened:
+            await client.close()
 
 
 async def graphql_post(

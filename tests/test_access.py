@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import jwt
+from bson import ObjectId
 
 from models.identity import Role, User
 from models.ledger import Transaction
@@ -54,6 +55,12 @@ def error_code(body: dict) -> str:
     return body["errors"][0]["extensions"]["code"]
 
 
+async def create_key(factory: Factory, shop_id: ObjectId, *, token: str) -> dict:
+    """The createApiKey payload of a key for the shop, asked for with `token`."""
+    variables = {"input": {"name": "till", "shopId": str(shop_id)}}
+    return (await gql_data(factory.client, CREATE_KEY, variables, token=token))["createApiKey"]
+
+
 async def two_shop_tenant(factory: Factory) -> Tenant:
     tenant = await factory.tenant(shops=2, machines_per_shop=1)
     await factory.ingest(tenant, [tx(1)])
@@ -80,13 +87,8 @@ async def test_one_organization_never_sees_another(factory: Factory) -> None:
         factory.client, HISTORY, {"f": {"machineIds": [mine.machine_id]}}, token=token
     )
     assert history["transactions"]["edges"] == []
-    key = await gql_data(
-        factory.client,
-        CREATE_KEY,
-        {"input": {"name": "x", "shopId": str(mine.shops[0].id)}},
-        token=token,
-    )
-    assert key["createApiKey"]["userErrors"][0]["code"] == "NOT_FOUND"
+    key = await create_key(factory, mine.shops[0].id, token=token)
+    assert key["userErrors"][0]["code"] == "NOT_FOUND"
 
 
 async def test_an_api_key_of_another_organization_cannot_write(factory: Factory) -> None:
@@ -115,20 +117,10 @@ async def test_a_manager_sees_and_manages_only_assigned_shops(factory: Factory) 
     )
     assert len(asked_for_more["transactions"]["edges"]) == 1
 
-    own = await gql_data(
-        factory.client,
-        CREATE_KEY,
-        {"input": {"name": "till", "shopId": str(tenant.shops[0].id)}},
-        token=token,
-    )
-    assert own["createApiKey"]["secret"].startswith("cck_")
-    foreign = await gql_data(
-        factory.client,
-        CREATE_KEY,
-        {"input": {"name": "till", "shopId": str(tenant.shops[1].id)}},
-        token=token,
-    )
-    assert foreign["createApiKey"]["userErrors"][0]["code"] == "NOT_FOUND"
+    own = await create_key(factory, tenant.shops[0].id, token=token)
+    assert own["secret"].startswith("cck_")
+    foreign = await create_key(factory, tenant.shops[1].id, token=token)
+    assert foreign["userErrors"][0]["code"] == "NOT_FOUND"
     assert error_code(await gql(factory.client, CREATE_SHOP, token=token)) == "FORBIDDEN"
 
 
@@ -237,15 +229,10 @@ async def test_bad_tokens_and_keys_are_refused(factory: Factory) -> None:
 
 async def test_a_revoked_key_stops_working(factory: Factory) -> None:
     tenant = await factory.tenant()
-    created = await gql_data(
-        factory.client,
-        CREATE_KEY,
-        {"input": {"name": "till", "shopId": str(tenant.shops[0].id)}},
-        token=tenant.admin_token,
-    )
-    secret = created["createApiKey"]["secret"]
-    key_id = created["createApiKey"]["apiKey"]["id"]
-    assert created["createApiKey"]["apiKey"]["prefix"] == secret.rsplit("_", 1)[0]
+    created = await create_key(factory, tenant.shops[0].id, token=tenant.admin_token)
+    secret = created["secret"]
+    key_id = created["apiKey"]["id"]
+    assert created["apiKey"]["prefix"] == secret.rsplit("_", 1)[0]
     assert (await factory.ingest(tenant, [tx(1)], api_key=secret))["accepted"] == 1
     revoked = await gql_data(
         factory.client,

@@ -6,14 +6,6 @@ any cleanup (what the OS does when the process dies) and a new client opens the 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import random
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,12 +15,15 @@ import pytest
 
 from agent import AgentClient
 from agent.outbox import Outbox, OutboxError
-from config import Settings
-from models.db import Database
+from tests.agent_support import (
+    URL,
+    AgentProcess,
+    CrashAfterSend,
+    SimulatedCrash,
+    cloud_transport,  # noqa: F401 (fixture `transport`)
+)
 from tests.factories import Factory, Tenant, gql_data
-from tests.servers import REPO, uvicorn_server
 
-URL = "http://cloud/graphql"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
 
 HISTORY = """
@@ -42,37 +37,6 @@ query History($machine: ID!, $after: String) {
 
 
 CHAIN = "query Chain($id: ID!) { machine(id: $id) { inventory { chainPosition } } }"
-
-
-class SimulatedCrash(BaseException):
-    """Stands for the process dying; BaseException so no retry loop catches it."""
-
-
-class CrashAfterSend(httpx.AsyncBaseTransport):
-    """Delivers the first `deliver` requests to the cloud, then dies before the answer
-    reaches the client on the next one (the cloud did apply it)."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, *, deliver: int = 0) -> None:
-        self.inner = inner
-        self.deliver = deliver
-        self.keys: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        import json
-
-        self.keys.append(json.loads(request.content)["variables"]["input"]["idempotencyKey"])
-        response = await self.inner.handle_async_request(request)
-        await response.aread()
-        if len(self.keys) > self.deliver:
-            raise SimulatedCrash
-        return response
-
-
-@pytest.fixture(scope="module")
-async def transport(settings: Settings, database: Database) -> httpx.ASGITransport:
-    from graph.app import create_app
-
-    return httpx.ASGITransport(app=create_app(settings, manage_database=False))
 
 
 def deposit(n: int, *, denomination: int = 1000) -> dict[str, Any]:
@@ -205,12 +169,6 @@ async def test_outbox_refuses_a_second_process_and_another_machine(tmp_path: Pat
     reopened.close()
 
 
-@pytest.fixture(scope="module")
-def api_url(settings: Settings, database: Database) -> Iterator[str]:
-    with uvicorn_server(settings) as base:
-        yield f"{base}/graphql"
-
-
 async def chain_position(factory: Factory, tenant: Tenant) -> int:
     data = await gql_data(
         factory.client, CHAIN, {"id": tenant.machine_id}, token=tenant.admin_token
@@ -227,27 +185,12 @@ async def test_sigkilled_agent_process_resumes_without_loss_or_duplicates(
     outbox = Outbox(path, tenant.machine_id)
     outbox.journal_many([deposit(n) for n in range(600)])
     outbox.close()
-    command = [sys.executable, "-m", "agent", "flush", "--url", api_url]
-    command += ["--machine-id", tenant.machine_id, "--outbox", str(path), "--batch-size", "20"]
-    env = {**os.environ, "CASHCC_API_KEY": tenant.api_key}
-    rng = random.Random(5)
-    kills = 0
-    for _ in range(3):
-        before = await chain_position(factory, tenant)
-        proc = subprocess.Popen(
-            command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 60
-        while await chain_position(factory, tenant) == before and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(rng.uniform(0, 0.1))  # a random moment of the send loop
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
+    agent = AgentProcess(api_url, tenant, path, "--batch-size", "20")
+    kills = await agent.kill_while_sending(
+        lambda: chain_position(factory, tenant), seed=5, max_pause=0.1
+    )
     assert kills >= 1
     assert await chain_position(factory, tenant) < 600, "the kills interrupted real work"
 
-    finished = subprocess.run(command, env=env, cwd=REPO, capture_output=True, timeout=120)
-    assert finished.returncode == 0, finished.stderr.decode()[-2000:]
+    agent.run_to_completion()
     assert await cloud_seqs(factory, tenant) == list(range(1, 601))

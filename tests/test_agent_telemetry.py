@@ -6,13 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import random
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,13 +16,16 @@ import pytest
 from agent import AgentClient, RetryPolicy
 from agent.outbox import Outbox
 from agent.telemetry import TelemetryQueue
-from config import Settings
-from models.db import Database
 from models.health import TelemetryRecord
+from tests.agent_support import (
+    URL,
+    AgentProcess,
+    CrashAfterSend,
+    SimulatedCrash,
+    cloud_transport,  # noqa: F401 (fixture `transport`)
+)
 from tests.factories import Factory, Tenant, gql_data
-from tests.servers import REPO, uvicorn_server
 
-URL = "http://cloud/graphql"
 HEALTH = """
 query($id: ID!) { machine(id: $id) { health {
   status { status code seq }
@@ -41,20 +38,6 @@ DECOMMISSION = """
 mutation($m: ID!) { decommissionMachine(input: {machineId: $m, reason: "sold"}) {
   userErrors { code } } }
 """
-
-
-class SimulatedCrash(BaseException):
-    """The process dying after the cloud applied a call, before its answer arrived."""
-
-
-class CrashAfterSend(httpx.AsyncBaseTransport):
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        response = await self.inner.handle_async_request(request)
-        await response.aread()
-        raise SimulatedCrash
 
 
 class Unavailable(httpx.AsyncBaseTransport):
@@ -83,13 +66,6 @@ class SlowForLargeCalls(httpx.AsyncBaseTransport):
         if size > self.limit:
             raise httpx.ReadTimeout("no answer in time", request=request)
         return await self.inner.handle_async_request(request)
-
-
-@pytest.fixture(scope="module")
-async def transport(settings: Settings, database: Database) -> httpx.ASGITransport:
-    from graph.app import create_app
-
-    return httpx.ASGITransport(app=create_app(settings, manage_database=False))
 
 
 def agent_for(tenant: Tenant, path: Path, transport: httpx.AsyncBaseTransport, **kw) -> AgentClient:
@@ -265,12 +241,6 @@ async def test_run_keeps_queueing_heartbeats_while_the_cloud_is_unreachable(
     assert max(r.body["outbox_backlog"] for r in records) >= 4, "later beats saw the backlog"
 
 
-@pytest.fixture(scope="module")
-def api_url(settings: Settings, database: Database) -> Iterator[str]:
-    with uvicorn_server(settings) as base:
-        yield f"{base}/graphql"
-
-
 async def test_sigkilled_agent_process_delivers_every_telemetry_message_once(
     factory: Factory, api_url: str, tmp_path: Path
 ) -> None:
@@ -285,29 +255,16 @@ async def test_sigkilled_agent_process_delivers_every_telemetry_message_once(
         queue.report_many(events[start : start + 500])
     expected = [m["eventId"] for _, m in queue.messages()]
     outbox.close()
-    command = [sys.executable, "-m", "agent", "flush", "--url", api_url]
-    command += ["--machine-id", tenant.machine_id, "--outbox", str(path)]
-    env = {**os.environ, "CASHCC_API_KEY": tenant.api_key}
-    rng = random.Random(11)
-    kills = 0
-    for _ in range(3):
-        before = len(await logged(tenant))
-        proc = subprocess.Popen(
-            command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 60
-        while len(await logged(tenant)) == before and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(rng.uniform(0, 0.05))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
-    assert kills >= 1
-    assert len(await logged(tenant)) < 5000, "the kills interrupted real work"
+    agent = AgentProcess(api_url, tenant, path)
 
-    finished = subprocess.run(command, env=env, cwd=REPO, capture_output=True, timeout=120)
-    assert finished.returncode == 0, finished.stderr.decode()[-2000:]
+    async def delivered() -> int:
+        return len(await logged(tenant))
+
+    kills = await agent.kill_while_sending(delivered, seed=11, max_pause=0.05)
+    assert kills >= 1
+    assert await delivered() < 5000, "the kills interrupted real work"
+
+    agent.run_to_completion()
     records = await logged(tenant)
     assert [r.event_id for r in records] == expected
     health = await health_of(factory, tenant)

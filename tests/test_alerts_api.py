@@ -10,7 +10,7 @@ from models.identity import Role
 from models.organization import utcnow
 from tests.alert_support import alerts_pass, beat, evaluate, incidents, jam, notified, seen_clock
 from tests.factories import Factory, Tenant, gql, gql_data, message
-from tests.live_support import LiveClient, graphql_post
+from tests.live_support import LiveClient, clients, graphql_post
 from tests.servers import api_server
 
 ALERTS = """
@@ -317,7 +317,7 @@ async def test_alerts_changed_streams_each_transition_from_a_running_server(
     with api_server(settings, alert_evaluator_interval_seconds="0.2") as server:
         auth = {"authorization": f"Bearer {tenant.admin_token}"}
         client = await LiveClient.open(server.ws_url, auth)
-        try:
+        async with clients(client):
             await client.subscribe(subscription, {"shopIds": [str(tenant.shops[0].id)]})
             for index, machine_id in enumerate(tenant.machine_ids):
                 report = """mutation($input: ReportMachineTelemetryInput!) {
@@ -330,8 +330,6 @@ async def test_alerts_changed_streams_each_transition_from_a_running_server(
                     api_key=tenant.machine_keys[index],
                 )
             events = [(await client.next_data(timeout=15))["alertsChanged"] for _ in range(2)]
-        finally:
-            await client.close()
     assert [e["transition"]["state"] for e in events] == ["PENDING", "FIRING"]
     assert events[1]["transition"]["notified"] is True
     assert {e["rule"] for e in events} == {"NOTE_JAM"}

@@ -9,7 +9,7 @@ from models.db import Database
 from models.ledger import IngestBatch, Transaction
 from models.ledger_store import find_inventory_state
 from models.scope import Scope
-from tests.factories import INGEST, Factory, Tenant, gql, tx
+from tests.factories import INGEST, Factory, Tenant, gql, ingest_variables, tx
 
 
 @contextlib.asynccontextmanager
@@ -38,7 +38,7 @@ async def ingest_body(factory: Factory, tenant: Tenant, key: str) -> dict:
     return await gql(
         factory.client,
         INGEST,
-        {"input": {"machineId": tenant.machine_id, "idempotencyKey": key, "transactions": records}},
+        ingest_variables(tenant.machine_id, records, idempotency_key=key),
         api_key=tenant.api_key,
     )
 

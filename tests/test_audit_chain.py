@@ -4,7 +4,6 @@ and concurrent batches from several server processes never fork it."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import httpx
 
@@ -16,7 +15,7 @@ from models.scope import Scope
 from resolvers.audit.chain import link_hash
 from resolvers.audit.checkpoints import produce_checkpoints
 from resolvers.audit.log_check import verify_machine_chain
-from tests.factories import INGEST, Factory, Tenant, gql_data, tx
+from tests.factories import INGEST, Factory, Tenant, gql_data, ingest_variables, tx
 from tests.servers import uvicorn_server
 
 VERIFY = """
@@ -138,16 +137,7 @@ async def test_concurrent_batches_from_two_server_processes_do_not_fork_the_chai
                 response = await http.post(
                     f"{base}/graphql",
                     headers={"X-API-Key": tenant.api_key},
-                    json={
-                        "query": INGEST,
-                        "variables": {
-                            "input": {
-                                "machineId": tenant.machine_id,
-                                "idempotencyKey": uuid.uuid4().hex,
-                                "transactions": batch,
-                            }
-                        },
-                    },
+                    json={"query": INGEST, "variables": ingest_variables(tenant.machine_id, batch)},
                 )
                 return response.json()["data"]["ingestTransactions"]
 

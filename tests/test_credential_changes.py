@@ -23,7 +23,7 @@ from models.organization import utcnow
 from resolvers.identity.sessions import IssuedSession, start_session
 from tests.factories import Factory, Tenant, gql_data, tx
 from tests.live_flow import ingest
-from tests.live_support import LiveClient
+from tests.live_support import LiveClient, clients
 from tests.servers import ApiServer, api_server
 
 SHORT_TTL_SECONDS = 2
@@ -117,7 +117,7 @@ async def subscription_ended_within(
     """Open a subscription, see one event, change the credential, keep events flowing: the
     code the subscription ends with."""
     client = await LiveClient.open(server.ws_url, params)
-    try:
+    async with clients(client):
         await client.subscribe(SUBSCRIPTION)
         await ingest(server.http_url, tenant)
         await client.next_data(timeout=30)
@@ -132,8 +132,6 @@ async def subscription_ended_within(
             if errors:
                 return first_code(errors) or "?"
         raise AssertionError(f"subscription still delivers {seconds} s after the change")
-    finally:
-        await client.close()
 
 
 async def as_admin(factory: Factory, tenant: Tenant, query: str, variables: dict) -> None:

@@ -206,8 +206,7 @@ async def test_a_decommissioned_machine_is_not_counted_offline(
     factory: Factory, settings: Settings
 ) -> None:
     tenant = await factory.tenant(machines_per_shop=2)
-    for machine_id in tenant.machine_ids:
-        await factory.report(tenant, [heartbeat(1)], machine_id=machine_id)
+    await factory.heard_from_every_machine(tenant)
     retired = tenant.machine_ids[1]
     data = await gql_data(
         factory.client,

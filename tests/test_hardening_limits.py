@@ -18,7 +18,7 @@ from models.machine import MAX_SLOT_PIECES
 from models.rate_limit import take_token
 from models.scope import Scope
 from resolvers.ledger.ingest.records import MAX_PIECES_PER_LINE
-from tests.factories import INGEST, PASSWORD, Factory, gql, gql_data, tx
+from tests.factories import INGEST, PASSWORD, Factory, gql, gql_data, ingest_variables, tx
 from tests.identity_helpers import LOGIN, app_client, production_settings
 from tests.serve_support import served
 
@@ -87,13 +87,7 @@ async def test_open_seq_gaps_are_bounded_and_late_records_still_count_once(
 
 
 async def ingest_over(http: httpx.AsyncClient, tenant: object, records: list[dict]) -> dict:
-    variables = {
-        "input": {
-            "machineId": tenant.machine_id,  # type: ignore[attr-defined]
-            "idempotencyKey": uuid.uuid4().hex,
-            "transactions": records,
-        }
-    }
+    variables = ingest_variables(tenant.machine_id, records)  # type: ignore[attr-defined]
     data = await gql_data(http, INGEST, variables, api_key=tenant.api_key)  # type: ignore[attr-defined]
     return data["ingestTransactions"]
 
@@ -254,17 +248,10 @@ async def test_numbers_beyond_32_bits_in_a_record_reject_only_that_record(
     body = await gql(
         factory.client,
         INGEST,
-        {
-            "input": {
-                "machineId": tenant.machine_id,
-                "idempotencyKey": uuid.uuid4().hex,
-                "transactions": [
-                    tx(1, lines=[(1000, 10**12)]),
-                    tx(2, lines=[(10**12, 1)]),
-                    tx(3),
-                ],
-            }
-        },
+        ingest_variables(
+            tenant.machine_id,
+            [tx(1, lines=[(1000, 10**12)]), tx(2, lines=[(10**12, 1)]), tx(3)],
+        ),
         api_key=tenant.api_key,
     )
     result = body["data"]["ingestTransactions"]

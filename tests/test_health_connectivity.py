@@ -5,16 +5,15 @@ real worker processes in the last test)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
 from config import Settings
 from models.health import MachineEventRecord
-from models.health_store import find_twin
-from models.scope import Scope
 from resolvers.health.evaluator import evaluate_connectivity
-from tests.factories import Factory, Tenant, gql_data, heartbeat, tx
+from tests.alert_support import last_seen
+from tests.factories import REPORT, Factory, Tenant, gql_data, heartbeat, tx
 from tests.servers import api_server, eventually
 
 CONNECTIVITY = "CONNECTIVITY_CHANGED"
@@ -31,20 +30,17 @@ async def transitions(tenant: Tenant, machine_index: int = 0) -> list[tuple[str,
     return [(e.detail["previous"], e.detail["connectivity"]) for e in events]
 
 
-async def last_seen(tenant: Tenant, machine_index: int = 0):
-    twin = await find_twin(
-        scope=Scope.organization(tenant.org.id), machine_id=tenant.machines[machine_index].id
-    )
-    assert twin is not None
-    return twin["last_seen_at"]
+async def heard_once(factory: Factory) -> tuple[Tenant, datetime]:
+    """A new tenant whose machine sent one heartbeat, and when the cloud heard it."""
+    tenant = await factory.tenant()
+    await factory.report(tenant, [heartbeat(1)])
+    return tenant, await last_seen(tenant)
 
 
 async def test_silence_makes_a_machine_late_then_offline_and_a_heartbeat_brings_it_back(
     factory: Factory, settings: Settings
 ) -> None:
-    tenant = await factory.tenant()
-    await factory.report(tenant, [heartbeat(1)])
-    seen = await last_seen(tenant)
+    tenant, seen = await heard_once(factory)
 
     await evaluate_connectivity(now=seen + timedelta(seconds=179), settings=settings)
     assert await transitions(tenant) == [("NEVER_SEEN", "LIVE")]
@@ -66,8 +62,7 @@ async def test_evaluators_racing_record_each_transition_once(
     factory: Factory, settings: Settings
 ) -> None:
     tenant = await factory.tenant(machines_per_shop=5)
-    for machine_id in tenant.machine_ids:
-        await factory.report(tenant, [heartbeat(1)], machine_id=machine_id)
+    await factory.heard_from_every_machine(tenant)
     seen = max([await last_seen(tenant, i) for i in range(5)])
     for later in (181, 601):
         passes = await asyncio.gather(
@@ -88,9 +83,7 @@ async def test_evaluators_racing_record_each_transition_once(
 async def test_a_silence_longer_than_the_grace_goes_straight_to_offline(
     factory: Factory, settings: Settings
 ) -> None:
-    tenant = await factory.tenant()
-    await factory.report(tenant, [heartbeat(1)])
-    seen = await last_seen(tenant)
+    tenant, seen = await heard_once(factory)
     await evaluate_connectivity(now=seen + timedelta(hours=2), settings=settings)
     assert await transitions(tenant) == [("NEVER_SEEN", "LIVE"), ("LIVE", "OFFLINE")]
 
@@ -98,9 +91,7 @@ async def test_a_silence_longer_than_the_grace_goes_straight_to_offline(
 async def test_a_transaction_batch_also_counts_as_contact(
     factory: Factory, settings: Settings
 ) -> None:
-    tenant = await factory.tenant()
-    await factory.report(tenant, [heartbeat(1)])
-    seen = await last_seen(tenant)
+    tenant, seen = await heard_once(factory)
     await evaluate_connectivity(now=seen + timedelta(seconds=601), settings=settings)
     await factory.ingest(tenant, [tx(1)])
     assert (await transitions(tenant))[-1] == ("OFFLINE", "LIVE")
@@ -122,7 +113,7 @@ async def test_two_worker_processes_record_each_transition_once(
 
         def send(server, seq: int) -> None:
             body = {
-                "query": REPORT_QUERY,
+                "query": REPORT,
                 "variables": {
                     "input": {"machineId": tenant.machine_id, "messages": [heartbeat(seq)]}
                 },
@@ -146,9 +137,3 @@ async def test_two_worker_processes_record_each_transition_once(
         ("LATE", "OFFLINE"),
         ("OFFLINE", "LIVE"),
     ]
-
-
-REPORT_QUERY = (
-    "mutation($input: ReportMachineTelemetryInput!) "
-    "{ reportMachineTelemetry(input: $input) { accepted } }"
-)

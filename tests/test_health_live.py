@@ -9,7 +9,7 @@ import uuid
 from models.identity import Role
 from tests.factories import REPORT, Factory, heartbeat, message
 from tests.live_flow import field_of
-from tests.live_support import LiveClient, graphql_post
+from tests.live_support import LiveClient, clients, graphql_post
 from tests.servers import ApiServer
 
 MACHINE_EVENTS = """
@@ -55,7 +55,7 @@ async def test_machine_events_arrive_typed_and_filtered_by_kind(
     seqs = itertools.count(1)
     auth = {"authorization": f"Bearer {tenant.admin_token}"}
     client = await LiveClient.open(fuzz_server.ws_url, auth)
-    try:
+    async with clients(client):
         kinds = ["STATUS_CHANGED", "UNIT_STATUS_CHANGED", "ERROR_RAISED", "DOOR_CHANGED"]
         await client.subscribe(MACHINE_EVENTS, {"kinds": kinds})
         await live_status_subscription(fuzz_server, tenant, client, seqs)
@@ -88,8 +88,6 @@ async def test_machine_events_arrive_typed_and_filtered_by_kind(
             ],
         )
         events = [field_of(await client.next_data()) for _ in range(4)]
-    finally:
-        await client.close()
     assert [e["kind"] for e in events] == kinds
     assert all(e["type"] == "MACHINE_EVENT" and e["machineId"] == tenant.machine_id for e in events)
     numbers = [e["sequence"] for e in events]
@@ -131,7 +129,7 @@ async def test_a_subscriber_gets_no_machine_events_of_a_shop_outside_their_scope
     insider = await LiveClient.open(
         fuzz_server.ws_url, {"authorization": f"Bearer {tenant.admin_token}"}
     )
-    try:
+    async with clients(outsider, insider):
         await outsider.subscribe(MACHINE_EVENTS, {"machineIds": [tenant.machine_id]})
         await insider.subscribe(MACHINE_EVENTS, {"machineIds": [tenant.machine_id]})
         await live_status_subscription(fuzz_server, tenant, insider, seqs)
@@ -139,7 +137,4 @@ async def test_a_subscriber_gets_no_machine_events_of_a_shop_outside_their_scope
             leaked = await outsider.next_data(timeout=1.0)
         except TimeoutError:
             leaked = None
-    finally:
-        await outsider.close()
-        await insider.close()
     assert leaked is None

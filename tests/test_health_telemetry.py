@@ -261,8 +261,7 @@ async def test_a_shop_manager_sees_only_the_health_of_their_machines(factory: Fa
     from models.identity import Role
 
     tenant = await factory.tenant(shops=2)
-    for machine_id, key in zip(tenant.machine_ids, tenant.machine_keys, strict=True):
-        await factory.report(tenant, [heartbeat(1)], machine_id=machine_id, api_key=key)
+    await factory.heard_from_every_machine(tenant)
     _, token = await factory.user(tenant, Role.SHOP_MANAGER, [0])
     other = await gql(factory.client, HEALTH, {"id": tenant.machine_ids[1]}, token=token)
     assert other["data"]["machine"] is None

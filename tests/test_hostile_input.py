@@ -7,7 +7,7 @@ import jwt
 import pytest
 
 from config import Settings
-from tests.factories import Factory, gql, gql_data, tx
+from tests.factories import INGEST, Factory, gql, gql_data, ingest_variables, tx
 from tests.identity_helpers import app_client
 
 
@@ -195,19 +195,8 @@ async def test_a_signed_token_for_an_unknown_session_is_refused(factory: Factory
 )
 async def test_long_accepts_only_ascii_decimal_digits(factory: Factory, digits: str) -> None:
     tenant = await factory.tenant()
-    body = await gql(
-        factory.client,
-        "mutation($input: IngestTransactionsInput!) { ingestTransactions(input: $input) "
-        "{ accepted } }",
-        {
-            "input": {
-                "machineId": tenant.machine_id,
-                "idempotencyKey": "k",
-                "transactions": [{**tx(1), "seq": digits}],
-            }
-        },
-        api_key=tenant.api_key,
-    )
+    variables = ingest_variables(tenant.machine_id, [{**tx(1), "seq": digits}])
+    body = await gql(factory.client, INGEST, variables, api_key=tenant.api_key)
     assert "Long cannot represent" in assert_named_error(body, "BAD_USER_INPUT")["message"]
 
 

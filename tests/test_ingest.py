@@ -17,7 +17,7 @@ from models.ledger_store import find_inventory_state
 from models.organization import utcnow
 from models.scope import Scope
 from resolvers.ledger.ingest.records import request_fingerprint
-from tests.factories import INGEST, Factory, Tenant, gql, tx
+from tests.factories import INGEST, Factory, Tenant, gql, ingest_variables, tx
 
 INVENTORY = """
 query Inventory($machineIds: [ID!]) {
@@ -115,13 +115,7 @@ async def test_concurrent_identical_submissions_apply_once(factory: Factory) -> 
         body = await gql(
             factory.client,
             INGEST,
-            {
-                "input": {
-                    "machineId": tenant.machine_id,
-                    "idempotencyKey": key,
-                    "transactions": records,
-                }
-            },
+            ingest_variables(tenant.machine_id, records, idempotency_key=key),
             api_key=tenant.api_key,
         )
         return body["data"]["ingestTransactions"]

@@ -9,10 +9,9 @@ the server-side subscription.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -28,10 +27,10 @@ from tests.live_flow import (
     field_of,
     ingest,
     next_seqs,
-    revoke_key,
+    revoked_key_subscription,
     warm_up,
 )
-from tests.live_support import LiveClient
+from tests.live_support import LiveClient, clients
 from tests.servers import ApiServer, api_server, wait_until
 from tests.tls_support import nginx, render
 
@@ -45,15 +44,6 @@ def server(settings: Settings) -> Iterator[ApiServer]:
         settings, live_queue_size=QUEUE_SIZE, live_reauth_seconds=REAUTH_SECONDS
     ) as api:
         yield api
-
-
-@contextlib.asynccontextmanager
-async def clients(*opened: LiveClient) -> AsyncIterator[None]:
-    try:
-        yield
-    finally:
-        for client in opened:
-            await client.close()
 
 
 def live_subscribers(server: ApiServer) -> int:
@@ -324,13 +314,7 @@ async def test_client_disconnect_ends_the_server_side_subscription(
 async def test_revoking_an_api_key_ends_its_subscriptions(
     server: ApiServer, factory: Factory, settings: Settings
 ) -> None:
-    tenant = await factory.tenant()
-    issued = await factory.issue_key(tenant, name="dashboard")
-    client = await LiveClient.open(server.ws_url, {"apiKey": issued.secret})
-    async with clients(client):
-        op = await client.subscribe(TRANSACTIONS_INGESTED)
-        await warm_up(server.http_url, tenant, [client])
-        await revoke_key(server.http_url, tenant, issued.api_key.id)
+    async with revoked_key_subscription(server, factory) as (_, client, op):
         # The credential is checked again every LIVE_REAUTH_SECONDS (1 s here).
         message = await client.receive(timeout=10 * REAUTH_SECONDS)
         assert message["id"] == op

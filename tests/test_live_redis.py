@@ -13,7 +13,7 @@ import pytest
 from config import Settings
 from tests.factories import Factory
 from tests.live_flow import INVENTORY_CHANGED, TRANSACTIONS_INGESTED, field_of, ingest, warm_up
-from tests.live_support import LiveClient, RedisServer
+from tests.live_support import LiveClient, RedisServer, clients
 from tests.servers import ApiServer, server_env
 
 
@@ -54,13 +54,11 @@ async def test_first_subscriber_on_a_fresh_worker_receives_ingest_from_the_other
     a, b = workers
     tenant = await factory.tenant()
     client = await LiveClient.open(b.ws_url, {"token": tenant.admin_token})
-    try:
+    async with clients(client):
         await client.subscribe(TRANSACTIONS_INGESTED)
         position = await warm_up(a.http_url, tenant, [client])
         results = [await ingest(a.http_url, tenant) for _ in range(3)]
         events = [field_of(await client.next_data()) for _ in results]
-    finally:
-        await client.close()
     assert [e["sequence"] for e in events] == [r["chainPosition"] for r in results]
     assert events[0]["chainFrom"] == position + 1
     assert {e["organizationId"] for e in events} == {str(tenant.org.id)}
@@ -72,7 +70,7 @@ async def test_redis_restart_reports_a_gap_and_delivery_resumes(
     a, b = workers
     tenant = await factory.tenant()
     client = await LiveClient.open(b.ws_url, {"token": tenant.admin_token})
-    try:
+    async with clients(client):
         await client.subscribe(INVENTORY_CHANGED)
         await warm_up(a.http_url, tenant, [client])
         before = await ingest(a.http_url, tenant)
@@ -104,5 +102,3 @@ async def test_redis_restart_reports_a_gap_and_delivery_resumes(
         assert resumed is not None, "delivery did not resume after the Redis restart"
         after = await ingest(a.http_url, tenant)
         assert field_of(await client.next_data())["sequence"] == after["chainPosition"]
-    finally:
-        await client.close()

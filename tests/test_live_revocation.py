@@ -10,8 +10,7 @@ import pytest
 
 from config import Settings
 from tests.factories import Factory
-from tests.live_flow import TRANSACTIONS_INGESTED, ingest, revoke_key, warm_up
-from tests.live_support import LiveClient
+from tests.live_flow import ingest, revoked_key_subscription
 from tests.servers import ApiServer, api_server
 
 BOUND_SECONDS = 1.0
@@ -27,13 +26,7 @@ async def test_a_revoked_key_gets_no_events_after_the_bound(
     slow_reauth_server: ApiServer, factory: Factory, settings: Settings
 ) -> None:
     server = slow_reauth_server
-    tenant = await factory.tenant()
-    issued = await factory.issue_key(tenant, name="dashboard")
-    client = await LiveClient.open(server.ws_url, {"apiKey": issued.secret})
-    try:
-        op = await client.subscribe(TRANSACTIONS_INGESTED)
-        await warm_up(server.http_url, tenant, [client])
-        await revoke_key(server.http_url, tenant, issued.api_key.id)
+    async with revoked_key_subscription(server, factory) as (tenant, client, op):
         revoked_at = time.monotonic()
         # Keep events flowing; the subscription must end with UNAUTHENTICATED long before the
         # 60 s periodic re-check, and no event may arrive later than the bound.
@@ -54,5 +47,3 @@ async def test_a_revoked_key_gets_no_events_after_the_bound(
             assert time.monotonic() - revoked_at <= BOUND_SECONDS + 1.0, (
                 "an event was delivered well after the revocation"
             )
-    finally:
-        await client.close()

@@ -10,7 +10,7 @@ import httpx
 
 from config import Settings
 from tests.factories import Factory, gql, tx
-from tests.live_support import LiveClient
+from tests.live_support import LiveClient, clients
 from tests.serve_support import served
 
 TOKEN = "metrics-token-for-tests"
@@ -52,7 +52,7 @@ async def test_metrics_count_known_traffic_across_workers(
                 f"ws://127.0.0.1:{server.port}/graphql",
                 {"authorization": f"Bearer {tenant.admin_token}"},
             )
-            try:
+            async with clients(live):
                 await live.subscribe(SUBSCRIBE)
                 async with asyncio.timeout(10):  # until a worker has registered it
                     while sample(await scrape(), "cashcc_live_subscribers") != 1:
@@ -72,8 +72,6 @@ async def test_metrics_count_known_traffic_across_workers(
                 await gql(http, "query Mine { shops { id } }", token=tenant.admin_token)
 
                 text = await scrape()
-            finally:
-                await live.close()
 
     assert sample(text, "cashcc_ingest_transactions_total", result="accepted") == 3
     assert sample(text, "cashcc_ingest_transactions_total", result="duplicate") == 1

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from config import Settings
-from tests.factories import INGEST, Factory, tx
-from tests.live_support import LiveClient, RedisServer
+from tests.factories import INGEST, Factory, ingest_variables, tx
+from tests.live_support import LiveClient, RedisServer, clients
 from tests.serve_support import served
 from tests.tls_support import nginx, nginx_binary, render
 
@@ -79,13 +79,10 @@ async def test_query_ingest_and_subscription_over_tls(edge, factory: Factory) ->
             {"authorization": f"Bearer {tenant.admin_token}"},
             ssl=verify,
         )
-        try:
+        async with clients(live):
             await live.subscribe("subscription { transactionsIngested { machineId } }")
             await asyncio.sleep(0.5)  # the SUBSCRIBE reaches Redis before the publish
-            variables = {
-                "input": {"machineId": tenant.machine_id, "idempotencyKey": "tls-1",
-                          "transactions": [tx(1), tx(2)]}
-            }  # fmt: skip
+            variables = ingest_variables(tenant.machine_id, [tx(1), tx(2)], idempotency_key="tls-1")
             ingest = await http.post(
                 "/graphql",
                 json={"query": INGEST, "variables": variables},
@@ -94,8 +91,6 @@ async def test_query_ingest_and_subscription_over_tls(edge, factory: Factory) ->
             assert ingest.json()["data"]["ingestTransactions"]["accepted"] == 2
             event = await live.next_data(timeout=10)
             assert event["transactionsIngested"]["machineId"] == tenant.machine_id
-        finally:
-            await live.close()
 
         ready = await http.get("/readyz")
         assert (ready.status_code, ready.json()) == (200, {"status": "ok"})

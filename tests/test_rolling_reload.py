@@ -15,7 +15,7 @@ import httpx
 
 from config import Settings
 from models.ledger import Transaction
-from tests.factories import INGEST, Factory, tx
+from tests.factories import INGEST, Factory, ingest_variables, tx
 from tests.live_support import LiveClient, RedisServer
 from tests.serve_support import served
 
@@ -44,9 +44,7 @@ async def ingest_client(http: httpx.AsyncClient, key: str, machine: str, traffic
     seq = 0
     while not traffic.stop.is_set():
         records = [tx(seq + i + 1) for i in range(BATCH)]
-        variables = {
-            "input": {"machineId": machine, "idempotencyKey": f"b{seq}", "transactions": records}
-        }
+        variables = ingest_variables(machine, records, idempotency_key=f"b{seq}")
         try:
             answer = await http.post(
                 "/graphql",

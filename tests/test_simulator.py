@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from agent.outbox import Outbox
 from cli.listing import cleanup_run, run_listing
 from cli.main import build_parser
 from config import Settings
-from models.db import Database
 from models.identity import User
 from models.ledger import Transaction
 from simulator.api import CloudApi
@@ -28,13 +26,6 @@ from simulator.proxy import FaultRates
 from simulator.run import SimulationConfig, SimulationResult, format_summary, run_simulation
 from simulator.verify import verify
 from tests.factories import PASSWORD, Factory
-from tests.servers import uvicorn_server
-
-
-@pytest.fixture(scope="module")
-def api_url(settings: Settings, database: Database) -> Iterator[str]:
-    with uvicorn_server(settings) as base:
-        yield f"{base}/graphql"
 
 
 @pytest.fixture(scope="module")
