@@ -42,7 +42,7 @@ from graph.schema import build_schema
 from graph.ws_auth import authenticate_credential, credential_from, require_credential
 from infra.live.hub import LiveHub, get_hub, make_broadcast, set_hub
 from infra.metrics import AUTH_FAILURES
-from resolvers.alerts.evaluator import run_alert_evaluator
+from resolvers.alerts.evaluator import run_alert_evaluator, run_forecast_sweeper
 from resolvers.audit.keys import key_ring
 from resolvers.audit.scheduler import CheckpointScheduler
 from resolvers.health.evaluator import run_evaluator
@@ -215,6 +215,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
             background.append(asyncio.create_task(run_evaluator(settings), name="evaluator"))
         if settings.alert_evaluator_interval_seconds > 0:
             background.append(asyncio.create_task(run_alert_evaluator(settings), name="alerts"))
+            background.append(asyncio.create_task(run_forecast_sweeper(), name="forecasts"))
         if settings.webhook_delivery_interval_seconds > 0:
             background.append(
                 asyncio.create_task(run_delivery_worker(settings), name="webhook-deliveries")

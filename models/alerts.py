@@ -192,7 +192,8 @@ class PlannedCollection(Document):
 
 class AlertForecast(Document):
     """The replenishment forecast's verdict per machine for EMPTY_SOON (`_id` = machine id):
-    `slots` maps a slot key to [hours to EMPTY, hours to FULL] (None: beyond the horizon)."""
+    `slots` maps a slot key to [hours to EMPTY, hours to FULL] (None: beyond the horizon);
+    `computed_at` is the sweep that computed them (a later sweep finding the same leaves it)."""
 
     id: PydanticObjectId = Field(alias="_id")  # type: ignore[assignment]
     org_id: PydanticObjectId

@@ -102,3 +102,21 @@ async def test_the_forecast_sweep_of_an_organization_runs_once_among_racing_work
     assert sorted(swept) == [False, False, True]
     assert await sweep_organization(tenant.org.id, now=now + timedelta(minutes=1)) is False
     assert await sweep_organization(tenant.org.id, now=now + timedelta(minutes=16)) is True
+
+
+async def test_a_sweep_rewrites_only_the_forecasts_whose_verdicts_changed(
+    factory: Factory,
+) -> None:
+    tenant = await factory.tenant(machines_per_shop=2)
+    first, second = (m.id for m in tenant.machines)
+    now = utcnow()
+    assert await sweep_organization(tenant.org.id, now=now)
+    forecasts = AlertForecast.get_pymongo_collection()
+    await forecasts.update_one({"_id": second}, {"$set": {"slots": {"N1000": [6.5, None]}}})
+
+    later = now + timedelta(minutes=16)
+    assert await sweep_organization(tenant.org.id, now=later)
+
+    mine = forecasts.find({"org_id": tenant.org.id})
+    computed = {d["_id"]: d["computed_at"] async for d in mine}
+    assert computed == {first: now, second: later}

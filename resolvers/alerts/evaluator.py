@@ -98,17 +98,27 @@ async def run_alert_evaluator(
     settings: Settings, *, clock: Callable[[], datetime] = utcnow
 ) -> None:
     """Evaluate whenever a twin changed in this process, at least every
-    ALERT_EVALUATOR_INTERVAL_SECONDS; sweep forecasts about once a minute."""
+    ALERT_EVALUATOR_INTERVAL_SECONDS."""
     interval = settings.alert_evaluator_interval_seconds
-    forecast_due = 0.0
     while True:
         try:
             await evaluate_alerts(now=clock(), settings=settings)
-            if time.monotonic() >= forecast_due:
-                forecast_due = time.monotonic() + FORECAST_CHECK_SECONDS
-                await sweep_forecasts(now=clock())
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("alerts: evaluator pass failed")
         await ALERTS_DUE.wait(interval)
+
+
+async def run_forecast_sweeper(*, clock: Callable[[], datetime] = utcnow) -> None:
+    """Sweep the forecasts of the organizations due about once a minute, beside the
+    evaluator loop rather than in it: a sweep of a large organization takes seconds (a
+    forecast and a write per machine), and faults must not wait behind it."""
+    while True:
+        try:
+            await sweep_forecasts(now=clock())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("alerts: forecast sweep failed")
+        await asyncio.sleep(FORECAST_CHECK_SECONDS)
