@@ -30,6 +30,8 @@ class BenchEnv:
     uri: str
     db_name: str
     workdir: Path
+    # The embedded server's process (None on MONGODB_URI).
+    database_pid: int | None = None
 
     @property
     def settings(self) -> Settings:
@@ -50,7 +52,8 @@ def bench_env(name: str) -> Iterator[BenchEnv]:
         handle = None if external else start_server(workdir / "db", workdir)
         uri = external or handle.uri  # type: ignore[union-attr]
         try:
-            yield BenchEnv(uri=uri, db_name=db_name, workdir=workdir)
+            pid = handle.pid if handle else None
+            yield BenchEnv(uri=uri, db_name=db_name, workdir=workdir, database_pid=pid)
         finally:
             from pymongo import MongoClient
             from pymongo.errors import PyMongoError

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from bson import ObjectId
@@ -36,43 +34,7 @@ from bench.common import bench_env, print_table, write_result
 from bench.telemetry import _running_twin
 from models.db import migrate_database
 from models.health import MachineTwin, TelemetryRecord
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU of process `pid` so far (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _database_pid(uri: str) -> int | None:
-    """The embedded server's pid (None on MONGODB_URI: its CPU is not reported)."""
-    if os.environ.get("MONGODB_URI"):
-        return None
-    port = uri.rsplit(":", 1)[1].split("/")[0]
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
-            if "models.embedded" in cmdline and _listens_on(int(entry.name), int(port)):
-                return int(entry.name)
-        except OSError:
-            continue
-    return None
-
-
-def _listens_on(pid: int, port: int) -> bool:
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        target = os.readlink(fd)
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            cols = line.split()
-            if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == "0A" and cols[9] in inodes:
-                return True
-    return False
+from tests.servers import process_cpu_seconds
 
 
 def _log_entry(twin: dict[str, Any], seq: int, now: datetime) -> dict[str, Any]:
@@ -110,11 +72,11 @@ async def _phase(
             messages += stored
             operations += 1
 
-    cpu = _cpu_seconds(db_pid) if db_pid else 0.0
+    cpu = process_cpu_seconds(db_pid) if db_pid else 0.0
     started = time.perf_counter()
     await asyncio.gather(*(loop(w) for w in range(concurrency)))
     elapsed = time.perf_counter() - started
-    share = (_cpu_seconds(db_pid) - cpu) / elapsed if db_pid else None
+    share = (process_cpu_seconds(db_pid) - cpu) / elapsed if db_pid else None
     return {
         "phase": name,
         "operations_per_s": operations / elapsed,
@@ -164,7 +126,7 @@ async def run(machines: int, concurrency: int, seconds: float, batch: int) -> di
                     await session.with_transaction(body)
                 return count
 
-            db_pid = _database_pid(env.uri)
+            db_pid = env.database_pid
             results = [
                 await _phase("heartbeat", seconds, concurrency, lambda w: store(w, 1), db_pid),
                 await _phase("replay", seconds, concurrency, lambda w: store(w, batch), db_pid),

@@ -41,6 +41,12 @@ def wait_until(predicate, *, timeout: float, what: str) -> None:
     raise TimeoutError(f"timed out waiting for {what}")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time process `pid` has used so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def eventually(predicate, *, timeout: float, what: str, interval: float = 0.05):
     """Await `predicate()` until it returns truthy (returned) or `timeout` seconds pass."""
     deadline = time.monotonic() + timeout
@@ -143,8 +149,7 @@ class ApiServer:
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far."""
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.process.pid)
 
     def rss_bytes(self) -> int:
         assert self.process is not None

@@ -31,7 +31,7 @@ from models.alert_store import (
     twins_of_shops,
 )
 from models.alerts import AlertRule, Severity, Silence
-from models.health import UNSETTLED, Connectivity
+from models.health import Connectivity
 from models.ledger_store import list_inventory_states
 from models.machine import Machine
 from models.machine_store import list_machines
@@ -140,11 +140,7 @@ async def evaluate_org(
     # Only where a machine is late or offline, or the shop's own OFFLINE incident exists, does
     # one machine's OFFLINE depend on the others: there every machine of the shop is read;
     # elsewhere the claimed machines alone give the same outcome.
-    wide = sorted(
-        unsettled
-        | {i["shop_id"] for i in shop_instances}
-        | {t["shop_id"] for t in twins if t["connectivity"] in UNSETTLED}
-    )
+    wide = sorted(unsettled | {i["shop_id"] for i in shop_instances})
     shop_twins, wide_machines = (
         await asyncio.gather(
             twins_of_shops(org_id=org_id, shop_ids=wide),

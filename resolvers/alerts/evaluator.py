@@ -66,8 +66,8 @@ async def evaluate_alerts(*, now: datetime, settings: Settings) -> AlertPass:
     # One scan for the whole pass: the embedded database reads every due entry of the index
     # for a limited query, so a scan per page read N^2 / PAGE entries for N due machines.
     due = await due_twin_ids(now=now, limit=PAGE * MAX_PAGES)
+    lease = now + CLAIM_LEASE
     for start in range(0, len(due), PAGE):
-        lease = now + CLAIM_LEASE
         token, twins = await claim_twins(ids=due[start : start + PAGE], now=now, lease_until=lease)
         if not twins:
             continue
