@@ -36,8 +36,9 @@ from config import Settings
 from models.currencies import CashKind
 from models.db import connect, disconnect
 from models.ledger import MachineInventory, Transaction, TransactionType
+from resolvers.cash import CashCount
 from resolvers.ledger.ingest.ledger_update import apply_records
-from resolvers.ledger.ingest.records import LineInput, RecordInput, validate_records
+from resolvers.ledger.ingest.records import RecordInput, validate_records
 from simulator.traffic import MachineTraffic, ShopProfile
 from tests.factories import ingest_variables
 
@@ -160,7 +161,7 @@ def _documents(machine_id: str, records: list[dict[str, Any]]) -> list[dict[str,
             occurred_at=datetime.fromisoformat(r["occurredAt"]),
             currency=r["currency"],
             lines=[
-                LineInput(ln["denomination"], ln["count"], CashKind.NOTE if ln["kind"] == "NOTE"
+                CashCount(ln["denomination"], ln["count"], CashKind.NOTE if ln["kind"] == "NOTE"
                           else CashKind.COIN)
                 for ln in r["lines"]
             ],

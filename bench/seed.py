@@ -19,8 +19,9 @@ from config import Settings
 from models.ledger import MachineInventory, Transaction, TransactionType
 from models.organization import utcnow
 from models.summary_store import collection, summary_document, summary_increments
+from resolvers.cash import CashCount
 from resolvers.ledger.ingest.ledger_update import apply_records
-from resolvers.ledger.ingest.records import LineInput, RecordInput, validate_records
+from resolvers.ledger.ingest.records import RecordInput, validate_records
 
 NOTES = [500, 1000, 2000, 5000]
 COINS = [100, 200]
@@ -52,7 +53,7 @@ def records_for(rng: random.Random, count: int, *, now: datetime, days: int) -> 
         else:
             type_ = TransactionType.REPLENISHMENT
         lines = [
-            LineInput(denomination=d, count=rng.randint(1, 5))
+            CashCount(denomination=d, count=rng.randint(1, 5))
             for d in rng.sample(NOTES, rng.randint(1, 2)) + rng.sample(COINS, rng.randint(0, 1))
         ]
         records.append(

@@ -12,6 +12,7 @@ from strawberry.types.arguments import InputContext
 
 from graph.enums import CashKind, DoorState, ErrorCategory, TelemetryKind, UnitPurpose
 from graph.framework import build_input_with
+from graph.ledger.inputs import cash_counts
 from graph.scalars import Long
 from resolvers.health.reports import (
     DeviceCountsReport,
@@ -20,7 +21,6 @@ from resolvers.health.reports import (
     FirmwareReport,
     HeartbeatReport,
     ModuleReport,
-    PiecesReport,
     StatusReport,
     SuspectNotesReport,
     TelemetryMessage,
@@ -141,17 +141,6 @@ class TelemetryMessageInput:
     firmware: list[FirmwareVersionInput] | None = None
 
 
-def _pieces(items: list[Mapping[str, Any]]) -> list[PiecesReport]:
-    return [
-        PiecesReport(
-            denomination=p["denomination"],
-            count=p["count"],
-            kind=CashKind(p["kind"]) if p.get("kind") is not None else None,
-        )
-        for p in items
-    ]
-
-
 def _section(value: Mapping[str, Any], name: str) -> Any:
     """The resolver's report for section `name` of a coerced message (None when absent)."""
     raw = value.get(name)
@@ -174,7 +163,7 @@ def _section(value: Mapping[str, Any], name: str) -> Any:
                 number=u["number"],
                 purpose=UnitPurpose(u["purpose"]),
                 status_code=u["statusCode"],
-                pieces=_pieces(u.get("pieces", [])),
+                pieces=cash_counts(u.get("pieces", [])),
                 near_empty=u.get("nearEmpty"),
                 near_full=u.get("nearFull"),
                 capacity=u.get("capacity"),
@@ -182,7 +171,7 @@ def _section(value: Mapping[str, Any], name: str) -> Any:
             for u in raw
         ]
     if name == "deviceCounts":
-        return DeviceCountsReport(raw.get("coversSeq"), _pieces(raw["denominations"]))
+        return DeviceCountsReport(raw.get("coversSeq"), cash_counts(raw["denominations"]))
     if name == "error":
         category = raw.get("category")
         return ErrorReport(

@@ -12,7 +12,8 @@ from strawberry.types.arguments import InputContext
 from graph.enums import CashKind, TransactionType
 from graph.framework import build_input_with
 from graph.scalars import Long
-from resolvers.ledger.ingest.records import LineInput, RecordInput
+from resolvers.cash import CashCount
+from resolvers.ledger.ingest.records import RecordInput
 
 
 @strawberry.input
@@ -42,6 +43,19 @@ class TransactionInput:
     operator_id: str | None = None
 
 
+def cash_counts(items: list[Mapping[str, Any]]) -> list[CashCount]:
+    """Coerced cash counts (a transaction's `lines`, telemetry's `pieces` and
+    `denominations`) as the resolvers take them."""
+    return [
+        CashCount(
+            denomination=item["denomination"],
+            count=item["count"],
+            kind=CashKind(item["kind"]) if item.get("kind") is not None else None,
+        )
+        for item in items
+    ]
+
+
 def record_input(cls: type, value: Mapping[str, Any], context: InputContext) -> RecordInput:
     """The resolver's record straight from the coerced input: graphql-core has already checked
     and coerced every field (types, enums, scalars) by the time this runs."""
@@ -50,14 +64,7 @@ def record_input(cls: type, value: Mapping[str, Any], context: InputContext) -> 
         type=TransactionType(value["type"]),
         occurred_at=value["occurredAt"],
         currency=value["currency"],
-        lines=[
-            LineInput(
-                denomination=ln["denomination"],
-                count=ln["count"],
-                kind=CashKind(ln["kind"]) if ln.get("kind") is not None else None,
-            )
-            for ln in value["lines"]
-        ],
+        lines=cash_counts(value["lines"]),
         amount=value.get("amount"),
         reference=value.get("reference"),
         operator_id=value.get("operatorId"),

@@ -15,6 +15,7 @@ from typing import Any
 
 from models.currencies import Currency
 from models.health import TelemetryKind
+from resolvers.cash import CashCount
 from resolvers.health.codes import (
     device_module,
     error_category,
@@ -28,7 +29,6 @@ from resolvers.health.reports import (
     ErrorReport,
     FirmwareReport,
     HeartbeatReport,
-    PiecesReport,
     StatusReport,
     SuspectNotesReport,
     TelemetryMessage,
@@ -145,7 +145,7 @@ def _instant(where: str, value: datetime | None) -> datetime | None:
     return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
 
 
-def _pieces(where: str, items: list[PiecesReport], currency: Currency) -> list[dict[str, Any]]:
+def _pieces(where: str, items: list[CashCount], currency: Currency) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
     for n, item in enumerate(_items(where, items)):

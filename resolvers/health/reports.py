@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from models.currencies import CashKind
 from models.health import TelemetryKind
+from resolvers.cash import CashCount
 from resolvers.health.codes import ErrorCategory, UnitPurpose
 
 
@@ -41,18 +41,11 @@ class StatusReport:
 
 
 @dataclass(frozen=True)
-class PiecesReport:
-    denomination: int
-    count: int
-    kind: CashKind | None = None
-
-
-@dataclass(frozen=True)
 class UnitReport:
     number: int
     purpose: UnitPurpose
     status_code: int
-    pieces: list[PiecesReport] = field(default_factory=list)
+    pieces: list[CashCount] = field(default_factory=list)
     near_empty: int | None = None
     near_full: int | None = None
     capacity: int | None = None
@@ -61,7 +54,7 @@ class UnitReport:
 @dataclass(frozen=True)
 class DeviceCountsReport:
     covers_seq: int | None
-    denominations: list[PiecesReport]
+    denominations: list[CashCount]
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from models.currencies import CashKind, get_currency, slot_key
+from models.currencies import get_currency, slot_key
 from models.ledger import FLOW_SIGN, TransactionType
 from resolvers.audit.canonical import canonical_json, iso_millis
+from resolvers.cash import CashCount
 from resolvers.timestamps import to_utc
 from resolvers.validation import is_text
 
@@ -43,13 +44,6 @@ class RejectionCode(StrEnum):
 
 
 @dataclass(frozen=True)
-class LineInput:
-    denomination: int
-    count: int
-    kind: CashKind | None = None
-
-
-@dataclass(frozen=True)
 class RecordInput:
     """One transaction as the local system reported it."""
 
@@ -57,7 +51,7 @@ class RecordInput:
     type: TransactionType
     occurred_at: datetime
     currency: str
-    lines: list[LineInput]
+    lines: list[CashCount]
     amount: int | None = None
     reference: str | None = None
     operator_id: str | None = None
