@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -64,6 +65,36 @@ def _shift_until_odd(fn: int, sn: int) -> tuple[int, int]:
     return fn, sn
 
 
+def _climb(
+    fn: int, sn: int, node: bytes, path: Sequence[bytes], wrong_length: ProofError
+) -> tuple[bytes, bytes]:
+    """Hash `node` (at index `fn` of a tree whose last index is `sn`) up through the sibling
+    hashes of `path`, the loop shared by RFC 9162 2.1.3.2 and 2.1.4.2. Returns (fr, sr): the
+    root from the left siblings only (the older tree's in a consistency proof) and the root
+    from all of them; raises `wrong_length` unless `path` reaches the top exactly."""
+    fr = sr = node
+    for c in path:
+        if sn == 0:
+            raise wrong_length
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            fn, sn = _shift_until_odd(fn, sn)
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise wrong_length
+    return fr, sr
+
+
+def _passes(check: Callable[..., None], *args: Any) -> bool:
+    try:
+        check(*args)
+    except ProofError:
+        return False
+    return True
+
+
 def check_inclusion(
     leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> None:
@@ -76,18 +107,7 @@ def check_inclusion(
         f"proof has {len(proof)} hashes; leaf {index} of a tree of size {size} needs "
         f"{inclusion_proof_length(index, size)}"
     )
-    fn, sn, r = index, size - 1, leaf_hash
-    for p in proof:
-        if sn == 0:
-            raise wrong_length
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            fn, sn = _shift_until_odd(fn, sn)
-        else:
-            r = node_hash(r, p)
-        fn, sn = fn >> 1, sn >> 1
-    if sn != 0:
-        raise wrong_length
+    _, r = _climb(index, size - 1, leaf_hash, proof, wrong_length)
     if not hmac.compare_digest(r, root):
         raise ProofError("the proof leads to a different root: the leaf is not in this tree")
 
@@ -96,11 +116,7 @@ def verify_inclusion(
     leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
     """Whether `proof` shows `leaf_hash` at `index` in the tree of `size` with `root`."""
-    try:
-        check_inclusion(leaf_hash, index, size, proof, root)
-    except ProofError:
-        return False
-    return True
+    return _passes(check_inclusion, leaf_hash, index, size, proof, root)
 
 
 def check_consistency(
@@ -131,18 +147,7 @@ def check_consistency(
     fn, sn = size1 - 1, size2 - 1
     while fn & 1:
         fn, sn = fn >> 1, sn >> 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise wrong_length
-        if fn & 1 or fn == sn:
-            fr, sr = node_hash(c, fr), node_hash(c, sr)
-            fn, sn = _shift_until_odd(fn, sn)
-        else:
-            sr = node_hash(sr, c)
-        fn, sn = fn >> 1, sn >> 1
-    if sn != 0:
-        raise wrong_length
+    fr, sr = _climb(fn, sn, path[0], path[1:], wrong_length)
     if not hmac.compare_digest(fr, root1):
         raise ProofError(f"the proof does not lead to the root given for size {size1}")
     if not hmac.compare_digest(sr, root2):
@@ -153,8 +158,4 @@ def verify_consistency(
     size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
 ) -> bool:
     """Whether `proof` shows the tree (size2, root2) append-only extends (size1, root1)."""
-    try:
-        check_consistency(size1, size2, proof, root1, root2)
-    except ProofError:
-        return False
-    return True
+    return _passes(check_consistency, size1, size2, proof, root1, root2)
