@@ -64,7 +64,6 @@ async def change_machine(
         what="machine",
         field="input.machineId",
         target_kind="machine",
-        target_id=machine.id,
     )
 
 

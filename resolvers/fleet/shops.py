@@ -162,7 +162,6 @@ async def update_shop(
         what="shop",
         field="input.shopId",
         target_kind="shop",
-        target_id=shop.id,
     )
     if "health" in changes:
         await refresh_thresholds(scope=principal.scope, shop_ids=[shop.id], settings=settings)

@@ -15,7 +15,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -61,7 +61,12 @@ SECURITY_CHAINED_FIELDS = (
 )
 MAX_APPEND_ATTEMPTS = 30
 
-Stored = TypeVar("Stored")
+
+class _Identified(Protocol):
+    id: Any
+
+
+Stored = TypeVar("Stored", bound=_Identified)
 
 
 class SecurityAction(StrEnum):
@@ -196,15 +201,14 @@ async def store_update(
     what: str,
     field: str,
     target_kind: str,
-    target_id: ObjectId | str,
     details_of: Callable[[Stored], dict[str, str]] | None = None,
 ) -> Stored:
     """Store a change the caller made to something of their organization and record it;
     the record afterwards. No `changes`: `current`, nothing stored or recorded.
     `write(changes=...)` is the store's update, returning the record afterwards or None
-    when it is no longer in scope (NOT_FOUND for `what` at `field`). The event names the
-    fields changed (`fields`: their stored names, sorted, comma-separated), beside what
-    `details_of` reads from the stored record."""
+    when it is no longer in scope (NOT_FOUND for `what` at `field`). The event targets
+    `current.id` (a `target_kind`) and names the fields changed (`fields`: their stored
+    names, sorted, comma-separated), beside what `details_of` reads from the stored record."""
     if not changes:
         return current
     updated = await write(changes=changes)
@@ -215,7 +219,7 @@ async def store_update(
         principal,
         action,
         target_kind=target_kind,
-        target_id=target_id,
+        target_id=current.id,
         details={**details, "fields": ",".join(sorted(changes))},
     )
     return updated

@@ -200,7 +200,6 @@ async def change_webhook(
         what="webhook",
         field="input.id",
         target_kind="WEBHOOK",
-        target_id=webhook.id,
         details_of=lambda stored: {"host": _host(stored.url)},
     )
 
