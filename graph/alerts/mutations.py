@@ -59,16 +59,9 @@ class AlertMutations:
     async def update_alert_rule(
         self, info: Info, input: UpdateAlertRuleInput
     ) -> UpdateAlertRulePayload:
+        changes = {name: given(value) for name, value in vars(input).items() if name != "rule"}
         rule = await update_alert_rule(
-            principal=info.context.require_principal(),
-            rule=input.rule,
-            changes={
-                "enabled": given(input.enabled),
-                "severity": given(input.severity),
-                "hold_seconds": given(input.hold_seconds),
-                "keep_firing_seconds": given(input.keep_firing_seconds),
-                "threshold": given(input.threshold),
-            },
+            principal=info.context.require_principal(), rule=input.rule, changes=changes
         )
         return UpdateAlertRulePayload(rule=rule)  # type: ignore[arg-type]
 

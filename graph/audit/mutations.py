@@ -17,9 +17,7 @@ class AuditMutations:
     async def set_audit_witnesses(
         self, info: Info, input: SetAuditWitnessesInput
     ) -> SetAuditWitnessesPayload:
-        keys = await set_witnesses(
-            principal=info.context.require_principal(), verifier_keys=input.verifier_keys
-        )
+        keys = await set_witnesses(principal=info.context.require_principal(), **vars(input))
         return SetAuditWitnessesPayload(witness_keys=keys)
 
     @strawberry.mutation(
@@ -31,8 +29,6 @@ class AuditMutations:
         checkpoint = await cosign(
             principal=info.context.require_principal(),
             settings=info.context.settings,
-            machine_id=input.machine_id,
-            size=input.size,
-            cosignature=input.cosignature,
+            **vars(input),
         )
         return CosignAuditCheckpointPayload(checkpoint=checkpoint)

@@ -57,35 +57,23 @@ def _address(value: AddressInput) -> Address:
 
 
 def _coordinates(value: CoordinatesInput) -> Coordinates:
-    return Coordinates.model_construct(latitude=value.latitude, longitude=value.longitude)
+    return Coordinates.model_construct(**vars(value))
 
 
 @strawberry.type
 class FleetMutations:
     @strawberry.mutation
     async def create_shop(self, info: Info, input: CreateShopInput) -> CreateShopPayload:
-        shop = await add_shop(
-            principal=info.context.require_principal(),
-            name=input.name,
-            code=input.code,
-            timezone=input.timezone,
-            currency=input.currency,
-        )
+        shop = await add_shop(principal=info.context.require_principal(), **vars(input))
         return CreateShopPayload(shop=shop)
 
     @strawberry.mutation
     async def register_machine(
         self, info: Info, input: RegisterMachineInput
     ) -> RegisterMachinePayload:
+        limits = _limits(input.limits) if input.limits is not None else None
         machine = await register_machine(
-            principal=info.context.require_principal(),
-            shop_id=input.shop_id,
-            serial=input.serial,
-            model=input.model,
-            currency=input.currency,
-            name=input.name,
-            first_seq=input.first_seq,
-            limits=_limits(input.limits) if input.limits is not None else None,
+            principal=info.context.require_principal(), **{**vars(input), "limits": limits}
         )
         return RegisterMachinePayload(machine=machine)
 
@@ -120,11 +108,7 @@ class FleetMutations:
         description="Move a machine to another shop of the organization; its history stays."
     )
     async def move_machine(self, info: Info, input: MoveMachineInput) -> MachinePayload:
-        machine = await relocate_machine(
-            principal=info.context.require_principal(),
-            machine_id=input.machine_id,
-            shop_id=input.shop_id,
-        )
+        machine = await relocate_machine(principal=info.context.require_principal(), **vars(input))
         return MachinePayload(machine=machine)
 
     @strawberry.mutation(
@@ -136,9 +120,8 @@ class FleetMutations:
     ) -> MachinePayload:
         machine = await decommission(
             principal=info.context.require_principal(),
-            machine_id=input.machine_id,
-            reason=input.reason,
             settings=info.context.settings,
+            **vars(input),
         )
         return MachinePayload(machine=machine)
 

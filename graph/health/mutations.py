@@ -21,8 +21,7 @@ class HealthMutations:
     ) -> ReportMachineTelemetryPayload:
         result = await report_machine_telemetry(
             principal=info.context.require_principal(),
-            machine_id=input.machine_id,
-            messages=list(input.messages),  # TelemetryMessage values: see inputs
             settings=info.context.settings,
+            **vars(input),
         )
         return ReportMachineTelemetryPayload.of(result)

@@ -69,11 +69,8 @@ class IdentityMutations:
     async def create_api_key(self, info: Info, input: CreateApiKeyInput) -> CreateApiKeyPayload:
         issued = await issue_api_key(
             principal=info.context.require_principal(),
-            name=input.name,
-            shop_id=input.shop_id,
-            machine_ids=input.machine_ids,
-            expires_at=input.expires_at,
             settings=info.context.settings,
+            **vars(input),
         )
         return CreateApiKeyPayload.of(issued)
 
@@ -102,12 +99,8 @@ class IdentityMutations:
     async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload:
         created = await add_user(
             principal=info.context.require_principal(),
-            email=input.email,
-            password=input.password,
-            role=input.role,
-            shop_ids=input.shop_ids,
-            machine_ids=input.machine_ids,
             settings=info.context.settings,
+            **vars(input),
         )
         return CreateUserPayload.of(created)
 

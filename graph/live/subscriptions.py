@@ -124,61 +124,61 @@ async def sent_directly(info: Info, env: Envelope) -> bool:
     return True
 
 
+def _events_of(event_type: EventType) -> Callable[..., AsyncGenerator[Envelope, None]]:
+    """The resolver of a subscription to `event_type`, in the caller's scope narrowed to the
+    shops and machines asked for."""
+
+    async def subscribe(
+        info: Info,
+        shop_ids: list[strawberry.ID] | None = None,
+        machine_ids: list[strawberry.ID] | None = None,
+    ) -> AsyncGenerator[Envelope, None]:
+        async for env in _stream(info, event_type, shop_ids, machine_ids):
+            yield env
+
+    return subscribe
+
+
+async def _machine_events(
+    info: Info,
+    shop_ids: list[strawberry.ID] | None = None,
+    machine_ids: list[strawberry.ID] | None = None,
+    kinds: list[MachineEventKind] | None = None,
+) -> AsyncGenerator[Envelope, None]:
+    wanted = frozenset(k.value for k in kinds) if kinds else None
+
+    def keep(env: Envelope) -> bool:
+        return wanted is None or env.type is EventType.GAP or env.payload.get("kind") in wanted
+
+    async for env in _stream(info, EventType.MACHINE_EVENT, shop_ids, machine_ids, keep):
+        yield env
+
+
 @strawberry.type
 class LiveSubscriptions:
-    @strawberry.subscription(
-        description="The machine's new per-denomination counts and totals after each change."
-    )
-    async def inventory_changed(
-        self,
-        info: Info,
-        shop_ids: list[strawberry.ID] | None = None,
-        machine_ids: list[strawberry.ID] | None = None,
-    ) -> AsyncGenerator[InventoryChangedEvent, None]:
-        async for env in _stream(info, EventType.INVENTORY_CHANGED, shop_ids, machine_ids):
-            yield env  # read as an InventoryChangedEvent (graph.live.types)
+    """Each field yields envelopes; Strawberry reads each as the field's `graphql_type`
+    (graph.live.types, graph.alerts.types)."""
 
-    @strawberry.subscription(
+    inventory_changed = strawberry.subscription(
+        resolver=_events_of(EventType.INVENTORY_CHANGED),
+        graphql_type=InventoryChangedEvent,
+        description="The machine's new per-denomination counts and totals after each change.",
+    )
+    transactions_ingested = strawberry.subscription(
+        resolver=_events_of(EventType.TRANSACTIONS_INGESTED),
+        graphql_type=TransactionsIngestedEvent,
         description="A summary per accepted ingest batch: counts and amounts by type and the "
-        "machine's new inventory value."
+        "machine's new inventory value.",
     )
-    async def transactions_ingested(
-        self,
-        info: Info,
-        shop_ids: list[strawberry.ID] | None = None,
-        machine_ids: list[strawberry.ID] | None = None,
-    ) -> AsyncGenerator[TransactionsIngestedEvent, None]:
-        async for env in _stream(info, EventType.TRANSACTIONS_INGESTED, shop_ids, machine_ids):
-            yield env  # read as a TransactionsIngestedEvent
-
-    @strawberry.subscription(
+    machine_events = strawberry.subscription(
+        resolver=_machine_events,
+        graphql_type=MachineEventType,
         description="Typed changes of machines: connectivity, status, units, errors, doors, "
-        "suspect notes; optionally only some `kinds`."
+        "suspect notes; optionally only some `kinds`.",
     )
-    async def machine_events(
-        self,
-        info: Info,
-        shop_ids: list[strawberry.ID] | None = None,
-        machine_ids: list[strawberry.ID] | None = None,
-        kinds: list[MachineEventKind] | None = None,
-    ) -> AsyncGenerator[MachineEventType, None]:
-        wanted = frozenset(k.value for k in kinds) if kinds else None
-
-        def keep(env: Envelope) -> bool:
-            return wanted is None or env.type is EventType.GAP or env.payload.get("kind") in wanted
-
-        async for env in _stream(info, EventType.MACHINE_EVENT, shop_ids, machine_ids, keep):
-            yield env  # read as a MachineEvent
-
-    @strawberry.subscription(
+    alerts_changed = strawberry.subscription(
+        resolver=_events_of(EventType.ALERT_CHANGED),
+        graphql_type=AlertChangedEvent,
         description="Every transition of an alert in scope (PENDING, FIRING, ACKNOWLEDGED, "
-        "RESOLVED, flapping, notified after a silence): one event per transition."
+        "RESOLVED, flapping, notified after a silence): one event per transition.",
     )
-    async def alerts_changed(
-        self,
-        info: Info,
-        shop_ids: list[strawberry.ID] | None = None,
-        machine_ids: list[strawberry.ID] | None = None,
-    ) -> AsyncGenerator[AlertChangedEvent, None]:
-        async for env in _stream(info, EventType.ALERT_CHANGED, shop_ids, machine_ids):
-            yield env  # read as an AlertChangedEvent (graph.alerts.types)

@@ -33,10 +33,8 @@ class WebhookMutations:
     async def create_webhook(self, info: Info, input: CreateWebhookInput) -> CreateWebhookPayload:
         issued = await create_webhook(
             principal=info.context.require_principal(),
-            url=input.url,
-            events=list(input.events),
-            shop_ids=input.shop_ids,
             settings=info.context.settings,
+            **vars(input),
         )
         return CreateWebhookPayload.of(issued)
 
