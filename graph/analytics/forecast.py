@@ -19,6 +19,11 @@ def _hours_to(threshold: Threshold) -> object:
     return strawberry.field(resolver=resolve)
 
 
+def _limit(root: strawberry.Parent[SlotForecast], info: strawberry.Info) -> int:
+    """A threshold of the slot's limits, under the field's name."""
+    return getattr(root.limits, info.python_name)
+
+
 @strawberry.type(name="DenominationForecast")
 class DenominationForecastType:
     kind: CashKind
@@ -35,18 +40,9 @@ class DenominationForecastType:
     action: Action
     quantity: int = strawberry.field(description="Pieces to bring or take away; 0 for NONE.")
     deadline: datetime | None
-
-    @strawberry.field
-    def capacity(self, root: strawberry.Parent[SlotForecast]) -> int:
-        return root.limits.capacity
-
-    @strawberry.field
-    def near_empty(self, root: strawberry.Parent[SlotForecast]) -> int:
-        return root.limits.near_empty
-
-    @strawberry.field
-    def near_full(self, root: strawberry.Parent[SlotForecast]) -> int:
-        return root.limits.near_full
+    capacity: int = strawberry.field(resolver=_limit)
+    near_empty: int = strawberry.field(resolver=_limit)
+    near_full: int = strawberry.field(resolver=_limit)
 
 
 @strawberry.type(name="MachineForecast")

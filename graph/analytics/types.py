@@ -12,7 +12,7 @@ import strawberry
 
 from graph.context import Info
 from graph.enums import CashKind, GroupKey, Interval, TransactionType
-from graph.fleet.types import MachineType, ShopType
+from graph.fleet.types import CurrencyTotalType, MachineType, ShopType
 from graph.health.types import FleetHealthType
 from graph.scalars import Long
 from models.currencies import parse_slot
@@ -23,10 +23,7 @@ from resolvers.ids import parse_object_id
 
 
 @strawberry.type(name="CashHeld", description="Cash in machines in one currency (minor units).")
-class CashHeldType:
-    currency: str
-    value: Long
-    pieces: Long
+class CashHeldType(CurrencyTotalType):
     notes_value: Long
     coins_value: Long
 

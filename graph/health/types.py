@@ -132,12 +132,17 @@ class AgentReport(TwinSection):
     device_heartbeat_at: datetime | None
 
 
-@strawberry.type(name="SuspectNotesReport")
-class SuspectNotesReport(TwinSection):
+@strawberry.type(name="SuspectNotesCount")
+class SuspectNotesCountType:
     category2: int
     category3: int
     operator_id: str | None
     transaction_seq: Long | None
+
+
+@strawberry.type(name="SuspectNotesReport")
+class SuspectNotesReport(TwinSection, SuspectNotesCountType):
+    """The last suspect-note count reported, as a twin section."""
 
 
 @strawberry.type(name="DoorReport")

@@ -23,6 +23,7 @@ from graph.enums import (
     UnitStatus,
 )
 from graph.fleet.types import DenominationInventoryType
+from graph.health.types import SuspectNotesCountType
 from graph.scalars import Long
 from infra.live.envelope import Envelope
 
@@ -48,8 +49,10 @@ class LiveEventInterface:
     gap_reason: str | None = strawberry.field(description="Why events may be missing (GAP).")
 
 
-def _listed(root: Envelope, name: str) -> list[Any]:
-    return root.payload.get(name, [])
+def _listed(root: strawberry.Parent[Envelope], info: strawberry.Info):
+    """A list field read from the payload under the field's name; [] for GAP envelopes, which
+    carry none. Without a return annotation, so each field declares its type."""
+    return root.payload.get(info.python_name, [])
 
 
 def envelopes_of(event_type: EventType) -> classmethod:
@@ -68,10 +71,7 @@ class InventoryChangedEvent(LiveEventInterface):
     currency: str | None
     total_value: Long | None
     total_pieces: Long | None
-
-    @strawberry.field
-    def denominations(self, root: strawberry.Parent[Envelope]) -> list[DenominationInventoryType]:
-        return _listed(root, "denominations")
+    denominations: list[DenominationInventoryType] = strawberry.field(resolver=_listed)
 
 
 @strawberry.type(name="TransactionTypeSummary")
@@ -94,10 +94,7 @@ class TransactionsIngestedEvent(LiveEventInterface):
     currency: str | None
     inventory_value: Long | None = strawberry.field(description="Machine's value afterwards.")
     inventory_pieces: Long | None
-
-    @strawberry.field
-    def by_type(self, root: strawberry.Parent[Envelope]) -> list[TransactionTypeSummaryType]:
-        return _listed(root, "by_type")
+    by_type: list[TransactionTypeSummaryType] = strawberry.field(resolver=_listed)
 
 
 @strawberry.type(name="ConnectivityChange")
@@ -146,14 +143,6 @@ class DoorChangeType:
     previous: DoorState | None
     state: DoorState
     operator_id: str | None
-
-
-@strawberry.type(name="SuspectNotesCount")
-class SuspectNotesCountType:
-    category2: int
-    category3: int
-    operator_id: str | None
-    transaction_seq: Long | None
 
 
 @strawberry.type(
