@@ -92,18 +92,9 @@ async def save_incident(
 
 async def find_incident(*, scope: Scope, incident_id: ObjectId) -> dict[str, Any] | None:
     """The incident if in scope (shop-level incidents need a scope not limited to machines)."""
-    query = _incident_scope(scope)
+    query = scope.filter()
     query["_id"] = incident_id
     return await _incidents().find_one(id_first(query))
-
-
-def _incident_scope(scope: Scope) -> dict[str, Any]:
-    query: dict[str, Any] = {"org_id": scope.org_id}
-    if scope.shop_ids is not None:
-        query["shop_id"] = {"$in": sorted(scope.shop_ids)}
-    if scope.machine_ids is not None:
-        query["machine_id"] = {"$in": sorted(scope.machine_ids)}
-    return query
 
 
 async def list_incidents(
@@ -118,7 +109,7 @@ async def list_incidents(
     limit: int,
 ) -> list[dict[str, Any]]:
     """Incidents in scope, newest first, after the cursor `(opened_at, _id)`."""
-    query = _incident_scope(scope)
+    query = scope.filter()
     for name, values in (("state", states), ("severity", severities), ("rule", rules)):
         if values:
             query[name] = {"$in": list(values)}

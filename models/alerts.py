@@ -16,7 +16,8 @@ from typing import Any
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
-from pymongo import ASCENDING, IndexModel
+
+from models.indexes import ascending
 
 
 class AlertRule(StrEnum):
@@ -56,8 +57,10 @@ class IncidentState(StrEnum):
 OPEN_STATES = (IncidentState.PENDING, IncidentState.FIRING, IncidentState.ACKNOWLEDGED)
 
 
-class AlertInstance(Document):
-    """The state of one dedupe key. `machine_id` is None for shop-level keys."""
+class AlertKeyed(Document):
+    """The dedupe key an alert instance and each of its incidents carry: organization, shop
+    and machine (`machine_id` None for shop-level keys), rule and subject, and `key`, the
+    string unique per organization that names them together."""
 
     org_id: PydanticObjectId
     shop_id: PydanticObjectId | None = None
@@ -65,6 +68,11 @@ class AlertInstance(Document):
     rule: AlertRule
     subject: str = ""
     key: str
+
+
+class AlertInstance(AlertKeyed):
+    """The state of one dedupe key."""
+
     active: bool = False
     active_since: datetime | None = None
     inactive_since: datetime | None = None
@@ -77,22 +85,16 @@ class AlertInstance(Document):
     class Settings:
         name = "alert_instances"
         indexes = [
-            IndexModel([("org_id", ASCENDING), ("key", ASCENDING)], unique=True),
-            IndexModel([("org_id", ASCENDING), ("machine_id", ASCENDING)]),
-            IndexModel("next_check_at", sparse=True),
+            ascending("org_id", "key", unique=True),
+            ascending("org_id", "machine_id"),
+            ascending("next_check_at", sparse=True),
         ]
 
 
-class Incident(Document):
+class Incident(AlertKeyed):
     """One episode of a dedupe key; `timeline` lists every transition (who, when, why) and
     whether it was notified. `transitions` numbers them (the delivery outbox's key)."""
 
-    org_id: PydanticObjectId
-    shop_id: PydanticObjectId | None = None
-    machine_id: PydanticObjectId | None = None
-    rule: AlertRule
-    subject: str = ""
-    key: str
     state: IncidentState
     severity: Severity
     summary: str
@@ -115,12 +117,10 @@ class Incident(Document):
         name = "incidents"
         indexes = [
             # Ascending time keys, walked backwards for newest first (docs/architecture.md).
-            IndexModel([("org_id", ASCENDING), ("opened_at", ASCENDING), ("_id", ASCENDING)]),
-            IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING), ("opened_at", ASCENDING)]),
-            IndexModel(
-                [("org_id", ASCENDING), ("machine_id", ASCENDING), ("opened_at", ASCENDING)]
-            ),
-            IndexModel([("org_id", ASCENDING), ("state", ASCENDING)]),
+            ascending("org_id", "opened_at", "_id"),
+            ascending("org_id", "shop_id", "opened_at"),
+            ascending("org_id", "machine_id", "opened_at"),
+            ascending("org_id", "state"),
         ]
 
 
@@ -147,7 +147,7 @@ class AlertRuleOverride(Document):
 
     class Settings:
         name = "alert_rule_overrides"
-        indexes = [IndexModel([("org_id", ASCENDING), ("rule", ASCENDING)], unique=True)]
+        indexes = [ascending("org_id", "rule", unique=True)]
 
 
 class Silence(Document):
@@ -168,7 +168,7 @@ class Silence(Document):
 
     class Settings:
         name = "silences"
-        indexes = [IndexModel([("org_id", ASCENDING), ("ends_at", ASCENDING)])]
+        indexes = [ascending("org_id", "ends_at")]
 
 
 class PlannedCollection(Document):
@@ -185,9 +185,7 @@ class PlannedCollection(Document):
 
     class Settings:
         name = "planned_collections"
-        indexes = [
-            IndexModel([("org_id", ASCENDING), ("machine_id", ASCENDING), ("ends_at", ASCENDING)])
-        ]
+        indexes = [ascending("org_id", "machine_id", "ends_at")]
 
 
 class AlertForecast(Document):
@@ -202,7 +200,7 @@ class AlertForecast(Document):
 
     class Settings:
         name = "alert_forecasts"
-        indexes = [IndexModel([("org_id", ASCENDING)])]
+        indexes = [ascending("org_id")]
 
 
 class AlertSweep(Document):
@@ -214,4 +212,4 @@ class AlertSweep(Document):
 
     class Settings:
         name = "alert_sweeps"
-        indexes = [IndexModel([("next_at", ASCENDING)])]
+        indexes = [ascending("next_at")]

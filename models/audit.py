@@ -15,7 +15,8 @@ from typing import NamedTuple
 from beanie import Document, PydanticObjectId
 from bson import ObjectId
 from pydantic import Field
-from pymongo import ASCENDING, IndexModel
+
+from models.indexes import ascending, expiry
 
 
 class LogKey(NamedTuple):
@@ -25,7 +26,7 @@ class LogKey(NamedTuple):
     machine_id: ObjectId | None
 
 
-_PER_LOG = [("org_id", ASCENDING), ("machine_id", ASCENDING)]
+_PER_LOG = ("org_id", "machine_id")
 
 
 class AuditTreePage(Document):
@@ -47,7 +48,7 @@ class AuditTreePage(Document):
 
     class Settings:
         name = "audit_tree_pages"
-        indexes = [IndexModel([*_PER_LOG, ("page", ASCENDING)], unique=True)]
+        indexes = [ascending(*_PER_LOG, "page", unique=True)]
 
 
 class AuditCheckpoint(Document):
@@ -73,8 +74,8 @@ class AuditCheckpoint(Document):
     class Settings:
         name = "audit_checkpoints"
         indexes = [
-            IndexModel([*_PER_LOG, ("size", ASCENDING)], unique=True),
-            IndexModel([*_PER_LOG, ("as_of", ASCENDING)]),
+            ascending(*_PER_LOG, "size", unique=True),
+            ascending(*_PER_LOG, "as_of"),
         ]
 
 
@@ -91,7 +92,7 @@ class AuditLogHead(Document):
 
     class Settings:
         name = "audit_logs"
-        indexes = [IndexModel(_PER_LOG, unique=True)]
+        indexes = [ascending(*_PER_LOG, unique=True)]
 
 
 class AuditSlot(Document):
@@ -107,4 +108,4 @@ class AuditSlot(Document):
 
     class Settings:
         name = "audit_schedule"
-        indexes = [IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)]
+        indexes = [expiry()]

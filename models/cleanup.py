@@ -12,7 +12,7 @@ from models.ledger import IngestBatch, MachineInventory, Transaction
 from models.machine import Machine
 from models.organization import Shop
 from models.scope import Scope
-from models.summary import DailyDemand, DailySummary, HourlySummary, MonthlyFlow
+from models.summary import SUMMARY_DOCUMENTS
 
 
 async def delete_machines(*, scope: Scope, machine_ids: list[ObjectId]) -> dict[str, int]:
@@ -26,10 +26,7 @@ async def delete_machines(*, scope: Scope, machine_ids: list[ObjectId]) -> dict[
     for model in (
         Transaction,
         IngestBatch,
-        HourlySummary,
-        DailySummary,
-        MonthlyFlow,
-        DailyDemand,
+        *SUMMARY_DOCUMENTS.values(),
         AuditTreePage,
         AuditCheckpoint,
         AuditLogHead,

@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
-from pymongo import ASCENDING, IndexModel
 
+from models.indexes import ascending, expiry
 from models.organization import utcnow
 
 
@@ -39,12 +39,9 @@ class User(Document):
     class Settings:
         name = "users"
         indexes = [
-            IndexModel([("org_id", ASCENDING), ("email", ASCENDING)], unique=True),
-            IndexModel([("email", ASCENDING)], name="login_email"),
-            IndexModel(
-                [("invite_hash", ASCENDING)],
-                partialFilterExpression={"invite_hash": {"$type": "string"}},
-            ),
+            ascending("org_id", "email", unique=True),
+            ascending("email", name="login_email"),
+            ascending("invite_hash", partialFilterExpression={"invite_hash": {"$type": "string"}}),
         ]
 
 
@@ -75,8 +72,8 @@ class ApiKey(Document):
     class Settings:
         name = "api_keys"
         indexes = [
-            IndexModel([("key_id", ASCENDING)], unique=True),
-            IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)]),
+            ascending("key_id", unique=True),
+            ascending("org_id", "shop_id"),
         ]
 
 
@@ -95,8 +92,8 @@ class Session(Document):
     class Settings:
         name = "sessions"
         indexes = [
-            IndexModel([("user_id", ASCENDING)]),
-            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+            ascending("user_id"),
+            expiry(),
         ]
 
 
@@ -119,8 +116,8 @@ class RefreshToken(Document):
     class Settings:
         name = "refresh_tokens"
         indexes = [
-            IndexModel([("token_hash", ASCENDING)], unique=True),
-            IndexModel([("family_id", ASCENDING)]),
-            IndexModel([("user_id", ASCENDING)]),
-            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+            ascending("token_hash", unique=True),
+            ascending("family_id"),
+            ascending("user_id"),
+            expiry(),
         ]

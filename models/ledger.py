@@ -12,7 +12,8 @@ from typing import Any
 
 from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
-from pymongo import ASCENDING, IndexModel
+
+from models.indexes import ascending, expiry
 
 GENESIS_HASH = "0" * 64
 
@@ -83,31 +84,11 @@ class Transaction(Document):
         # on a descending index key (seen here), which would silently lose records.
         # The unique backstops (duplicates, forked chains) start with the shard key.
         indexes = [
-            IndexModel(
-                [("org_id", ASCENDING), ("machine_id", ASCENDING), ("seq", ASCENDING)],
-                unique=True,
-            ),
-            IndexModel(
-                [("org_id", ASCENDING), ("machine_id", ASCENDING), ("chain_position", ASCENDING)],
-                unique=True,
-            ),
-            IndexModel(
-                [
-                    ("org_id", ASCENDING),
-                    ("shop_id", ASCENDING),
-                    ("occurred_at", ASCENDING),
-                    ("_id", ASCENDING),
-                ]
-            ),
-            IndexModel(
-                [
-                    ("org_id", ASCENDING),
-                    ("machine_id", ASCENDING),
-                    ("occurred_at", ASCENDING),
-                    ("_id", ASCENDING),
-                ]
-            ),
-            IndexModel([("org_id", ASCENDING), ("occurred_at", ASCENDING), ("_id", ASCENDING)]),
+            ascending("org_id", "machine_id", "seq", unique=True),
+            ascending("org_id", "machine_id", "chain_position", unique=True),
+            ascending("org_id", "shop_id", "occurred_at", "_id"),
+            ascending("org_id", "machine_id", "occurred_at", "_id"),
+            ascending("org_id", "occurred_at", "_id"),
         ]
 
     @classmethod
@@ -164,11 +145,11 @@ class MachineInventory(Document):
     class Settings:
         name = "machine_inventory"
         indexes = [
-            IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)]),
+            ascending("org_id", "shop_id"),
             # Supports the shard key (models/sharding.py), and a scope filter over a list of
             # machines, `{org_id, _id: {$in: [...]}}`, uses it; without it SecantusDB scans
             # the collection (10x slower at 3,000 machines).
-            IndexModel([("org_id", ASCENDING), ("_id", ASCENDING)]),
+            ascending("org_id", "_id"),
         ]
 
     @classmethod
@@ -217,9 +198,6 @@ class IngestBatch(Document):
     class Settings:
         name = "ingest_batches"
         indexes = [
-            IndexModel(
-                [("org_id", ASCENDING), ("machine_id", ASCENDING), ("idempotency_key", ASCENDING)],
-                unique=True,
-            ),
-            IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0),
+            ascending("org_id", "machine_id", "idempotency_key", unique=True),
+            expiry(),
         ]

@@ -7,9 +7,9 @@ from enum import StrEnum
 
 from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
-from pymongo import ASCENDING, IndexModel
 
 from models.currencies import CashKind, Currency, parse_slot
+from models.indexes import ascending
 from models.organization import utcnow
 
 
@@ -87,9 +87,9 @@ class Machine(Document):
     class Settings:
         name = "machines"
         indexes = [
-            IndexModel([("org_id", ASCENDING), ("serial", ASCENDING)], unique=True),
-            IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING)]),
+            ascending("org_id", "serial", unique=True),
+            ascending("org_id", "shop_id"),
             # A scope filter over a list of machines, `{org_id, _id: {$in: [...]}}`, uses it;
             # without it SecantusDB scans the collection (10x slower at 3,000 machines).
-            IndexModel([("org_id", ASCENDING), ("_id", ASCENDING)]),
+            ascending("org_id", "_id"),
         ]

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 from beanie import Document, PydanticObjectId
 from pydantic import BaseModel, Field
-from pymongo import ASCENDING, IndexModel
+
+from models.indexes import ascending
 
 
 def utcnow() -> datetime:
@@ -79,5 +80,5 @@ class Shop(Document):
     class Settings:
         name = "shops"
         indexes = [
-            IndexModel([("org_id", ASCENDING), ("code", ASCENDING)], unique=True),
+            ascending("org_id", "code", unique=True),
         ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from models.alerts import (
@@ -27,13 +27,14 @@ from models.alerts import (
 from models.audit import AuditCheckpoint, AuditLogHead, AuditSlot, AuditTreePage
 from models.health import UNSETTLED, MachineEventRecord, MachineTwin, TelemetryRecord
 from models.identity import ApiKey, RefreshToken, Session, User
+from models.indexes import expiry
 from models.inflight import COLLECTION as TRANSACTION_SESSIONS
 from models.ledger import IngestBatch, MachineInventory, Transaction
 from models.machine import Machine
 from models.organization import Organization, Shop
 from models.rate_limit import COLLECTION as RATE_BUCKETS
 from models.security_log import HEADS, SecurityEvent
-from models.summary import DailyDemand, DailySummary, HourlySummary, MonthlyFlow
+from models.summary import SUMMARY_DOCUMENTS
 from models.webhooks import Webhook, WebhookDelivery
 from models.writes import update_each, update_matching
 
@@ -51,10 +52,7 @@ DOCUMENT_MODELS = [
     RefreshToken,
     Session,
     SecurityEvent,
-    HourlySummary,
-    DailySummary,
-    MonthlyFlow,
-    DailyDemand,
+    *SUMMARY_DOCUMENTS.values(),
     AuditTreePage,
     AuditCheckpoint,
     AuditLogHead,
@@ -80,7 +78,7 @@ COLLECTIONS = [
     TRANSACTION_SESSIONS,
 ]
 RETENTION_INDEX_NAME = "retention_ttl"
-RATE_BUCKETS_TTL = IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0)
+RATE_BUCKETS_TTL = expiry()
 
 _OLD_SUMMARY_KEY = "org_id_1_shop_id_1_machine_id_1_currency_1_bucket_1"
 # Indexes earlier versions declared that would now refuse valid data or sharding.
@@ -91,10 +89,7 @@ LEGACY_INDEXES = {
     # unique keys that did not start with the shard key (models/sharding.py): MongoDB would
     # refuse to shard the collection
     Transaction.Settings.name: ["machine_id_1_seq_1", "machine_id_1_chain_position_1"],
-    **{
-        model.Settings.name: [_OLD_SUMMARY_KEY]
-        for model in (HourlySummary, DailySummary, MonthlyFlow, DailyDemand)
-    },
+    **{model.Settings.name: [_OLD_SUMMARY_KEY] for model in SUMMARY_DOCUMENTS.values()},
 }
 
 IndexKey = tuple[tuple[str, int], ...]

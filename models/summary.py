@@ -32,7 +32,9 @@ from typing import Any
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
-from pymongo import ASCENDING, IndexModel
+from pymongo import IndexModel
+
+from models.indexes import ascending
 
 SUMMARY_KEY = ["org_id", "shop_id", "machine_id", "currency", "bucket"]
 # The same fields, shard key first (models/sharding.py): a sharded collection's unique index
@@ -51,10 +53,10 @@ class Grain(StrEnum):
 
 def _indexes() -> list[IndexModel]:
     return [
-        IndexModel([(f, ASCENDING) for f in SUMMARY_UNIQUE_INDEX], unique=True),
-        IndexModel([("org_id", ASCENDING), ("bucket", ASCENDING)]),
-        IndexModel([("org_id", ASCENDING), ("shop_id", ASCENDING), ("bucket", ASCENDING)]),
-        IndexModel([("org_id", ASCENDING), ("machine_id", ASCENDING), ("bucket", ASCENDING)]),
+        ascending(*SUMMARY_UNIQUE_INDEX, unique=True),
+        ascending("org_id", "bucket"),
+        ascending("org_id", "shop_id", "bucket"),
+        ascending("org_id", "machine_id", "bucket"),
     ]
 
 
@@ -120,5 +122,13 @@ class DailyDemand(MachineSummary):
         name = "summaries_demand"
         indexes = _indexes()
 
+
+# The document class of each grain's collection.
+SUMMARY_DOCUMENTS: dict[Grain, type[MachineSummary]] = {
+    Grain.HOUR: HourlySummary,
+    Grain.DAY: DailySummary,
+    Grain.MONTH: MonthlyFlow,
+    Grain.DEMAND: DailyDemand,
+}
 
 SummaryDoc = dict[str, Any]

@@ -23,27 +23,13 @@ from models.currencies import slot_key
 from models.duplicates import duplicates_raised_as_duplicate_key
 from models.ledger import FLOW_SIGN, ORGANIC_TYPES, TRANSACTION_TYPES
 from models.scope import Scope
-from models.summary import (
-    SUMMARY_KEY,
-    SUMMARY_UNIQUE_INDEX,
-    DailyDemand,
-    DailySummary,
-    Grain,
-    HourlySummary,
-    MonthlyFlow,
-)
+from models.summary import SUMMARY_DOCUMENTS, SUMMARY_KEY, SUMMARY_UNIQUE_INDEX, Grain
 from models.timezones import zone_info
 
 Key = tuple[ObjectId, ObjectId, ObjectId, str, datetime]
 Increments = dict[Grain, dict[Key, dict[str, int]]]
 ORGANIC_SIGN = {t: FLOW_SIGN[t] for t in ORGANIC_TYPES}
 MONTH_DAYS = 31
-SUMMARY_DOCUMENTS = {
-    Grain.HOUR: HourlySummary,
-    Grain.DAY: DailySummary,
-    Grain.MONTH: MonthlyFlow,
-    Grain.DEMAND: DailyDemand,
-}
 # Grains whose documents are keyed in the shop's time zone (and record it).
 LOCAL_GRAINS = (Grain.DAY, Grain.MONTH, Grain.DEMAND)
 

@@ -130,18 +130,12 @@ async def disable_webhook(
 ) -> bool:
     """Disable an enabled webhook; True for the one caller that did it. The alert about it
     is due at `alert_lease_until` unless that caller clears it first (`alert_told`)."""
-    result = await _webhooks().update_one(
-        {**_one(scope, webhook_id), "enabled": True},
-        {
-            "$set": {
-                "enabled": False,
-                "disabled_at": at,
-                "disabled_reason": reason,
-                "disable_alert_due_at": alert_lease_until,
-            }
-        },
-    )
-    return result.modified_count == 1
+    changes = {
+        "disabled_at": at,
+        "disabled_reason": reason,
+        "disable_alert_due_at": alert_lease_until,
+    }
+    return await _switch(scope, webhook_id, enabled=False, update={"$set": changes})
 
 
 async def claim_disable_alert(
@@ -162,18 +156,24 @@ async def alert_told(*, scope: Scope, webhook_id: ObjectId) -> None:
 async def enable_webhook(*, scope: Scope, webhook_id: ObjectId, at: datetime) -> bool:
     """Enable a disabled webhook again (after a successful test); True for the one caller
     that did it."""
+    changes = {
+        "disabled_at": None,
+        "disabled_reason": None,
+        "failing_since": None,
+        "last_success_at": at,
+    }
+    update = {"$set": changes, "$unset": {"disable_alert_due_at": ""}}
+    return await _switch(scope, webhook_id, enabled=True, update=update)
+
+
+async def _switch(
+    scope: Scope, webhook_id: ObjectId, *, enabled: bool, update: dict[str, Any]
+) -> bool:
+    """Apply `update`, setting `enabled` with it, to the webhook unless it already is
+    `enabled`; True for the one caller that switched it."""
     result = await _webhooks().update_one(
-        {**_one(scope, webhook_id), "enabled": False},
-        {
-            "$set": {
-                "enabled": True,
-                "disabled_at": None,
-                "disabled_reason": None,
-                "failing_since": None,
-                "last_success_at": at,
-            },
-            "$unset": {"disable_alert_due_at": ""},
-        },
+        {**_one(scope, webhook_id), "enabled": not enabled},
+        {**update, "$set": {"enabled": enabled, **update.get("$set", {})}},
     )
     return result.modified_count == 1
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from beanie import Document, PydanticObjectId
 from pydantic import Field
-from pymongo import ASCENDING, IndexModel
 
+from models.indexes import ascending, expiry
 from models.organization import utcnow
 
 
@@ -72,8 +72,8 @@ class Webhook(Document):
     class Settings:
         name = "webhooks"
         indexes = [
-            IndexModel([("org_id", ASCENDING), ("enabled", ASCENDING)]),
-            IndexModel("disable_alert_due_at", name="disable_alert_due", sparse=True),
+            ascending("org_id", "enabled"),
+            ascending("disable_alert_due_at", name="disable_alert_due", sparse=True),
         ]
 
 
@@ -108,25 +108,15 @@ class WebhookDelivery(Document):
     class Settings:
         name = "webhook_deliveries"
         indexes = [
-            IndexModel(
-                [
-                    ("org_id", ASCENDING),
-                    ("webhook_id", ASCENDING),
-                    ("incident_id", ASCENDING),
-                    ("transition", ASCENDING),
-                ],
+            ascending(
+                "org_id",
+                "webhook_id",
+                "incident_id",
+                "transition",
                 unique=True,
                 name="one_delivery_per_transition",
             ),
-            IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
-            IndexModel(
-                [
-                    ("org_id", ASCENDING),
-                    ("webhook_id", ASCENDING),
-                    ("created_at", ASCENDING),
-                    ("_id", ASCENDING),
-                ],
-                name="history",
-            ),
-            IndexModel("expires_at", name="webhook_deliveries_ttl", expireAfterSeconds=0),
+            ascending("status", "next_attempt_at", name="due"),
+            ascending("org_id", "webhook_id", "created_at", "_id", name="history"),
+            expiry("webhook_deliveries_ttl"),
         ]
