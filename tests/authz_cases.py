@@ -179,11 +179,17 @@ async def refresh_vars(world: World, target: str | None) -> dict[str, Any]:
     return {"t": "ccr_" + "x" * 43}
 
 
+def every(items: list[Any], predicate: Callable[[Any], bool]) -> bool:
+    """`predicate` holds for each of `items`, and there is at least one: an empty answer
+    proves nothing about what the caller may see."""
+    return bool(items) and all(predicate(item) for item in items)
+
+
 def is_org_a_listing(key: str, id_of: Callable[[dict[str, Any]], str]) -> Found:
     """A whole-organization listing: must hold org A's items and none of org B's."""
 
     def found(data: dict[str, Any], world: World, target: str | None) -> bool:
-        return bool(data[key]) and all(id_of(item) != str(world.b.admin.id) for item in data[key])
+        return every(data[key], lambda item: id_of(item) != str(world.b.admin.id))
 
     return found
 

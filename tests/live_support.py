@@ -22,7 +22,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import free_port, wait_until
+from tests.servers import free_port, wait_ready, wait_until
 
 PROTOCOL = "graphql-transport-ws"
 READY_TIMEOUT = 30.0
@@ -71,12 +71,14 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_until(self._ready, timeout=READY_TIMEOUT, what=f"redis-server on {self.port}")
+        wait_ready(
+            self.process,
+            self._answers_ping,
+            timeout=READY_TIMEOUT,
+            name="redis-server",
+        )
 
-    def _ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+    def _answers_ping(self) -> bool:
         with (
             contextlib.suppress(OSError),
             socket.create_connection(("127.0.0.1", self.port), 0.2) as s,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import READY_TIMEOUT, REPO, free_port, server_env, wait_until
+from tests.servers import READY_TIMEOUT, REPO, free_port, server_env, wait_ready, wait_until
 
 
 class Served:
@@ -49,12 +49,15 @@ class Served:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_until(self._ready, timeout=READY_TIMEOUT * 2, what="cashcc serve to be ready")
+        wait_ready(
+            self.process,
+            self._serving,
+            timeout=READY_TIMEOUT * 2,
+            name="cashcc serve",
+            log=self.log,
+        )
 
-    def _ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(f"cashcc serve exited:\n{self.log()}")
+    def _serving(self) -> bool:
         if len(self.worker_pids()) < self.workers:
             return False
         with contextlib.suppress(httpx.HTTPError):

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,27 @@ def wait_until(predicate, *, timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+def wait_ready(
+    process: subprocess.Popen,
+    probe: Callable[[], bool],
+    *,
+    timeout: float,
+    name: str,
+    log: Callable[[], str] | None = None,
+) -> None:
+    """Poll `probe` until it returns true, as `wait_until`; fail at once, with `log()` when
+    given, if `process` (called `name` in the messages) exits first instead of waiting out
+    the timeout."""
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            detail = f":\n{log()}" if log else ""
+            raise RuntimeError(f"{name} exited with {process.returncode}{detail}")
+        return probe()
+
+    wait_until(ready, timeout=timeout, what=f"{name} to be ready")
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -105,12 +126,15 @@ class ApiServer:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
         )
-        wait_until(self._ready, timeout=READY_TIMEOUT, what=f"uvicorn on {self.port}")
+        wait_ready(
+            self.process,
+            self._healthy,
+            timeout=READY_TIMEOUT,
+            name="uvicorn",
+            log=self.log,
+        )
 
-    def _ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(f"uvicorn exited with {self.process.returncode}:\n{self.log()}")
+    def _healthy(self) -> bool:
         with contextlib.suppress(httpx.HTTPError):
             return httpx.get(f"{self.http_url}/healthz", timeout=0.5).status_code == 200
         return False

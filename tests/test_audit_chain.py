@@ -34,6 +34,13 @@ async def verify(factory: Factory, tenant: Tenant) -> dict:
     return data["verifyMachineChain"]
 
 
+async def verify_broken_at(factory: Factory, tenant: Tenant, position: int) -> dict:
+    """Verify the tenant's chain, assert that it fails at `position`, and return the result."""
+    result = await verify(factory, tenant)
+    assert (result["ok"], result["brokenPosition"]) == (False, position), result
+    return result
+
+
 def collection():
     return Transaction.get_pymongo_collection()
 
@@ -63,16 +70,14 @@ async def test_a_modified_record_is_detected(factory: Factory) -> None:
     await collection().update_one(
         {"org_id": tenant.org.id, "chain_position": 3}, {"$set": {"amount": 1}}
     )
-    result = await verify(factory, tenant)
-    assert (result["ok"], result["brokenPosition"]) == (False, 3)
+    result = await verify_broken_at(factory, tenant, 3)
     assert "content" in result["reason"]
 
 
 async def test_a_deleted_record_is_detected(factory: Factory) -> None:
     tenant = await chained_tenant(factory)
     await collection().delete_one({"org_id": tenant.org.id, "chain_position": 3})
-    result = await verify(factory, tenant)
-    assert (result["ok"], result["brokenPosition"]) == (False, 3)
+    await verify_broken_at(factory, tenant, 3)
 
 
 async def test_reordered_records_are_detected(factory: Factory) -> None:
@@ -81,8 +86,7 @@ async def test_reordered_records_are_detected(factory: Factory) -> None:
     await collection().update_one({**query, "chain_position": 2}, {"$set": {"chain_position": -2}})
     await collection().update_one({**query, "chain_position": 3}, {"$set": {"chain_position": 2}})
     await collection().update_one({**query, "chain_position": -2}, {"$set": {"chain_position": 3}})
-    result = await verify(factory, tenant)
-    assert (result["ok"], result["brokenPosition"]) == (False, 2)
+    await verify_broken_at(factory, tenant, 2)
 
 
 async def test_a_relinked_forgery_is_named_by_the_log(factory: Factory) -> None:
@@ -93,16 +97,15 @@ async def test_a_relinked_forgery_is_named_by_the_log(factory: Factory) -> None:
     doc["amount"] = 1
     doc["hash"] = link_hash(doc)
     await collection().replace_one({"_id": doc["_id"]}, doc)
-    result = await verify(factory, tenant)
-    assert (result["ok"], result["brokenPosition"]) == (False, 2)
+    result = await verify_broken_at(factory, tenant, 2)
     assert "leaf" in result["reason"]
 
 
 async def test_truncated_newest_records_are_detected(factory: Factory) -> None:
     tenant = await chained_tenant(factory)
     await collection().delete_one({"org_id": tenant.org.id, "chain_position": 5})
-    result = await verify(factory, tenant)
-    assert (result["ok"], result["brokenPosition"], result["lastPosition"]) == (False, 5, 4)
+    result = await verify_broken_at(factory, tenant, 5)
+    assert result["lastPosition"] == 4
 
 
 async def test_a_prefix_removed_by_retention_is_accepted_but_not_a_fresh_one(
@@ -111,8 +114,7 @@ async def test_a_prefix_removed_by_retention_is_accepted_but_not_a_fresh_one(
     tenant = await chained_tenant(factory)
     await produce_checkpoints(settings=factory.settings, now=utcnow(), org_id=tenant.org.id)
     await collection().delete_many({"org_id": tenant.org.id, "chain_position": {"$lt": 3}})
-    fresh = await verify(factory, tenant)
-    assert (fresh["ok"], fresh["brokenPosition"]) == (False, 2)
+    await verify_broken_at(factory, tenant, 2)
 
     # With a one-day retention every record is at the retention edge: what the TTL removes
     # is the oldest records, exactly as deleted here.

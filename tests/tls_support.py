@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.servers import REPO, free_port, wait_until
+from tests.servers import REPO, free_port, wait_ready
 
 CONFIG = REPO / "nginx" / "cashcc.conf"
 
@@ -113,14 +113,12 @@ def nginx(folder: Path, proxy: Proxy) -> Iterator[Proxy]:
     try:
 
         def answering() -> bool:
-            if process.poll() is not None:
-                raise RuntimeError(f"nginx exited with {process.returncode}")
             with contextlib.suppress(httpx.HTTPError):
                 verify = proxy.ssl_context()
                 return httpx.get(f"{proxy.url}/healthz", verify=verify, timeout=1).is_success
             return False
 
-        wait_until(answering, timeout=20, what="nginx to proxy /healthz over TLS")
+        wait_ready(process, answering, timeout=20, name="nginx")
         yield proxy
     finally:
         process.terminate()
