@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from bench.common import ADMIN_PASSWORD, bench_env, create_tenant, print_table, write_result
+from bench.common import ADMIN_PASSWORD, bench_env, create_tenant, print_table, pyplot, write_result
 from models.db import connect, disconnect
 from simulator.proxy import FaultRates
 from simulator.run import SimulationConfig, format_summary, run_simulation
@@ -146,11 +146,11 @@ def _resumed(timeline: list[tuple[float, int]], killed: float | None) -> float |
     return round(later[0] - killed, 2) if later else None
 
 
-def chart(result: dict[str, Any], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def chart(result: dict[str, Any], path: str) -> bool:
+    """Draw the result to `path`; False when matplotlib is not installed."""
+    plt = pyplot()
+    if plt is None:
+        return False
 
     fig, ax = plt.subplots(figsize=(9, 4))
     ts, acked = zip(*result["timeline"], strict=True) if result["timeline"] else ((), ())
@@ -170,6 +170,7 @@ def chart(result: dict[str, Any], path: str) -> None:
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    return True
 
 
 def main() -> int:
@@ -211,8 +212,7 @@ def main() -> int:
     )  # fmt: skip
     path = write_result(args.name, result)
     png = str(path.with_suffix(".png"))
-    chart(result, png)
-    print(f"\nwrote {path} and {png}")
+    print(f"\nwrote {path}" + (f" and {png}" if chart(result, png) else ""))
     ok = result["verification_ok"] and result["converged"] and result["lost"] == 0
     return 0 if ok and result["duplicated"] == 0 else 1
 

@@ -125,6 +125,23 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
+def pyplot() -> Any | None:
+    """matplotlib.pyplot on the headless Agg backend, or None after a note saying how to get it.
+
+    The JSON result is the benchmark's output; the chart only pictures it, so a tree without
+    the `bench` extra (``make bench`` installs it) still finishes the run with status 0.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        print("no chart: matplotlib is missing (pip install -e '.[bench]', or make bench)")
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def print_table(headers: list[str], rows: list[list[Any]]) -> None:
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]

@@ -31,7 +31,7 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 
 from agent.client import INGEST_MUTATION
-from bench.common import BenchEnv, bench_env, create_tenant, print_table, write_result
+from bench.common import BenchEnv, bench_env, create_tenant, print_table, pyplot, write_result
 from config import Settings
 from models.currencies import CashKind
 from models.db import connect, disconnect
@@ -301,11 +301,11 @@ def _result(
     }
 
 
-def chart(result: dict[str, Any], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def chart(result: dict[str, Any], path: str) -> bool:
+    """Draw the result to `path`; False when matplotlib is not installed."""
+    plt = pyplot()
+    if plt is None:
+        return False
 
     cells = result["cells"]
     labels = [f"{c['machines']}m x {c['batch_size']}" for c in cells]
@@ -322,6 +322,7 @@ def chart(result: dict[str, Any], path: str) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    return True
 
 
 def main() -> None:
@@ -357,8 +358,7 @@ def main() -> None:
     )
     path = write_result("ingest", result)
     png = str(path.with_suffix(".png"))
-    chart(result, png)
-    print(f"\nwrote {path} and {png}")
+    print(f"\nwrote {path}" + (f" and {png}" if chart(result, png) else ""))
 
 
 if __name__ == "__main__":
