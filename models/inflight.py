@@ -19,9 +19,9 @@ can see in `/proc`), its pid and the pid's start time, and a record of this host
 no longer runs, or runs a later process, is a crashed worker (gunicorn or systemd restarts it
 here, and the successor ends it with its first transaction or claim: the first reap, and
 every claim's liveness check, look). Not at start-up: a short-lived process (a CLI command)
-would be stopped while that reap waited in the driver, and a cancelled wait there can hang
-(pymongo 4.20.1; it hung `cashcc audit-export` for 120 s). A whole host that went away is
-still noticed by its missing heartbeat.
+would be stopped while that reap waited in the driver, and pymongo 4.20.1 can lose a
+cancellation there (models/cancellation.py; it hung `cashcc audit-export` for 120 s). A
+whole host that went away is still noticed by its missing heartbeat.
 
 Only active processes beat. A process is active while a transaction or an idempotency claim
 of it runs and for `STALE_SECONDS` after; then it removes its record and stops writing until
@@ -48,6 +48,8 @@ from bson import Binary
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+
+from models.cancellation import raise_if_cancelled
 
 COLLECTION = "transaction_sessions"
 HEARTBEAT_SECONDS = 2.0
@@ -247,14 +249,17 @@ class InflightSessions:
     async def _run(self) -> None:
         while True:
             try:
-                if not await self.tick():
-                    self._woken.clear()
-                    if not self.active:  # not woken between tick and clear
-                        await self._woken.wait()
-                    continue
+                busy = await self.tick()
             except Exception:  # the database is away, or one record is odd: next beat
                 log.exception("transaction session heartbeat failed")
-            await asyncio.sleep(self.heartbeat_seconds)
+                busy = True
+            raise_if_cancelled()
+            if busy:
+                await asyncio.sleep(self.heartbeat_seconds)
+                continue
+            self._woken.clear()
+            if not self.active:  # not woken between tick and clear
+                await self._woken.wait()
 
     async def stop(self) -> None:
         """Stop the heartbeat and remove this process's record (its sessions end with it)."""

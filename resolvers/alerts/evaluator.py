@@ -24,6 +24,7 @@ from models.alert_store import (
     release_twins,
     silences_ended_unreleased,
 )
+from models.cancellation import raise_if_cancelled
 from models.organization import utcnow
 from resolvers.alerts.engine import evaluate_org
 from resolvers.alerts.forecasts import sweep_forecasts
@@ -107,6 +108,7 @@ async def run_alert_evaluator(
             raise
         except Exception:
             log.exception("alerts: evaluator pass failed")
+        raise_if_cancelled()
         await ALERTS_DUE.wait(interval)
 
 
@@ -121,4 +123,5 @@ async def run_forecast_sweeper(*, clock: Callable[[], datetime] = utcnow) -> Non
             raise
         except Exception:
             log.exception("alerts: forecast sweep failed")
+        raise_if_cancelled()
         await asyncio.sleep(FORECAST_CHECK_SECONDS)

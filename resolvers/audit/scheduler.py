@@ -21,6 +21,7 @@ from bson import ObjectId
 
 from config import Settings
 from models.audit_store import claim_slot, finish_slot
+from models.cancellation import raise_if_cancelled
 from models.org_store import shops_by_timezone
 from models.organization import utcnow
 from models.timezones import zone_info
@@ -109,4 +110,5 @@ class CheckpointScheduler:
                 await self.tick()
             except Exception:
                 log.exception("checkpoint scheduler tick failed")
+            raise_if_cancelled()
             await asyncio.sleep(self.settings.audit_scheduler_tick_seconds)

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from config import Settings
+from models.cancellation import raise_if_cancelled
 from models.health import Connectivity, MachineEventKind
 from models.health_store import TwinChanged, twins_due_for_check
 from models.organization import utcnow
@@ -123,4 +124,5 @@ async def run_evaluator(settings: Settings, *, clock: Callable[[], datetime] = u
             raise
         except Exception:
             log.exception("health: evaluator pass failed")
+        raise_if_cancelled()
         await asyncio.sleep(interval)

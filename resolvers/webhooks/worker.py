@@ -19,6 +19,7 @@ from bson import ObjectId
 
 from config import Settings
 from infra.signals import DELIVERIES_DUE
+from models.cancellation import raise_if_cancelled
 from models.organization import utcnow
 from models.webhook_store import claim_disable_alert, claim_due_delivery
 from resolvers.webhooks.delivery import (
@@ -148,5 +149,6 @@ async def run_delivery_worker(settings: Settings, *, clock: Clock = utcnow) -> N
             raise
         except Exception:
             log.exception("webhooks: delivery pass failed")
+        raise_if_cancelled()
         if not full:
             await DELIVERIES_DUE.wait(interval)

@@ -1,0 +1,23 @@
+"""Stopping background loops whose task was cancelled while the database driver ran.
+
+pymongo's async driver (4.20.1) sometimes completes an operation normally although its task
+was cancelled during it: `task.cancel()` returns True, yet no CancelledError reaches the
+caller (measured on the embedded server, calls cancelled 0-3 ms after they started: of those
+still running when cancelled, 46 of 70 `find_one`, 61 of 156 `update_one` and 43 of 43
+`hello` returned normally). A loop that relies on the CancelledError to stop then runs on,
+and whoever awaits the cancelled task (a worker's shutdown, a test's teardown, a CLI
+command's exit) waits for ever. Every background loop therefore asks, once per round,
+whether its task was asked to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+def raise_if_cancelled() -> None:
+    """Raise CancelledError when the current task was cancelled and the cancellation was
+    lost on the way (see the module docstring); do nothing otherwise, or outside a task."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
