@@ -1,10 +1,10 @@
-"""How often the database driver loses a task's cancellation (models/cancellation.py).
+"""How often the database driver loses a task's cancellation (models/background.py).
 
 Each call runs in its own task, which is cancelled 0 to 3 ms after it starts. A call still
 running at that moment (`task.cancel()` returned True) should end in CancelledError; the
 table counts those that returned a result instead: a loop relying on the CancelledError alone
 would have run on. Not a speed target: the number the background loops' per-round check
-(`raise_if_cancelled`) exists for, re-measured on a driver upgrade.
+(`models.background.run_rounds`) exists for, re-measured on a driver upgrade.
 
     python -m bench.cancellation                 # 300 calls of each kind
 """

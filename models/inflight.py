@@ -20,7 +20,7 @@ no longer runs, or runs a later process, is a crashed worker (gunicorn or system
 here, and the successor ends it with its first transaction or claim: the first reap, and
 every claim's liveness check, look). Not at start-up: a short-lived process (a CLI command)
 would be stopped while that reap waited in the driver, and pymongo 4.20.1 can lose a
-cancellation there (models/cancellation.py; it hung `cashcc audit-export` for 120 s). A
+cancellation there (models/background.py; it hung `cashcc audit-export` for 120 s). A
 whole host that went away is still noticed by its missing heartbeat.
 
 Only active processes beat. A process is active while a transaction or an idempotency claim
@@ -49,7 +49,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from models.cancellation import raise_if_cancelled
+from models.background import run_rounds
 
 COLLECTION = "transaction_sessions"
 HEARTBEAT_SECONDS = 2.0
@@ -247,19 +247,19 @@ class InflightSessions:
         return False
 
     async def _run(self) -> None:
-        while True:
-            try:
-                busy = await self.tick()
-            except Exception:  # the database is away, or one record is odd: next beat
-                log.exception("transaction session heartbeat failed")
-                busy = True
-            raise_if_cancelled()
-            if busy:
-                await asyncio.sleep(self.heartbeat_seconds)
-                continue
-            self._woken.clear()
-            if not self.active:  # not woken between tick and clear
-                await self._woken.wait()
+        await run_rounds(
+            self.tick, self._pause, log=log, failure="transaction session heartbeat failed"
+        )
+
+    async def _pause(self, busy: bool | None) -> None:
+        """After a tick: the next beat, or (idle) until this process is active again. A failed
+        tick (None: the database is away, or one record is odd) beats again as usual."""
+        if busy is not False:
+            await asyncio.sleep(self.heartbeat_seconds)
+            return
+        self._woken.clear()
+        if not self.active:  # not woken between tick and clear
+            await self._woken.wait()
 
     async def stop(self) -> None:
         """Stop the heartbeat and remove this process's record (its sessions end with it)."""

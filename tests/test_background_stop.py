@@ -1,6 +1,6 @@
 """Background loops stop when their task is cancelled, even when the database driver loses the
 cancellation: pymongo 4.20.1 sometimes completes an operation normally although its task was
-cancelled during it (models/cancellation.py). A loop that went on would hang a worker's
+cancelled during it (models/background.py). A loop that went on would hang a worker's
 shutdown, a CLI command's exit and the test session's teardown (it did, once, on a fresh
 clone: the session's heartbeat loop waited for ever after its stop)."""
 
@@ -15,7 +15,7 @@ import pytest
 from pymongo.errors import PyMongoError
 
 from config import Settings
-from models.cancellation import raise_if_cancelled
+from models.background import raise_if_cancelled
 from models.db import Database
 from models.inflight import InflightSessions
 from resolvers.alerts import evaluator as alerts_evaluator

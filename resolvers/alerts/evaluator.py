@@ -24,7 +24,7 @@ from models.alert_store import (
     release_twins,
     silences_ended_unreleased,
 )
-from models.cancellation import raise_if_cancelled
+from models.background import run_rounds
 from models.organization import utcnow
 from resolvers.alerts.engine import evaluate_org
 from resolvers.alerts.forecasts import sweep_forecasts
@@ -101,27 +101,21 @@ async def run_alert_evaluator(
     """Evaluate whenever a twin changed in this process, at least every
     ALERT_EVALUATOR_INTERVAL_SECONDS."""
     interval = settings.alert_evaluator_interval_seconds
-    while True:
-        try:
-            await evaluate_alerts(now=clock(), settings=settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("alerts: evaluator pass failed")
-        raise_if_cancelled()
-        await ALERTS_DUE.wait(interval)
+    await run_rounds(
+        lambda: evaluate_alerts(now=clock(), settings=settings),
+        lambda _: ALERTS_DUE.wait(interval),
+        log=log,
+        failure="alerts: evaluator pass failed",
+    )
 
 
 async def run_forecast_sweeper(*, clock: Callable[[], datetime] = utcnow) -> None:
     """Sweep the forecasts of the organizations due about once a minute, beside the
     evaluator loop rather than in it: a sweep of a large organization takes seconds (a
     forecast and a write per machine), and faults must not wait behind it."""
-    while True:
-        try:
-            await sweep_forecasts(now=clock())
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("alerts: forecast sweep failed")
-        raise_if_cancelled()
-        await asyncio.sleep(FORECAST_CHECK_SECONDS)
+    await run_rounds(
+        lambda: sweep_forecasts(now=clock()),
+        lambda _: asyncio.sleep(FORECAST_CHECK_SECONDS),
+        log=log,
+        failure="alerts: forecast sweep failed",
+    )

@@ -21,7 +21,7 @@ from bson import ObjectId
 
 from config import Settings
 from models.audit_store import claim_slot, finish_slot
-from models.cancellation import raise_if_cancelled
+from models.background import run_rounds
 from models.org_store import shops_by_timezone
 from models.organization import utcnow
 from models.timezones import zone_info
@@ -105,10 +105,9 @@ class CheckpointScheduler:
     async def run_forever(self) -> None:
         """Tick every AUDIT_SCHEDULER_TICK_SECONDS until cancelled; a failed tick is logged
         and the next one tries again."""
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("checkpoint scheduler tick failed")
-            raise_if_cancelled()
-            await asyncio.sleep(self.settings.audit_scheduler_tick_seconds)
+        await run_rounds(
+            self.tick,
+            lambda _: asyncio.sleep(self.settings.audit_scheduler_tick_seconds),
+            log=log,
+            failure="checkpoint scheduler tick failed",
+        )

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from config import Settings
-from models.cancellation import raise_if_cancelled
+from models.background import run_rounds
 from models.health import Connectivity, MachineEventKind
 from models.health_store import TwinChanged, twins_due_for_check
 from models.organization import utcnow
@@ -110,19 +110,20 @@ async def run_evaluator(settings: Settings, *, clock: Callable[[], datetime] = u
     """Evaluate every HEALTH_EVALUATOR_INTERVAL_SECONDS until cancelled; a failed pass is
     logged and the next one runs on time."""
     interval = settings.health_evaluator_interval_seconds
-    while True:
-        try:
-            outcome = await evaluate_connectivity(now=clock(), settings=settings)
-            if outcome.transitions:
-                log.info(
-                    "health: %s connectivity transitions (%s twins, %.3f s)",
-                    outcome.transitions,
-                    outcome.examined,
-                    outcome.seconds,
-                )
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("health: evaluator pass failed")
-        raise_if_cancelled()
-        await asyncio.sleep(interval)
+
+    async def one_pass() -> None:
+        outcome = await evaluate_connectivity(now=clock(), settings=settings)
+        if outcome.transitions:
+            log.info(
+                "health: %s connectivity transitions (%s twins, %.3f s)",
+                outcome.transitions,
+                outcome.examined,
+                outcome.seconds,
+            )
+
+    await run_rounds(
+        one_pass,
+        lambda _: asyncio.sleep(interval),
+        log=log,
+        failure="health: evaluator pass failed",
+    )

@@ -19,7 +19,7 @@ from bson import ObjectId
 
 from config import Settings
 from infra.signals import DELIVERIES_DUE
-from models.cancellation import raise_if_cancelled
+from models.background import run_rounds
 from models.organization import utcnow
 from models.webhook_store import claim_disable_alert, claim_due_delivery
 from resolvers.webhooks.delivery import (
@@ -133,22 +133,21 @@ async def run_delivery_worker(settings: Settings, *, clock: Clock = utcnow) -> N
     """Deliver every WEBHOOK_DELIVERY_INTERVAL_SECONDS until cancelled, and at once when this
     process enqueued deliveries; a failed pass is logged and the next one runs on time."""
     interval = settings.webhook_delivery_interval_seconds
-    while True:
-        full = False
-        try:
-            outcome = await deliver_due(settings=settings, clock=clock)
-            full = outcome.attempted >= PASS_LIMIT
-            if outcome.attempted:
-                log.info(
-                    "webhooks: %s deliveries attempted (%s) in %.3f s",
-                    outcome.attempted,
-                    ", ".join(f"{k.value.lower()} {v}" for k, v in outcome.outcomes.items()),
-                    outcome.seconds,
-                )
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("webhooks: delivery pass failed")
-        raise_if_cancelled()
+
+    async def one_pass() -> bool:
+        """One pass; whether it reached PASS_LIMIT (then the next one starts at once)."""
+        outcome = await deliver_due(settings=settings, clock=clock)
+        if outcome.attempted:
+            log.info(
+                "webhooks: %s deliveries attempted (%s) in %.3f s",
+                outcome.attempted,
+                ", ".join(f"{k.value.lower()} {v}" for k, v in outcome.outcomes.items()),
+                outcome.seconds,
+            )
+        return outcome.attempted >= PASS_LIMIT
+
+    async def pause(full: bool | None) -> None:
         if not full:
             await DELIVERIES_DUE.wait(interval)
+
+    await run_rounds(one_pass, pause, log=log, failure="webhooks: delivery pass failed")
